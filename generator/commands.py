@@ -1,0 +1,33 @@
+"""One function per command; each takes the validated Config and returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .config import Config
+from .discover import read_cards
+from .errors import UserError, has_errors
+
+
+def run(command: str, cfg: Config, args: argparse.Namespace) -> int:
+    if command == "check":
+        return check(cfg)
+    if command == "build":
+        from .build import build
+
+        return build(cfg)
+    if command == "setup":
+        print("build-site setup: no local assets to prepare yet", file=sys.stderr)
+        return 0
+    raise UserError(f"build-site: the {command!r} command is not available yet")
+
+
+def check(cfg: Config) -> int:
+    cards, _tags, problems = read_cards(cfg.cards)
+    if has_errors(problems):
+        raise UserError(problems)
+    for d in problems:
+        print(d, file=sys.stderr)
+    print(f"{len(cards)} card(s) OK", file=sys.stderr)
+    return 0
