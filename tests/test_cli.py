@@ -1,0 +1,49 @@
+"""The command line as a user meets it: exit codes, every problem in one run, no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "HUB_STORE"}
+    return subprocess.run([sys.executable, "-m", "generator", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_check_reports_every_problem_of_every_card_and_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "cards"
+    bad.mkdir()
+    (bad / "tags.yaml").write_text((ROOT / "cards" / "tags.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    expected: list[str] = []
+    for card in sorted((HERE / "parse" / "bad").glob("*.md")):
+        (bad / card.name).write_text(card.read_text(encoding="utf-8"), encoding="utf-8")
+        expected += [line.replace("bad/", "cards/", 1)
+                     for line in card.with_suffix(".expected").read_text(encoding="utf-8").splitlines()]
+    proc = run_cli("check", "--cards", "cards", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    got = [line for line in proc.stderr.splitlines() if ": error: " in line or ": warning: " in line]
+    assert sorted(got) == sorted(expected)
+    n_errors = sum(1 for line in expected if ": error: " in line)
+    assert f"{n_errors} error(s)" in proc.stderr
+
+
+def test_check_accepts_the_bundled_cards() -> None:
+    proc = run_cli("check")
+    assert proc.returncode == 0, proc.stderr
+    assert "card(s) OK" in proc.stderr
+
+
+def test_missing_tag_registry_is_a_located_error(tmp_path: Path) -> None:
+    (tmp_path / "cards").mkdir()
+    (tmp_path / "cards" / "x.md").write_text((ROOT / "cards" / "megengine_vision_resnet.md").read_text(encoding="utf-8"), encoding="utf-8")
+    proc = run_cli("check", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "cards/tags.yaml:1: error: tag registry tags.yaml is missing" in proc.stderr
