@@ -17,6 +17,14 @@ def run(command: str, cfg: Config, args: argparse.Namespace) -> int:
         from .build import build
 
         return build(cfg)
+    if command == "serve":
+        from .serve import serve
+
+        return serve(cfg, args.port)
+    if command == "fetch":
+        from .fetch import run_fetch_args
+
+        return run_fetch_args(args, cfg.project, store=cfg.store)
     if command == "setup":
         print("build-site setup: no local assets to prepare yet", file=sys.stderr)
         return 0
