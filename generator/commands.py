@@ -26,8 +26,9 @@ def run(command: str, cfg: Config, args: argparse.Namespace) -> int:
 
         return run_fetch_args(args, cfg.project, store=cfg.store)
     if command == "setup":
-        print("build-site setup: no local assets to prepare yet", file=sys.stderr)
-        return 0
+        from .setup import setup
+
+        return setup(cfg)
     raise UserError(f"build-site: the {command!r} command is not available yet")
 
 
