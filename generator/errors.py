@@ -59,6 +59,8 @@ class Code(str, enum.Enum):
     # store / fetch
     FETCH = "fetch"
     LOCKFILE = "lockfile"
+    # site output
+    SEARCH_INDEX = "search-index"
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,7 @@ class ProgramResult:
     cache_key: str
     ran_at: str  # ISO-8601 UTC of the real run (kept when served from cache)
     environment: Mapping[str, str] = field(default_factory=dict)  # python, megengine, numpy versions
+    card_path: str = ""  # the card file, for diagnostics at a block's line (Card.path)
 
     def block(self, lang: str, index: int) -> BlockResult | None:
         for b in self.blocks:
