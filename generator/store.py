@@ -478,6 +478,12 @@ class _Scanner:
             if isinstance(node, ast.Assign):
                 value = _const_str(node.value, consts)
                 for target in node.targets:
+                    if isinstance(target, ast.Name) and isinstance(node.value, ast.Dict):
+                        # WEIGHT_URLS = {"entry": BASE + "x.pkl"}: remembered as WEIGHT_URLS[entry]
+                        for k, v in zip(node.value.keys, node.value.values):
+                            item = _const_str(v, consts)
+                            if isinstance(k, ast.Constant) and isinstance(k.value, str) and item is not None:
+                                consts[f"{target.id}[{k.value}]"] = item
                     if isinstance(target, ast.Name):
                         if value is not None:
                             consts[target.id] = value
@@ -530,6 +536,9 @@ def _const_str(node: ast.expr, consts: dict[str, str]) -> str | None:
         return node.value
     if isinstance(node, ast.Name):
         return consts.get(node.id)
+    if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+            and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)):
+        return consts.get(f"{node.value.id}[{node.slice.value}]")
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         left, right = _const_str(node.left, consts), _const_str(node.right, consts)
         return left + right if left is not None and right is not None else None

@@ -291,3 +291,21 @@ def test_megengine_hub_load_runs_offline_from_materialized_home(filled: Lock, st
     assert (repo_dir / "tinymodels" / "__pycache__").is_dir()  # MegEngine's import wrote here
     after = {p: p.read_bytes() for p in store.root.rglob("*") if p.is_file()}
     assert after == before  # ... and not into the store
+
+
+def test_weights_url_for_reads_a_module_level_dict_of_urls(tmp_path: Path) -> None:
+    (tmp_path / "hubconf.py").write_text(textwrap.dedent("""\
+        from megengine import hub
+        BASE = "https://cdn.example/w/"
+        URLS = {"a": BASE + "a_70312_00aa11bb.pkl", "b": computed()}
+
+        @hub.pretrained(URLS["a"])
+        def a(**kw):
+            pass
+
+        @hub.pretrained(URLS["b"])
+        def b(**kw):
+            pass
+        """), encoding="utf-8")
+    assert weights_url_for(tmp_path, "a") == "https://cdn.example/w/a_70312_00aa11bb.pkl"
+    assert weights_url_for(tmp_path, "b") is None
