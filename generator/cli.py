@@ -14,6 +14,7 @@ from typing import Sequence
 from . import __version__
 from .config import Config, project_root
 from .errors import UserError
+from .fetch import add_fetch_arguments
 
 COMMANDS = ("build", "check", "fetch", "setup", "eval", "serve")
 
@@ -46,13 +47,11 @@ def parser() -> argparse.ArgumentParser:
     _common(c)
 
     f = sub.add_parser("fetch", help="download every store item the lock lists but the store lacks, or add one with --from")
-    _common(f)
-    f.add_argument("--from", dest="from_path", type=Path, default=None, help="a local file or hub repository checkout to add")
-    f.add_argument("--url", default=None, help="with --from FILE: the URL that file stands for")
-    f.add_argument("--repo", default=None, help="with --from DIR: the hub repository name, owner/name")
-    f.add_argument("--substitute", action="store_true", help="with --from FILE: mark it as a stand-in for the URL")
-    f.add_argument("--git-host", default=None, help="host serving owner/name/archive/<branch>.zip (default github.com)")
-    f.add_argument("--mirror", default=None, help="base URL that replaces the scheme+host of every file/weight URL")
+    f.add_argument("--project", type=Path, default=None, help="project folder (default: the one holding cards/)")
+    f.add_argument("--cards", type=Path, default=None, help=argparse.SUPPRESS)
+    f.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
+    f.add_argument("-v", "--verbose", action="store_true")
+    add_fetch_arguments(f)  # --from --url --repo --kind --substitute --source --store --git-host --mirror ...
 
     s = sub.add_parser("setup", help="put the project's own assets (zoo repository, converted weights, substitutes) into the store")
     _common(s)

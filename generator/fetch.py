@@ -304,8 +304,10 @@ def add_from(lock: Lock, store: Store, project: Path, from_path: Path, *, url: s
         if kind == "hub-repo":
             raise FetchError("a hub-repo is added from a folder")
         sha, size = store.put_file(from_path)
-        default_source = (f"path:{rel}" if rel is not None else
-                          package_source(from_path) or url)
+        # A file an installed package ships is named by the package, even when the environment
+        # lives inside the project (.venv/): another machine has the package, not our path.
+        default_source = (package_source(from_path)
+                          or (f"path:{rel}" if rel is not None else url))
     old = lock.get(url)
     item = LockItem(
         url=url, kind=kind, sha256=sha, size=size,  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Model definitions of the verifiedhub/zoo hub repository (MegEngine modules only)."""
