@@ -1,0 +1,200 @@
+"""`build-site build`: the whole pipeline, top to bottom. The only place that orders the stages.
+
+    read + validate every card, registry, lock and verify spec   (nothing runs before all pass)
+ -> verify: run every program, check every number                (cached: no child when unchanged)
+ -> render + write the site, report.json and model-index files    (only what changed; atomic)
+ -> search index
+ -> under --strict: exit 1 on failed/timeout/blocked code or mismatching numbers
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from . import __version__
+from .config import Config
+from .discover import read_cards
+from .errors import Code, Diagnostic, UserError, error, has_errors
+from .evaluate import state_record
+from .execute import strict_failures
+from .model import Card, CardVerification
+from .modelindex import model_index
+from .report import junit_xml, report_dict
+from .site import BuildReport, SiteOptions, build_site, site_is_current
+from . import incremental, urls
+
+REPORT_URL = "verify/report.json"
+
+
+def build(cfg: Config) -> int:
+    started = time.perf_counter()
+    options = SiteOptions.for_project(cfg.cards, cfg.templates, cfg.base_url)
+    inputs = _input_files(cfg)
+    fingerprint = _fingerprint(cfg)
+    # The fast path skips even reading the cards. Under --strict the verdict must be recomputed
+    # (from the caches), and --rerun asks for real runs, so neither may take it.
+    if not cfg.strict and not cfg.rerun and site_is_current(cfg.out, inputs, options, fingerprint):
+        _say(cfg, f"site is up to date ({time.perf_counter() - started:.3f} s)")
+        return 0
+    stats = incremental.stat_inputs(inputs)
+
+    cards, tags, problems = read_cards(cfg.cards)
+    verify_inputs = None
+    if cfg.verify and not has_errors(problems):
+        from .verify import load_inputs
+
+        verify_inputs, more = load_inputs(cfg, cards)
+        problems.extend(more)
+    if has_errors(problems):
+        raise UserError(problems)
+    _print(problems)
+
+    verification: dict[str, CardVerification] = {}
+    if verify_inputs is not None:
+        from .verify import verify_all
+
+        verification, more = verify_all(cfg, cards, verify_inputs)
+        _print(more)
+    extra = _extra_files(cards, verification, verify_inputs.registry if verify_inputs else {}, cfg)
+
+    log = (lambda m: print(m, file=sys.stderr)) if cfg.verbose else None
+    report = build_site(cards, tags, verification, options, cfg.out, log=log, input_stats=stats,
+                        fingerprint=fingerprint, workers=cfg.jobs, extra=extra)
+    _index_search(cfg, report)
+    if cfg.junit is not None and verification:
+        cfg.junit.parent.mkdir(parents=True, exist_ok=True)
+        cfg.junit.write_bytes(junit_xml(verification.values()))
+
+    _say(cfg, _summary(cards, verification, report, time.perf_counter() - started))
+    if cfg.strict:
+        failures = strict_failures(verification.values()) + _mismatches(verification)
+        if failures:
+            _print(failures)
+            print(f"build-site: --strict: {len(failures)} problem(s); the site was written, CI should fail",
+                  file=sys.stderr)
+            return 1
+    return 0
+
+
+# ---------------------------------------------------------------- inputs and fingerprint
+
+def _input_files(cfg: Config) -> list[Path]:
+    """Every file the read and verify stages read from the cards folder (cards, registries, lock,
+    verify sidecars). Templates and the catalog are added by the site stage."""
+    return sorted(p for p in cfg.cards.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def _fingerprint(cfg: Config) -> str:
+    """What else changes the output besides the input files: options, and for verification the
+    tool and library versions, which store items are present and which datasets are reachable.
+    (The project's own hub repository is pinned by tree hash in the lock, so a change to it
+    changes the lock file, which is an input file.)"""
+    parts: list[str] = [f"tool={__version__}", f"verify={cfg.verify}", f"base={cfg.base_url}"]
+    if cfg.verify:
+        parts += [f"eval_limit={cfg.eval_limit}", f"imagenet={cfg.imagenet_dir}"]
+        for dist in ("megengine", "numpy", "opencv-python-headless"):
+            try:
+                parts.append(f"{dist}={importlib.metadata.version(dist)}")
+            except importlib.metadata.PackageNotFoundError:
+                parts.append(f"{dist}=none")
+        parts += [f"{k}={os.environ.get(k, '')}" for k in ("IMAGENET_VAL_DIR", "FASHION_MNIST_DIR")]
+        parts.append(f"fmnist={Path('/usr/share/datasets/fashion-mnist').is_dir()}")
+        parts.append(f"store={_store_presence(cfg)}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _store_presence(cfg: Config) -> str:
+    """Which lock items the store holds (a `build-site fetch` changes this, not the lock)."""
+    lock = cfg.cards / "store.lock.json"
+    try:
+        items = json.loads(lock.read_text(encoding="utf-8")).get("items", [])
+    except (OSError, ValueError, AttributeError):
+        return "unreadable"
+    have = []
+    for it in items:
+        sha = str(it.get("sha256", "")) if isinstance(it, dict) else ""
+        kind = it.get("kind") if isinstance(it, dict) else None
+        where = cfg.store / ("trees" if kind == "hub-repo" else "objects") / (
+            sha if kind == "hub-repo" else f"{sha[:2]}/{sha}")
+        have.append(f"{sha}:{where.exists()}")
+    return hashlib.sha256(",".join(have).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- outputs besides the pages
+
+def _extra_files(cards: Sequence[Card], verification: Mapping[str, CardVerification],
+                 registry: Mapping[str, object], cfg: Config) -> dict[str, bytes]:
+    if not verification:
+        return {}
+    by_id = {c.meta.id: c for c in cards}
+    report = report_dict(
+        verification.values(),
+        generated_from={"cards": sorted(c.path for c in cards), "eval_limit": cfg.eval_limit},
+        card_extras=[lambda cv: {"claims": [state_record(s) for s in cv.claims]}],
+    )
+    files = {REPORT_URL: _json(report)}
+    datasets = {k: dict(getattr(v, "model_index", {}) or {}) for k, v in registry.items()}
+    for cid, cv in sorted(verification.items()):
+        files[urls.api_model(cid).replace(".json", ".model-index.json")] = _json(
+            model_index(by_id[cid], cv.claims, datasets))
+    return files
+
+
+def _json(data: object) -> bytes:
+    return (json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
+
+
+def _index_search(cfg: Config, report: BuildReport) -> None:
+    """Pagefind reads the written pages, so it runs after them; only when pages changed or an
+    index is missing. A missing Pagefind is a warning: the site works without search."""
+    from .search import BUNDLE, index_site
+    from .model import LANGS, URL_LANG
+
+    missing = any(not (cfg.out / URL_LANG[lang] / BUNDLE).is_dir() for lang in LANGS
+                  if (cfg.out / URL_LANG[lang]).is_dir())
+    if report.wrote or missing:
+        _print(index_site(cfg.out))
+
+
+def _mismatches(verification: Mapping[str, CardVerification]) -> list[Diagnostic]:
+    out = []
+    for cv in verification.values():
+        for s in cv.claims:
+            if s.status == "mismatch":
+                c = s.claim
+                out.append(error(Code.CLAIM_MISMATCH, f"{c.row} / {c.column} = {c.text}: {s.reason}",
+                                 c.loc.path, c.loc.line))
+    return sorted(out, key=lambda d: (d.loc, d.message))
+
+
+def _summary(cards: Sequence[Card], verification: Mapping[str, CardVerification],
+             report: BuildReport, seconds: float) -> str:
+    blocks: dict[str, int] = {}
+    claims: dict[str, int] = {}
+    for cv in verification.values():
+        for p in cv.programs:
+            for b in p.blocks:
+                key = "placeholder" if "placeholder-weights" in b.flags else b.status
+                blocks[key] = blocks.get(key, 0) + len(p.langs)
+        for s in cv.claims:
+            claims[s.status] = claims.get(s.status, 0) + 1
+    fmt = lambda d: ", ".join(f"{n} {k}" for k, n in sorted(d.items())) or "none"  # noqa: E731
+    verified = f"; code blocks: {fmt(blocks)}; numbers: {fmt(claims)}" if verification else "; not verified (--no-verify)"
+    return (f"built {len(cards)} card(s) in {seconds:.2f} s: {report.rendered} file(s) rendered, "
+            f"{report.reused} reused, {report.removed} removed{verified}")
+
+
+def _print(diags: Sequence[Diagnostic]) -> None:
+    for d in diags:
+        print(d, file=sys.stderr)
+
+
+def _say(cfg: Config, message: str) -> None:
+    print(f"build-site: {message}", file=sys.stderr)

@@ -1,0 +1,74 @@
+"""Data for the rendering tests: the fixture cards parsed by the real parser, with a fixed
+update time (git/mtime would make golden files depend on the checkout), and hand-written
+verification results (test data, not produced by running anything)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from generator.discover import load_tags
+from generator.errors import Loc
+from generator.model import (PRELUDE, BlockResult, Card, CardVerification, CheckOutcome, Claim,
+                             ClaimState, ProgramResult, Tag)
+from generator.parse import parse_card
+from generator.site import SiteOptions
+
+HERE = Path(__file__).resolve().parent
+CARDS = HERE / "cards"
+GOLDEN = HERE / "golden"
+FIXED_TIME = "2024-05-01T12:00:00Z"
+RESNET = "megengine_vision_resnet"
+TINYDET = "example_vision_tinydet"
+
+
+def read_fixture_cards() -> tuple[list[Card], dict[str, Tag]]:
+    tags, problems = load_tags(CARDS)
+    assert not problems
+    cards = []
+    for f in sorted(CARDS.glob("*.md")):
+        card, diags = parse_card(f"cards/{f.name}", f.read_text(encoding="utf-8"), tags)
+        assert card is not None, diags
+        cards.append(dataclasses.replace(card, update_time=FIXED_TIME))
+    return cards, tags
+
+
+def _claim(lang: str, row: str, column: str, text: str, line: int) -> Claim:
+    return Claim(RESNET, lang, 0, row, column, "top1" if column.startswith("Top1") else "top5", text,
+                 float(text), "percent", "accuracy", Loc(f"cards/{RESNET}.md", line))
+
+
+def sample_verification() -> dict[str, CardVerification]:
+    """ResNet: one program for both languages; the prelude ran with placeholder weights, the
+    section block failed; Top1 of ResNet18 verified, of ResNet34 a mismatch, the rest unverified.
+    tinydet: no verification at all (it must read 'not verified')."""
+    prov = {"n": 50000, "dataset": "imagenet-val", "date": "2024-04-30T08:00:00Z"}
+    blocks = (
+        BlockResult(PRELUDE, 0, 12, "passed", flags=("placeholder-weights",), duration_s=1.5,
+                    stdout="", reason=""),
+        BlockResult("zh_CN", 0, 30, "failed", flags=("substitute-asset",), duration_s=0.25,
+                    stdout="partial <output>\n",
+                    traceback='File "cards/megengine_vision_resnet.md", line 52\n'
+                              "TypeError: expected Tensor, got ndarray",
+                    reason="TypeError: expected Tensor, got ndarray"),
+    )
+    program = ProgramResult(RESNET, ("en_US", "zh_CN"), blocks, "k" * 40, "2024-04-30T07:00:00Z",
+                            {"python": "3.10.13", "megengine": "1.13.0"})
+    claims = []
+    for lang, header_line, col1 in (("zh_CN", 60, "Top1 acc"), ("en_US", 112, "Top1 acc")):
+        c18 = _claim(lang, "ResNet18", col1, "70.312", header_line + 2)
+        c34 = _claim(lang, "ResNet34", col1, "73.960", header_line + 3)
+        c50 = _claim(lang, "ResNet50", "Top5 acc", "93.056", header_line + 4)
+        claims += [
+            ClaimState(c18, "verified", (CheckOutcome("languages", "pass", reason="zh_CN and en_US agree"),
+                                         CheckOutcome("evaluation", "verified", 70.3, "within tolerance", prov))),
+            ClaimState(c34, "mismatch", (CheckOutcome("evaluation", "mismatch", 72.5, "off by 1.46 pp", prov),),
+                       reason="measured 72.500"),
+            ClaimState(c50, "unverified", (CheckOutcome("evaluation", "unverified", None, "dataset absent"),)),
+        ]
+    return {RESNET: CardVerification(RESNET, (program,), tuple(claims))}
+
+
+def options() -> SiteOptions:
+    # The project's own templates and catalog: the golden build tests what ships.
+    return SiteOptions()

@@ -1,0 +1,179 @@
+"""Incremental builds and atomic writes: what is rebuilt and why, the stat fast path, hard-linked
+reuse, and that a failing build leaves the previous site as it was."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+from render_fixtures import RESNET, TINYDET, options, sample_verification
+
+from generator import incremental, site as site_mod
+from generator.site import build_site, site_input_files
+
+
+def _build(cards, tags, out: Path, opts=None, verification=None, **kw):  # type: ignore[no-untyped-def]
+    log: list[str] = []
+    report = build_site(cards, tags, sample_verification() if verification is None else verification,
+                        opts or options(), out, log=log.append, **kw)
+    return report, log
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_noop_rebuild_renders_nothing(fixture_cards, tmp_path: Path) -> None:
+    cards, tags = fixture_cards
+    first, log1 = _build(cards, tags, tmp_path / "site")
+    assert first.rendered > 10 and first.wrote and all("no previous build" in line for line in log1)
+    before = _tree(tmp_path / "site")
+    second, log2 = _build(cards, tags, tmp_path / "site")
+    assert (second.rendered, second.wrote, log2) == (0, False, [])
+    assert _tree(tmp_path / "site") == before
+
+
+def test_changed_card_rebuilds_only_its_pages_and_listings(fixture_cards, tmp_path: Path) -> None:
+    cards, tags = fixture_cards
+    _build(cards, tags, tmp_path / "site")
+    changed = [dataclasses.replace(c, source=c.source + "\n") if c.meta.id == TINYDET else c for c in cards]
+    report, log = _build(changed, tags, tmp_path / "site")
+    rebuilt = {line.split()[1].rstrip(":") for line in log}
+    assert f"rebuild en/models/{TINYDET}/index.html: card changed: cards/{TINYDET}.md" in log
+    assert {f"en/models/{TINYDET}/index.html", f"zh/models/{TINYDET}/index.html",
+            f"api/v1/models/{TINYDET}.json", "en/index.html", "sitemap.xml"} <= rebuilt
+    assert not any(RESNET in url for url in rebuilt)
+    assert report.rendered == len(rebuilt)
+
+
+def test_changed_verification_is_a_reason(fixture_cards, tmp_path: Path) -> None:
+    cards, tags = fixture_cards
+    _build(cards, tags, tmp_path / "site")
+    _, log = _build(cards, tags, tmp_path / "site", verification={})
+    assert f"rebuild zh/models/{RESNET}/index.html: verification changed: {RESNET}" in log
+    assert not any(f"models/{TINYDET}/" in line for line in log)
+
+
+def test_template_change_rebuilds_everything_and_says_so(fixture_cards, tmp_path: Path) -> None:
+    cards, tags = fixture_cards
+    templates = tmp_path / "templates"
+    shutil.copytree(options().templates_dir, templates)
+    opts = dataclasses.replace(options(), templates_dir=templates)
+    first, _ = _build(cards, tags, tmp_path / "site", opts)
+    base = templates / "base.html"
+    base.write_text(base.read_text(encoding="utf-8").replace("<body>", "<body class=\"x\">"), encoding="utf-8")
+    report, log = _build(cards, tags, tmp_path / "site", opts)
+    assert report.rendered == first.rendered
+    assert all(line.endswith("templates changed") for line in log)
+    assert 'class="x"' in (tmp_path / "site" / "en" / "index.html").read_text(encoding="utf-8")
+
+
+def test_new_removed_and_missing_pages(fixture_cards, tmp_path: Path) -> None:
+    cards, tags = fixture_cards
+    out = tmp_path / "site"
+    _build([c for c in cards if c.meta.id == RESNET], tags, out)
+    _, log = _build(cards, tags, out)
+    assert f"rebuild en/models/{TINYDET}/index.html: new page" in log
+    (out / "en" / "models" / RESNET / "index.html").unlink()
+    _, log = _build(cards, tags, out)
+    assert log == [f"rebuild en/models/{RESNET}/index.html: output missing"]
+    _, log = _build([c for c in cards if c.meta.id == RESNET], tags, out)
+    assert f"remove en/models/{TINYDET}/index.html: no longer produced" in log
+    assert not (out / "en" / "models" / TINYDET).exists()
+    assert not (out / "en" / "tags" / "detection").exists()
+
+
+def test_stat_fast_path(fixture_cards, tmp_path: Path) -> None:
+    cards, tags = fixture_cards
+    card_dir = tmp_path / "cards"
+    shutil.copytree(Path(__file__).parent / "cards", card_dir)
+    files = sorted(card_dir.iterdir())
+    inputs = files + site_input_files(options())
+    out = tmp_path / "site"
+    assert not incremental.inputs_unchanged(out, inputs, "fp")
+    _build(cards, tags, out, input_stats=incremental.stat_inputs(files), fingerprint="fp")
+    assert incremental.inputs_unchanged(out, inputs, "fp")
+    assert not incremental.inputs_unchanged(out, inputs, "other-fingerprint")
+    assert not incremental.inputs_unchanged(out, inputs[1:], "fp")
+    files[0].write_text(files[0].read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert not incremental.inputs_unchanged(out, inputs, "fp")
+
+
+def test_staged_rebuild_hard_links_unchanged_files(fixture_cards, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    cards, tags = fixture_cards
+    out = tmp_path / "site"
+    _build(cards, tags, out)
+    kept = out / "en" / "models" / RESNET / "index.html"
+    inode = kept.stat().st_ino
+    monkeypatch.setattr(site_mod, "IN_PLACE_LIMIT", 0)  # force the build-next-to-and-swap path
+    changed = [dataclasses.replace(c, source=c.source + "\n") if c.meta.id == TINYDET else c for c in cards]
+    report, _ = _build(changed, tags, out)
+    assert report.wrote and report.reused > 0
+    assert kept.stat().st_ino == inode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]  # no temp folders left
+
+
+@pytest.mark.parametrize("in_place_limit", [0, 10_000])
+def test_failed_build_leaves_previous_site(fixture_cards, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           in_place_limit: int) -> None:
+    cards, tags = fixture_cards
+    out = tmp_path / "site"
+    _build(cards, tags, out)
+    before = _tree(out)
+    monkeypatch.setattr(site_mod, "IN_PLACE_LIMIT", in_place_limit)
+    real = site_mod.SiteRenderer.render
+    calls = {"n": 0}
+
+    def failing(self, job, jobs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("boom")
+        return real(self, job, jobs)
+
+    monkeypatch.setattr(site_mod.SiteRenderer, "render", failing)
+    changed = [dataclasses.replace(c, source=c.source + "\n") for c in cards]
+    with pytest.raises(RuntimeError, match="boom"):
+        _build(changed, tags, out, workers=1)
+    assert _tree(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_parallel_and_serial_builds_agree(fixture_cards, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cards, tags = fixture_cards
+    monkeypatch.setattr(site_mod, "PAGES_PER_WORKER", 1)
+    _build(cards, tags, tmp_path / "serial", workers=1)
+    _build(cards, tags, tmp_path / "parallel", workers=2)
+    assert _tree(tmp_path / "serial") == _tree(tmp_path / "parallel")
+
+
+def test_refuses_to_replace_a_folder_it_did_not_build(fixture_cards, tmp_path: Path) -> None:
+    from generator.errors import UserError
+
+    cards, tags = fixture_cards
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "thesis.tex").write_text("keep me", encoding="utf-8")
+    with pytest.raises(UserError, match="refusing to replace"):
+        _build(cards, tags, out)
+    assert (out / "thesis.tex").read_text(encoding="utf-8") == "keep me"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _build(cards, tags, empty)[0].wrote
+
+
+def test_stat_fast_path_tolerates_overlapping_file_lists(fixture_cards, tmp_path: Path) -> None:
+    # the cards folder also holds i18n.yaml, which site_input_files lists too
+    cards, tags = fixture_cards
+    card_dir = tmp_path / "cards"
+    shutil.copytree(Path(__file__).parent / "cards", card_dir)
+    shutil.copy(options().catalog_path, card_dir / "i18n.yaml")
+    opts = site_mod.SiteOptions.for_project(card_dir)
+    files = sorted(p for p in card_dir.iterdir() if p.is_file())
+    out = tmp_path / "site"
+    build_site(cards, tags, {}, opts, out, input_stats=incremental.stat_inputs(files), fingerprint="fp")
+    assert site_mod.site_is_current(out, files, opts, "fp")
+    (card_dir / "tags.yaml").write_text((card_dir / "tags.yaml").read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert not site_mod.site_is_current(out, files, opts, "fp")
