@@ -25,6 +25,14 @@ def run(command: str, cfg: Config, args: argparse.Namespace) -> int:
         from .fetch import run_fetch_args
 
         return run_fetch_args(args, cfg.project, store=cfg.store)
+    if command == "eval":
+        from .evalcmd import run_eval
+
+        return run_eval(cfg, args)
+    if command == "serve":
+        from .serve import serve
+
+        return serve(cfg, args.port)
     if command == "setup":
         from .setup import setup
 

@@ -1,0 +1,131 @@
+"""The bundled hub, built end to end through the command line with real MegEngine: the two zoo
+cards run and verify for real, the ResNet card is honestly blocked/unverified, --strict fails,
+a drifted number is caught at its line, and a rebuild is served from the caches."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.megengine
+
+
+def cli(project: Path, *args: str, store: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HUB_STORE": str(store)}
+    env.pop("IMAGENET_VAL_DIR", None)
+    return subprocess.run([sys.executable, "-m", "generator", *args, "--project", str(project)],
+                          cwd=project, env=env, capture_output=True, text=True, timeout=900)
+
+
+def make_project(dest: Path) -> Path:
+    shutil.copytree(ROOT / "cards", dest / "cards")
+    shutil.copytree(ROOT / "zoo", dest / "zoo", ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    base = tmp_path_factory.mktemp("hub")
+    project = make_project(base / "project")
+    store = base / "store"
+    setup = cli(project, "setup", store=store)
+    assert setup.returncode == 0, setup.stderr
+    first = cli(project, "build", "--junit", str(base / "junit.xml"), store=store)
+    assert first.returncode == 0, first.stderr
+    report = json.loads((project / "site" / "verify" / "report.json").read_text(encoding="utf-8"))
+    return {"project": project, "store": store, "first": first, "report": report, "base": base}
+
+
+def card(report: dict[str, Any], cid: str) -> dict[str, Any]:
+    return next(c for c in report["cards"] if c["id"] == cid)
+
+
+def blocks(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    return [b for p in entry["programs"] for b in p["blocks"]]
+
+
+def test_zoo_cards_run_for_real(built: dict[str, Any]) -> None:
+    for cid in ("verifiedhub_vision_efficientnet_lite", "verifiedhub_vision_fmnist_resnet"):
+        got = blocks(card(built["report"], cid))
+        assert got and all(b["status"] == "passed" for b in got), got
+        assert all("placeholder-weights" not in b["flags"] for b in got)
+
+
+def test_resnet_card_is_blocked_with_the_fetch_hint(built: dict[str, Any]) -> None:
+    entry = card(built["report"], "megengine_vision_resnet")
+    prelude = [b for b in blocks(entry) if b["lang"] == "prelude"]
+    assert prelude and prelude[0]["status"] == "blocked" and prelude[0]["line"] == 12
+    assert "megengine/models" in prelude[0]["reason"] and "build-site fetch" in prelude[0]["reason"]
+    assert {b["status"] for b in blocks(entry) if b["lang"] != "prelude"} == {"skipped"}
+    claims = entry["claims"]
+    assert len(claims) == 24
+    assert all(c["status"] == "unverified" for c in claims)
+    for c in claims:
+        checks = {k["name"]: k for k in c["checks"]}
+        assert checks["languages"]["status"] == "pass"
+        assert checks["weight-name"]["status"] == "unverified"
+        assert "ImageNet val not available" in checks["evaluation"]["reason"]
+
+
+def test_fmnist_numbers_are_verified_on_the_full_test_set(built: dict[str, Any]) -> None:
+    claims = card(built["report"], "verifiedhub_vision_fmnist_resnet")["claims"]
+    assert {c["status"] for c in claims} == {"verified"} and len(claims) == 4
+    top1 = next(c for c in claims if c["lang"] == "en_US" and c["metric"] == "top1")
+    assert top1["measured"] == pytest.approx(87.7, abs=1e-9)
+    prov = top1["provenance"]
+    assert prov["n"] == 10000 and prov["full"] is True and prov["dataset"] == "fashion-mnist-test"
+    assert len(prov["weights_sha256"]) == 64
+    index = json.loads((built["project"] / "site/api/v1/models/verifiedhub_vision_fmnist_resnet.model-index.json")
+                       .read_text(encoding="utf-8"))
+    assert index["model-index"][0]["results"], index
+
+
+def test_efficientnet_number_checked_by_name_but_not_evaluated_here(built: dict[str, Any]) -> None:
+    claims = card(built["report"], "verifiedhub_vision_efficientnet_lite")["claims"]
+    for c in claims:
+        checks = {k["name"]: k["status"] for k in c["checks"]}
+        assert c["status"] == "unverified"
+        assert checks == {"languages": "pass", "weight-name": "pass", "evaluation": "unverified"}
+
+
+def test_junit_has_one_case_per_card_and_language(built: dict[str, Any]) -> None:
+    suite = ET.parse(built["base"] / "junit.xml").getroot()
+    cases = suite.findall(".//testcase")
+    assert len(cases) == 6
+    failing = {c.get("classname") for c in cases if c.find("failure") is not None}
+    assert failing == {"megengine_vision_resnet"}
+
+
+def test_strict_fails_on_the_blocked_card_and_rebuild_uses_the_caches(built: dict[str, Any]) -> None:
+    proc = cli(built["project"], "build", "--strict", store=built["store"])
+    assert proc.returncode == 1
+    assert "cards/megengine_vision_resnet.md:12: error: prelude blocked" in proc.stderr
+    report = json.loads((built["project"] / "site/verify/report.json").read_text(encoding="utf-8"))
+    assert all(b["cached"] for c in report["cards"] for b in blocks(c))
+
+
+def test_no_op_rebuild_reads_nothing(built: dict[str, Any]) -> None:
+    proc = cli(built["project"], "build", store=built["store"])
+    assert proc.returncode == 0 and "site is up to date" in proc.stderr
+
+
+def test_a_drifted_number_is_a_mismatch_at_its_line(built: dict[str, Any], tmp_path: Path) -> None:
+    project = make_project(tmp_path / "drift")
+    path = project / "cards" / "verifiedhub_vision_fmnist_resnet.md"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith("| FMNIST-ResNet-S") and "87.700" in line)
+    lines[at] = lines[at].replace("87.700", "88.700")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    shutil.copytree(built["project"] / ".cache", project / ".cache")  # evaluation comes from cache
+    proc = cli(project, "build", "--strict", store=built["store"])
+    assert proc.returncode == 1
+    assert f"cards/verifiedhub_vision_fmnist_resnet.md:{at + 1}: error: FMNIST-ResNet-S / Top-1 acc = 88.700" in proc.stderr
