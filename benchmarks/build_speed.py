@@ -104,6 +104,7 @@ def main() -> int:
     # next to the project (like a real site/), not /tmp: on this machine /tmp is far slower
     (ROOT / ".cache").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-", dir=ROOT / ".cache")) if args.keep is None else args.keep
+    work.mkdir(parents=True, exist_ok=True)
     try:
         cards_dir, out = work / "cards", work / "site"
         floor = io_floor(work)

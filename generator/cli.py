@@ -13,7 +13,7 @@ from typing import Sequence
 
 from . import __version__
 from .config import Config, project_root
-from .errors import UserError
+from .errors import Code, UserError, error
 from .fetch import add_fetch_arguments
 
 COMMANDS = ("build", "check", "fetch", "setup", "eval", "serve")
@@ -103,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         cfg = config_from(args)
+        if args.command != "eval" or not getattr(args, "merge", None):
+            if not cfg.cards.is_dir():
+                raise UserError([error(Code.REGISTRY, f"no cards folder at {cfg.cards} (use --cards or --project)",
+                                       "<command line>", 0)])
         from . import commands  # imported late: `--help` should not pay for Jinja2/markdown-it
 
         return commands.run(args.command, cfg, args)

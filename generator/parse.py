@@ -41,7 +41,11 @@ def markdown_parser() -> MarkdownIt:
     return MarkdownIt("commonmark").enable("table").use(front_matter_plugin)
 
 
-_MD = markdown_parser()
+# The structure pass only needs block tokens: an inline token's `content` is set by the block
+# parser, and inline parsing (half the time of a card) is the renderer's job.
+_MD = markdown_parser().disable("inline")
+# libyaml when PyYAML was built with it: front matter is parsed for every card on every build.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -107,17 +111,12 @@ def _front_matter(lines: list[str], out: _Collector) -> _FrontMatter | None:
         return None
     yaml_text = "\n".join(lines[1:i])
     try:
-        node = yaml.compose(yaml_text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(yaml_text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = 2 + (mark.line if mark is not None else 0)
-        problem = getattr(exc, "problem", None) or str(exc).split("\n", 1)[0]
-        context = getattr(exc, "context_mark", None)
-        if context is not None and context.line != (mark.line if mark is not None else -1):
-            problem += f" (in what starts at line {2 + context.line})"
-        out.err(Code.YAML_SYNTAX, line, f"front matter is not valid YAML: {problem}")
-        return _FrontMatter(None, None, 1, i + 1)
+        node, data = _compose(yaml_text, _YAML_LOADER)
+    except yaml.YAMLError:
+        try:  # the pure-Python loader words its errors better (and the same in every install)
+            node, data = _compose(yaml_text, yaml.SafeLoader)
+        except yaml.YAMLError as exc:
+            return _yaml_error(exc, out, i)
     if not isinstance(data, dict):
         out.err(Code.FRONT_MATTER_NOT_MAPPING, 2, "front matter must be a mapping of fields")
         return _FrontMatter(None, None, 1, i + 1)
@@ -131,6 +130,27 @@ def _front_matter(lines: list[str], out: _Collector) -> _FrontMatter | None:
                         f"field {k!r} is given twice (first at line {seen[k]})")
             seen.setdefault(k, 2 + key_node.start_mark.line)
     return _FrontMatter(data, node, 1, i + 1)
+
+
+def _compose(text: str, loader_class: Any) -> tuple[yaml.Node | None, Any]:
+    """Compose once (nodes carry line numbers), then construct the data from the same nodes."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
+
+
+def _yaml_error(exc: yaml.YAMLError, out: _Collector, end: int) -> _FrontMatter:
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    line = 2 + (mark.line if mark is not None else 0)
+    problem = getattr(exc, "problem", None) or str(exc).split("\n", 1)[0]
+    context = getattr(exc, "context_mark", None)
+    if context is not None and context.line != (mark.line if mark is not None else -1):
+        problem += f" (in what starts at line {2 + context.line})"
+    out.err(Code.YAML_SYNTAX, line, f"front matter is not valid YAML: {problem}")
+    return _FrontMatter(None, None, 1, end + 1)
 
 
 def _field_lines(node: yaml.Node | None) -> dict[str, int]:
