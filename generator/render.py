@@ -108,6 +108,7 @@ class Renderer:
             if other in alternates else None,
             "switch_lang": HTML_LANG[other],
             "home": urls.relative(url, urls.lang_index(lang)),
+            "search_bundle": urls.relative(url, urls.search_bundle(lang)),
             "version": self.version,
         }
 
@@ -175,7 +176,7 @@ class Renderer:
         ctx["cards"] = entries
         ctx["tag"] = Link(url, self.tag_name(lang, tag)) if tag else None
         ctx["all_href"] = urls.relative(url, urls.lang_index(lang))
-        ctx["tag_filter"] = [(Link(urls.relative(url, urls.tag_page(lang, tid)), self.tag_name(lang, tid)), n, tid == tag)
+        ctx["tag_filter"] = [(Link(urls.relative(url, urls.tag_page(lang, tid)), self.tag_name(lang, tid)), n, tid == tag, tid)
                              for tid, n in tag_counts]
         ctx["total"] = len(entries)
         ctx["all_count"] = all_count
@@ -208,6 +209,7 @@ class Renderer:
             "claims": claims,
             "programs": self._programs(lang, verification),
             "api_href": urls.relative(url, urls.api_model(cid)),
+            "report_href": urls.report_problem(card.meta.github_link, f"[{cid}] "),
         })
         return self._tpl["model.html"].render(ctx).encode("utf-8")
 
@@ -224,7 +226,8 @@ class Renderer:
 
     def _code_block(self, t: Callable[..., str], snip: Snippet | None, code: str, info: str, block_id: str,
                     verification: CardVerification | None, lang: str) -> str:
-        code_html = Markup(highlight(code, info))
+        # On the page the block scrolls sideways, so keyboard users must be able to focus it.
+        code_html = Markup(highlight(code, info).replace("<pre ", '<pre tabindex="0" ', 1))
         if snip is None or not snip.is_python:
             return str(self._parts.plain_code(code_html))
         result, program = find_block(verification, lang, snip.lang, snip.index)
@@ -256,7 +259,8 @@ class Renderer:
             view = by_cell.get((offset + rel, column_key(header)))
             return str(self._parts.claim_badge(view, t)) if view is not None else ""
 
-        return _SLOT.sub(fill, sk.html)
+        # Wide tables scroll inside their box on small screens: keyboard users must reach it.
+        return _SLOT.sub(fill, sk.html).replace('<div class="table-wrap">', '<div class="table-wrap" tabindex="0">')
 
     def section_html_plain(self, card: Card, lang: str) -> str:
         """The section as plain HTML (no badges), as the hub's JSON API serves it."""

@@ -8,6 +8,8 @@ Absolute URLs (hreflang, canonical, sitemap) use the directory form ("https://ho
 
 from __future__ import annotations
 
+from urllib.parse import quote, urlsplit
+
 from .model import URL_LANG
 
 ROOT_INDEX = "index.html"
@@ -15,6 +17,7 @@ NOT_FOUND = "404.html"
 SITEMAP = "sitemap.xml"
 STATIC = "static"
 API_INDEX = "api/v1/models.json"
+SEARCH_BUNDLE = "pagefind"  # inside each language folder, written by search.py
 
 
 def lang_index(lang: str) -> str:
@@ -27,6 +30,19 @@ def model_page(lang: str, card_id: str) -> str:
 
 def tag_page(lang: str, tag: str) -> str:
     return f"{URL_LANG[lang]}/tags/{tag}/index.html"
+
+
+def search_bundle(lang: str) -> str:
+    return f"{URL_LANG[lang]}/{SEARCH_BUNDLE}/"
+
+
+def report_problem(github_link: str, title: str) -> str:
+    """A new-issue form on the card's GitHub repository (title prefilled), else the link itself."""
+    parts = urlsplit(github_link)
+    segs = [s for s in parts.path.split("/") if s]
+    if parts.scheme == "https" and parts.netloc == "github.com" and len(segs) >= 2:
+        return f"https://github.com/{segs[0]}/{segs[1]}/issues/new?title={quote(title)}"
+    return github_link
 
 
 def api_model(card_id: str) -> str:

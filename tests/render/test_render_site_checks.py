@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from render_fixtures import RESNET, TINYDET, options, sample_verification
 
+from generator.search import index_site
 from generator.site import build_site
 
 
@@ -53,6 +54,7 @@ def site(fixture_cards, tmp_path_factory: pytest.TempPathFactory) -> Path:
     cards, tags = fixture_cards
     out = tmp_path_factory.mktemp("render") / "site"
     build_site(cards, tags, sample_verification(), options(), out)
+    index_site(out)  # as build.py does: pages link to each language's search bundle
     return out
 
 
@@ -187,6 +189,8 @@ def test_two_builds_are_byte_identical(fixture_cards, tmp_path: Path) -> None:
     cards, tags = fixture_cards
     build_site(cards, tags, sample_verification(), options(), tmp_path / "a")
     build_site(cards, tags, sample_verification(), options(), tmp_path / "b")
+    for out in (tmp_path / "a", tmp_path / "b"):  # the search bundles are deterministic too
+        index_site(out)
     a, b = _tree(tmp_path / "a"), _tree(tmp_path / "b")
     assert a.keys() == b.keys()
     assert [k for k in a if a[k] != b[k]] == []

@@ -27,7 +27,8 @@ def _site(root: Path) -> Path:
         p = root / url
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
-                     f'</head><body><main><h1>{title}</h1><p>{text}</p></main></body></html>', encoding="utf-8")
+                     f'<meta name="description" content="{text}"></head><body><nav>x</nav>'
+                     f'<main data-pagefind-body><h1>{title}</h1><p>{text}</p></main></body></html>', encoding="utf-8")
     return root
 
 
@@ -60,6 +61,25 @@ def test_output_is_byte_identical_across_runs_and_folders(tmp_path: Path) -> Non
     search.index_site(b)
     search.index_site(a)  # again over its own previous output
     assert _digest(a) == _digest(b)
+
+
+def test_character_hints_carry_the_cjk_of_title_and_summary_only() -> None:
+    page = ('<html><head><meta name="description" content="深度残差网络（ImageNet）"></head><body><nav>导航</nav>'
+            '<main class="wrap" data-pagefind-body><h1>Res<b>网</b></h1><p>正文不变</p></main></body></html>')
+    out = search.with_character_hints(page)
+    assert '<main class="wrap" data-pagefind-body><div hidden data-pagefind-weight="0.5">网 深 度 残 差 网 络</div><h1>' in out
+    assert out.replace('<div hidden data-pagefind-weight="0.5">网 深 度 残 差 网 络</div>', "") == page
+    english = '<html><head><meta name="description" content="Deep residual"></head><body><main data-pagefind-body><h1>ResNet</h1></main></body></html>'
+    assert search.with_character_hints(english) == english
+
+
+@needs_pagefind
+def test_the_written_pages_are_not_changed_by_indexing(tmp_path: Path) -> None:
+    site = _site(tmp_path / "site")
+    before = _digest(site)
+    search.index_site(site)
+    after = _digest(site)
+    assert {k: v for k, v in after.items() if k in before} == before
 
 
 def test_missing_binary_writes_stubs_and_warns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

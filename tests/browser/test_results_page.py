@@ -1,0 +1,85 @@
+"""A model page that carries run results and checked numbers, in the browser.
+
+The session's site is built with --no-verify (seconds, not minutes), so its badges all say "not
+run"/"not verified". This page comes from the renderer's own fixtures instead: the real renderer
+and search indexer fed with the hand-written results of tests/render/render_fixtures.py (test
+data, nothing ran), so that output panels, failed/placeholder badges and the claim badges in table
+cells are exercised too."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from harness import DESKTOP, PHONE, ROOT, Server, Visit, axe_violations, screenshot, serve_dir, watch
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def results_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    sys.path.insert(0, str(ROOT / "tests" / "render"))
+    try:
+        from render_fixtures import options, read_fixture_cards, sample_verification
+    finally:
+        sys.path.remove(str(ROOT / "tests" / "render"))
+    from generator.search import index_site
+    from generator.site import build_site
+
+    cards, tags = read_fixture_cards()
+    out = tmp_path_factory.mktemp("results") / "site"
+    build_site(cards, tags, sample_verification(), options(), out)
+    assert index_site(out) == ()
+    srv = serve_dir(out)
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def results_tab(browser: Any, results_site: Server) -> Iterator[Callable[..., Visit]]:
+    contexts: list[Any] = []
+
+    def make(viewport: dict[str, int] | None = None) -> Visit:
+        ctx = browser.new_context(viewport=viewport or DESKTOP)
+        ctx.set_default_timeout(10_000)
+        contexts.append(ctx)
+        return watch(ctx, results_site.base)
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_results_page_is_clean_accessible_and_fits_small_screens(results_tab: Callable[..., Visit], lang: str) -> None:
+    path = f"{lang}/models/megengine_vision_resnet/index.html"
+    for name, viewport in (("desktop", DESKTOP), ("360", PHONE)):
+        tab = results_tab(viewport)
+        page = tab.goto(path)
+        assert page.locator("details.output").count() > 0 and page.locator("td .claim").count() > 0
+        page.locator("details.output").first.locator("summary").click()  # open panels count for axe too
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= viewport["width"], f"{path} scrolls sideways at {viewport['width']} px ({width} px)"
+        screenshot(page, f"{lang}-model-results-{name}")
+        assert axe_violations(page) == []
+        assert tab.problems == []
+
+
+def test_claim_badge_in_a_table_cell_shows_its_tooltip_on_keyboard_focus(results_tab: Callable[..., Visit]) -> None:
+    tab = results_tab()
+    page = tab.goto("en/models/megengine_vision_resnet/index.html")
+    for _ in range(120):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.matches('td .claim')"):
+            break
+    else:
+        pytest.fail("Tab never reached a claim badge in a table cell")
+    info = page.evaluate("""() => {
+        const el = document.activeElement, tip = document.getElementById(el.getAttribute('aria-describedby'));
+        return {name: el.getAttribute('aria-label'), role: tip && tip.getAttribute('role'), text: tip && tip.innerText,
+                shown: !!tip && getComputedStyle(tip).visibility === 'visible'};
+    }""")
+    assert info["name"] and info["role"] == "tooltip" and info["text"] and info["shown"], info
