@@ -84,11 +84,14 @@ def own_pipeline(cards_dir: Path, out: Path) -> str:
             f"({report.rendered / (t2 - t1):,.0f} files/s): rendered {report.rendered}, reused {report.reused}")
 
 
-def lead_pipeline(cards_dir: Path, out: Path) -> str:  # pragma: no cover - depends on build.py
+SEARCH = True
+
+
+def lead_pipeline(cards_dir: Path, out: Path) -> str:
     from generator import cli
 
     rc = cli.main(["build", "--no-verify", "--cards", str(cards_dir), "--out", str(out),
-                   "--project", str(ROOT)])
+                   "--project", str(ROOT)] + ([] if SEARCH else ["--no-search"]))
     return f"exit {rc}"
 
 
@@ -97,7 +100,10 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=1000, help="number of synthetic cards")
     ap.add_argument("--keep", type=Path, default=None, help="build here and keep the result")
     ap.add_argument("--own", action="store_true", help="use this stage's pipeline even if build.py exists")
+    ap.add_argument("--no-search", action="store_true", help="leave the Pagefind index out of the build")
     args = ap.parse_args()
+    global SEARCH
+    SEARCH = not args.no_search
 
     use_lead = (ROOT / "generator" / "build.py").exists() and not args.own
     run = lead_pipeline if use_lead else own_pipeline
@@ -125,7 +131,8 @@ def main() -> int:
         t2 = time.perf_counter()
         msg3 = run(cards_dir, out)
         one = time.perf_counter() - t2
-        print(f"pipeline: {'generator.build (lead)' if use_lead else 'render+write (site.build_site)'}")
+        print(f"pipeline: {'generator.build' if use_lead else 'render+write (site.build_site)'}"
+              f"{'' if SEARCH else ', without the search index'}")
         print(f"cards: {args.n}, output files: {pages} ({html} HTML pages)")
         print(f"full build: {full:.2f} s wall, {cpu:.2f} s CPU (all processes) -> {pages / full:,.0f} files/s, "
               f"{html / full:,.0f} HTML pages/s\n  [{msg}]")

@@ -44,6 +44,7 @@ def build(cfg: Config) -> int:
         _say(cfg, f"site is up to date ({time.perf_counter() - started:.3f} s)")
         return 0
     stats = incremental.stat_inputs(inputs)
+    clock = _Stopwatch()
 
     cards, tags, problems = read_cards(cfg.cards)
     verify_inputs = None
@@ -55,6 +56,7 @@ def build(cfg: Config) -> int:
     if has_errors(problems):
         raise UserError(problems)
     _print(problems)
+    clock.lap("read")
 
     verification: dict[str, CardVerification] = {}
     if verify_inputs is not None:
@@ -63,16 +65,20 @@ def build(cfg: Config) -> int:
         verification, more = verify_all(cfg, cards, verify_inputs)
         _print(more)
     extra = _extra_files(cards, verification, verify_inputs.registry if verify_inputs else {}, cfg)
+    clock.lap("verify")
 
     log = (lambda m: print(m, file=sys.stderr)) if cfg.verbose else None
     report = build_site(cards, tags, verification, options, cfg.out, log=log, input_stats=stats,
                         fingerprint=fingerprint, workers=cfg.jobs, extra=extra)
+    clock.lap("render+write")
     _index_search(cfg, report)
+    clock.lap("search index")
     if cfg.junit is not None and verification:
         cfg.junit.parent.mkdir(parents=True, exist_ok=True)
         cfg.junit.write_bytes(junit_xml(verification.values()))
 
-    _say(cfg, _summary(cards, verification, report, time.perf_counter() - started))
+    _say(cfg, _summary(cards, verification, report, time.perf_counter() - started)
+         + " (" + ", ".join(f"{name} {sec:.2f} s" for name, sec in clock.laps) + ")")
     if cfg.strict:
         failures = strict_failures(verification.values()) + _mismatches(verification)
         if failures:
@@ -96,7 +102,8 @@ def _fingerprint(cfg: Config) -> str:
     tool and library versions, which store items are present and which datasets are reachable.
     (The project's own hub repository is pinned by tree hash in the lock, so a change to it
     changes the lock file, which is an input file.)"""
-    parts: list[str] = [f"tool={__version__}", f"verify={cfg.verify}", f"base={cfg.base_url}"]
+    parts: list[str] = [f"tool={__version__}", f"verify={cfg.verify}", f"base={cfg.base_url}",
+                        f"search={cfg.search}"]
     if cfg.verify:
         parts += [f"eval_limit={cfg.eval_limit}", f"imagenet={cfg.imagenet_dir}"]
         for dist in ("megengine", "numpy", "opencv-python-headless"):
@@ -157,6 +164,8 @@ def _index_search(cfg: Config, report: BuildReport) -> None:
     from .search import BUNDLE, index_site
     from .model import LANGS, URL_LANG
 
+    if not cfg.search:
+        return
     missing = any(not (cfg.out / URL_LANG[lang] / BUNDLE).is_dir() for lang in LANGS
                   if (cfg.out / URL_LANG[lang]).is_dir())
     if report.wrote or missing:
@@ -189,6 +198,17 @@ def _summary(cards: Sequence[Card], verification: Mapping[str, CardVerification]
     verified = f"; code blocks: {fmt(blocks)}; numbers: {fmt(claims)}" if verification else "; not verified (--no-verify)"
     return (f"built {len(cards)} card(s) in {seconds:.2f} s: {report.rendered} file(s) rendered, "
             f"{report.reused} reused, {report.removed} removed{verified}")
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.laps: list[tuple[str, float]] = []
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps.append((name, now - self._last))
+        self._last = now
 
 
 def _print(diags: Sequence[Diagnostic]) -> None:

@@ -39,6 +39,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--rerun", action="store_true", help="ignore cached results and run everything again")
     b.add_argument("--jobs", type=int, default=0, help="cards run in parallel (default: number of cores)")
     b.add_argument("--junit", type=Path, default=None, help="also write JUnit XML here")
+    b.add_argument("--no-search", action="store_true", help="skip the search index (faster; the search box is hidden)")
     b.add_argument("--base-url", default="", help="absolute URL the site is served from (for sitemap.xml and hreflang)")
     b.add_argument("--eval-limit", type=int, default=None, help="evaluate a class-stratified subset of N items (CI)")
     b.add_argument("--imagenet-dir", type=Path, default=None, help="ILSVRC2012 validation images (or $IMAGENET_VAL_DIR)")
@@ -93,6 +94,7 @@ def config_from(args: argparse.Namespace) -> Config:
         base_url=getattr(args, "base_url", "") or "",
         eval_limit=getattr(args, "eval_limit", None),
         imagenet_dir=imagenet,
+        search=not getattr(args, "no_search", False),
     )
 
 

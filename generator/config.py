@@ -24,6 +24,7 @@ class Config:
     base_url: str = ""
     eval_limit: int | None = None  # evaluate a class-stratified subset of N items
     imagenet_dir: Path | None = None
+    search: bool = True  # build the Pagefind index (off: faster local builds; the box stays hidden)
 
     @property
     def workers(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import multiprocessing
 import os
 import subprocess
 from dataclasses import dataclass
@@ -114,8 +115,8 @@ def read_cards(cards_dir: Path) -> tuple[list[Card], dict[str, Tag], list[Diagno
     git_times = git_update_times(cards_dir) if files else {}
     cards: list[Card] = []
     ids: dict[str, str] = {}
-    for f in files:
-        card, diags = parse_card(f.display, f.text, tags if tags or not problems else None)
+    registry = tags if tags or not problems else None
+    for f, (card, diags) in zip(files, _parse_all(files, registry)):
         problems.extend(diags)
         if card is None:
             continue
@@ -128,6 +129,28 @@ def read_cards(cards_dir: Path) -> tuple[list[Card], dict[str, Tag], list[Diagno
     if not files:
         problems.append(error(Code.REGISTRY, "no cards (*.md) in this folder", display_path(cards_dir), 1))
     return cards, tags, problems
+
+
+# Below this many cards a process pool costs more than it saves (start-up, pickling results).
+PARALLEL_PARSE_MIN = 200
+
+
+def _parse_all(files: list[CardFile], tags: Mapping[str, Tag] | None
+               ) -> list[tuple[Card | None, list[Diagnostic]]]:
+    workers = min(os.cpu_count() or 1, 4)
+    if len(files) < PARALLEL_PARSE_MIN or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [parse_card(f.display, f.text, tags) for f in files]
+    global _POOL_TAGS
+    _POOL_TAGS = tags  # inherited by the forked workers, not pickled per card
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return pool.starmap(_parse_one, [(f.display, f.text) for f in files], chunksize=64)
+
+
+_POOL_TAGS: Mapping[str, Tag] | None = None
+
+
+def _parse_one(display: str, text: str) -> tuple[Card | None, list[Diagnostic]]:
+    return parse_card(display, text, _POOL_TAGS)
 
 
 def _with_time(card: Card, when: str) -> Card:

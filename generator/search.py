@@ -33,6 +33,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .errors import Code, Diagnostic, warning
@@ -72,32 +73,47 @@ def pagefind_binary() -> Path | None:
 def index_site(site_dir: Path) -> tuple[Diagnostic, ...]:
     """Write `<lang>/pagefind/` into every language folder of `site_dir`.
 
-    Never raises for a missing or failing Pagefind: the problem comes back as a warning
-    (the site is still complete, only without search) and stubs are written instead.
+    The languages are indexed at the same time (Pagefind is a separate process each), each into a
+    fresh folder that then replaces the old bundle by rename, so a reader never meets a
+    half-written index. Never raises for a missing or failing Pagefind: the problem comes back as
+    a warning (the site is still complete, only without search) and stubs are written instead.
     """
     binary = pagefind_binary()
-    problems: list[Diagnostic] = []
-    for lang in LANGS:
-        lang_dir = site_dir / URL_LANG[lang]
-        if not lang_dir.is_dir():
-            continue
-        out = lang_dir / BUNDLE
-        if out.exists():
-            shutil.rmtree(out)
+    langs = [lang for lang in LANGS if (site_dir / URL_LANG[lang]).is_dir()]
+    with ThreadPoolExecutor(max_workers=max(1, len(langs))) as pool:
+        found = list(pool.map(lambda lang: _index_language(binary, site_dir / URL_LANG[lang]), langs))
+    return tuple(d for d in found if d is not None)
+
+
+def _index_language(binary: Path | None, lang_dir: Path) -> Diagnostic | None:
+    out = lang_dir / BUNDLE
+    fresh = Path(tempfile.mkdtemp(prefix=f".{BUNDLE}-new-", dir=lang_dir))
+    try:
         pages = sorted(lang_dir.glob(PAGES))
         if binary is None:
             reason = "the Pagefind binary was not found (pip install pagefind[extended])"
         elif not pages:
             reason = "there are no model pages to index"
         else:
-            reason = _index(binary, lang_dir, pages, out)
+            reason = _index(binary, lang_dir, pages, fresh)
         if reason:
-            if out.exists():
-                shutil.rmtree(out)  # a half-written bundle would make the UI fail at search time
-            _write_stub(out, reason)
-            problems.append(warning(Code.SEARCH_INDEX, f"no search for {URL_LANG[lang]}/: {reason}",
-                                    str(lang_dir), 1))
-    return tuple(problems)
+            shutil.rmtree(fresh)  # a half-written bundle would make the UI fail at search time
+            _write_stub(fresh, reason)
+        _swap_in(fresh, out)
+    finally:
+        if fresh.exists():
+            shutil.rmtree(fresh, ignore_errors=True)
+    if reason:
+        return warning(Code.SEARCH_INDEX, f"no search for {lang_dir.name}/: {reason}", str(lang_dir), 1)
+    return None
+
+
+def _swap_in(fresh: Path, out: Path) -> None:
+    old = out.with_name(f".{BUNDLE}-old-{os.getpid()}")
+    if out.exists():
+        os.replace(out, old)
+    os.replace(fresh, out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def with_character_hints(page: str) -> str:
@@ -114,7 +130,8 @@ def with_character_hints(page: str) -> str:
 
 def _index(binary: Path, lang_dir: Path, pages: list[Path], out: Path) -> str:
     """Index one language's pages from a staged copy; '' on success, else why it failed."""
-    with tempfile.TemporaryDirectory(prefix="pagefind-") as tmp:
+    # Staged next to the site, not in /tmp: often another (slower, smaller) file system.
+    with tempfile.TemporaryDirectory(prefix=".pagefind-stage-", dir=lang_dir.parent) as tmp:
         stage = Path(tmp)
         for page in pages:
             dst = stage / page.relative_to(lang_dir)
