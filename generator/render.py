@@ -12,7 +12,7 @@ import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Mapping, Protocol, Sequence, cast
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markupsafe import Markup
@@ -27,6 +27,15 @@ from .verdicts import (BlockView, ClaimView, Summary, block_view, catalog_keys, 
                        summary_tone)
 
 DEFAULT_LANG = "en_US"  # x-default and the language of language-neutral pages
+
+
+class _PartsMacros(Protocol):
+    """The macros of templates/_parts.html called from Python. Jinja2 sets them as attributes of
+    the template module at run time, which its type hints cannot know."""
+
+    def plain_code(self, code_html: Markup) -> Markup: ...
+    def code_block(self, v: BlockView, code_html: Markup, t: Callable[..., str]) -> Markup: ...
+    def claim_badge(self, v: ClaimView, t: Callable[..., str]) -> Markup: ...
 
 
 @dataclass(frozen=True)
@@ -84,7 +93,7 @@ class Renderer:
             raise UserError([error(Code.REGISTRY, f"template error: {exc}",
                                    f"templates/{getattr(exc, 'name', '') or '?'}",
                                    getattr(exc, "lineno", 1) or 1)])
-        self._parts = self._tpl["_parts.html"].module
+        self._parts = cast(_PartsMacros, self._tpl["_parts.html"].module)
         self._t = {lang: functools.partial(catalog.get, lang) for lang in LANGS}
 
     # ------------------------------------------------------------ shared page context
@@ -157,7 +166,7 @@ class Renderer:
                 id=card.meta.id,
                 href=urls.model_page(lang, card.meta.id),
                 title=card.meta.title,
-                summary=card.meta.summary.get(lang) or next(iter(card.meta.summary.values()), ""),
+                summary=card.meta.summary.get(lang, "") or next(iter(card.meta.summary.values()), ""),
                 author=card.meta.author,
                 tags=tuple(Link(urls.tag_page(lang, tag), self.tag_name(lang, tag)) for tag in card.meta.tags),
                 tag_ids=" ".join(card.meta.tags),
@@ -221,7 +230,7 @@ class Renderer:
         p = verification.program_for(lang)
         if p is None:
             return []
-        env = ", ".join(f"{k} {v}" for k, v in sorted(p.environment.items()))
+        env = ", ".join(f"{k}: {v}" for k, v in sorted(p.environment.items()))
         return [(p.ran_at, env, p.cache_key[:12])]
 
     def _code_block(self, t: Callable[..., str], snip: Snippet | None, code: str, info: str, block_id: str,

@@ -80,6 +80,12 @@ def test_claim_badge_in_a_table_cell_shows_its_tooltip_on_keyboard_focus(results
     info = page.evaluate("""() => {
         const el = document.activeElement, tip = document.getElementById(el.getAttribute('aria-describedby'));
         return {name: el.getAttribute('aria-label'), role: tip && tip.getAttribute('role'), text: tip && tip.innerText,
-                shown: !!tip && getComputedStyle(tip).visibility === 'visible'};
+                shown: !!tip && getComputedStyle(tip).display !== 'none' && tip.offsetWidth > 0};
     }""")
     assert info["name"] and info["role"] == "tooltip" and info["text"] and info["shown"], info
+    closed = page.evaluate("""() => {
+        const el = document.activeElement, tip = document.getElementById(el.getAttribute('aria-describedby'));
+        el.blur();
+        return getComputedStyle(tip).display === 'none' && tip.offsetWidth === 0;
+    }""")
+    assert closed, "the tooltip stays open after focus leaves its badge"
