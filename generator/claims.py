@@ -194,9 +194,11 @@ def primary_column(claims: Iterable[Claim]) -> int | None:
     return cols[0][0] if cols else None
 
 
-def match_entry(label: str, entries: Iterable[str], explicit: Mapping[str, str] | None = None) -> str | None:
+def match_entry(label: str, entries: Iterable[str],
+                explicit: Mapping[str, str | None] | None = None) -> str | None:
     """The hub entry point of a row: an explicit `rows:` mapping from the spec (keys as written or
-    in row_key form), else the entry whose row_key equals the label's."""
+    in row_key form; a None value means the row has no model), else the entry whose row_key
+    equals the label's."""
     if explicit:
         if label in explicit:
             return explicit[label]

@@ -198,9 +198,9 @@ def measurements(claims: Sequence[Claim], spec: VerifySpec, card: Card) -> dict[
             if (col is None and c.metric == m) or (col is not None and plain_text(c.column).lower() == plain_text(col).lower()):
                 slots[(ordinal.get((c.lang, c.table), c.table), c.col_index)] = m
     for c in claims:
-        m = slots.get((ordinal.get((c.lang, c.table), c.table), c.col_index))
-        if m is not None:
-            out[c] = m
+        measured = slots.get((ordinal.get((c.lang, c.table), c.table), c.col_index))
+        if measured is not None:
+            out[c] = measured
     return out
 
 

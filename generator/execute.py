@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, TextIO
 from . import __version__ as TOOL_VERSION
 from .child import protocol
 from .errors import Code, Diagnostic, error
-from .model import PRELUDE, BlockResult, Card, ProgramResult, Snippet
+from .model import PRELUDE, BlockResult, Card, CardVerification, ProgramResult, RunStatus, Snippet
 from .runcache import RunCache, digest
 
 CHILD_DIR = Path(__file__).parent / "child"
@@ -72,20 +72,27 @@ class Limits:
 
 
 class RunAssetsLike(Protocol):
-    """What execute reads of store.RunAssets (a test double only needs these)."""
+    """What execute reads of store.RunAssets (a test double only needs these). Read-only
+    properties, so the frozen dataclass store.RunAssets satisfies the protocol."""
 
-    mge_home: Path
-    url_map: dict[str, str]
-    substitutes: frozenset[str]
-    missing: tuple[Any, ...]  # LockItem: .url, .kind, .repo (and .branch, .commit)
+    @property
+    def mge_home(self) -> Path: ...
+    @property
+    def url_map(self) -> dict[str, str]: ...
+    @property
+    def substitutes(self) -> frozenset[str]: ...
+    @property
+    def missing(self) -> tuple[Any, ...]: ...  # LockItem: .url, .kind, .repo (and .branch, .commit)
 
 
 class AssetsFactory(Protocol):
     """Materialises the assets of one run into `run_dir` (called only when a program really
     runs, once per program, into a folder deleted afterwards). `digest` identifies everything the
-    store can offer; it is part of every cache key."""
+    store can offer; it is part of every cache key. (A read-only property, so the frozen
+    StoreAssets satisfies it.)"""
 
-    digest: str
+    @property
+    def digest(self) -> str: ...
 
     def __call__(self, run_dir: Path) -> RunAssetsLike: ...
 
@@ -339,8 +346,8 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def _block(s: Snippet, status: str, **kw: Any) -> BlockResult:
-    return BlockResult(lang=s.lang, index=s.index, line=s.loc.line, status=status, **kw)  # type: ignore[arg-type]
+def _block(s: Snippet, status: RunStatus, **kw: Any) -> BlockResult:
+    return BlockResult(lang=s.lang, index=s.index, line=s.loc.line, status=status, **kw)
 
 
 def _spawn(plan: Plan, assets_factory: AssetsFactory, limits: Limits, threads: int,
@@ -371,10 +378,10 @@ def _supervise(plan: Plan, run_dir: Path, assets: RunAssetsLike, limits: Limits,
         env["VH_NETNS"] = "1"  # the runner brings loopback up inside the empty namespace
     if on_spawn is not None:
         on_spawn(cmd)
-    with open(run_dir / "runner.stdout", "wb") as out, open(run_dir / "runner.stderr", "wb") as err:
+    with open(run_dir / "runner.stdout", "wb") as out_f, open(run_dir / "runner.stderr", "wb") as err_f:
         try:
             proc = subprocess.Popen(cmd, cwd=run_dir / "work", env=env, stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=err, pass_fds=(write_fd,),
+                                    stdout=out_f, stderr=err_f, pass_fds=(write_fd,),
                                     start_new_session=True)
         except BaseException:
             os.close(read_fd)
@@ -635,7 +642,8 @@ _STRICT_CODES = {"failed": Code.SNIPPET_FAILED, "timeout": Code.SNIPPET_TIMEOUT,
                  "blocked": Code.SNIPPET_BLOCKED}
 
 
-def strict_failures(results: Mapping[str, Sequence[ProgramResult]] | Iterable[Any]) -> list[Diagnostic]:
+def strict_failures(results: Mapping[str, Sequence[ProgramResult]] | Iterable[CardVerification]
+                    ) -> list[Diagnostic]:
     """An error at the block's card line for every failed, timed-out or blocked block (a block
     with a skip mark is `skipped`, so it never counts). Accepts run_all's mapping or
     CardVerification objects."""

@@ -34,6 +34,7 @@ from .errors import Code, Diagnostic, UserError, error, has_errors, warning
 from .lockfile import (
     KINDS,
     LOCK_RELPATH,
+    Kind,
     Lock,
     LockItem,
     hub_repo_url,
@@ -271,7 +272,7 @@ def _project_rel(path: Path, project: Path) -> str | None:
 
 def add_from(lock: Lock, store: Store, project: Path, from_path: Path, *, url: str | None = None,
              repo: str | None = None, branch: str = "master", commit: str | None = None,
-             kind: str | None = None, substitute: bool = False, note: str | None = None,
+             kind: Kind | None = None, substitute: bool = False, note: str | None = None,
              source: str | None = None) -> tuple[Lock, LockItem]:
     """Put a local file or repository folder into the store and add/update its lock item.
     `note` left as None keeps an existing item's note. `substitute` can only be turned on here:
@@ -310,7 +311,7 @@ def add_from(lock: Lock, store: Store, project: Path, from_path: Path, *, url: s
                           or (f"path:{rel}" if rel is not None else url))
     old = lock.get(url)
     item = LockItem(
-        url=url, kind=kind, sha256=sha, size=size,  # type: ignore[arg-type]
+        url=url, kind=kind, sha256=sha, size=size,
         source=source or default_source,
         substitute=bool(substitute) or (old.substitute if old else False),
         note=note if note is not None else (old.note if old else ""),
@@ -367,7 +368,7 @@ def run_fetch_args(ns: argparse.Namespace, project: Path,
 
 def run_fetch(project: Path, *, from_path: str | os.PathLike[str] | None = None,
               url: str | None = None, repo: str | None = None, branch: str = "master",
-              commit: str | None = None, kind: str | None = None,
+              commit: str | None = None, kind: Kind | None = None,
               substitute: bool = False, note: str | None = None, source: str | None = None,
               store: str | os.PathLike[str] | None = None, git_host: str | None = None,
               mirror: str | None = None, timeout_s: float | None = None,

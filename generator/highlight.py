@@ -15,7 +15,7 @@ import io
 import keyword
 import tokenize
 from functools import lru_cache
-from typing import Iterator
+from typing import ClassVar, Iterator, Sequence
 
 from markdown_it.common.utils import escapeHtml
 from pygments import highlight as _pyg_highlight
@@ -142,9 +142,9 @@ def _python_tokens(text: str) -> Iterator[Tok]:
 
 class FastPythonLexer(Lexer):
     name = "Python (tokenize)"
-    aliases: list[str] = []
+    aliases: ClassVar[Sequence[str]] = []
 
-    def get_tokens_unprocessed(self, text: str) -> Iterator[Tok]:  # type: ignore[override]
+    def get_tokens_unprocessed(self, text: str) -> Iterator[Tok]:
         try:
             tokens = list(_python_tokens(text))
         except _Unsure:

@@ -93,9 +93,10 @@ class Lock:
 def source_kind(source: str) -> SourceKind:
     if source.startswith(("http://", "https://")):
         return "url"
-    for prefix in ("path", "package", "build"):
+    prefixes: tuple[SourceKind, ...] = ("path", "package", "build")
+    for prefix in prefixes:
         if source.startswith(prefix + ":"):
-            return prefix  # type: ignore[return-value]
+            return prefix
     raise ValueError(f"unknown source {source!r}")
 
 

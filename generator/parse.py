@@ -343,10 +343,10 @@ def _body(card_id: str, text: str, lines: list[str], out: _Collector,
 
     result: dict[str, Section] = {}
     bounds = [s[1] for s in sections] + [len(lines) + 1]
-    for n, (lang, line, toks) in enumerate(sections):
-        if lang is None:
+    for n, (sec_lang, line, toks) in enumerate(sections):
+        if sec_lang is None:
             continue
-        result[lang] = _section(card_id, lang, line, bounds[n + 1], toks, lines, out)
+        result[sec_lang] = _section(card_id, sec_lang, line, bounds[n + 1], toks, lines, out)
     return prelude, result
 
 

@@ -61,7 +61,7 @@ _TAG = re.compile(r"<[^>]+>")
 def pagefind_binary() -> Path | None:
     """The extended Pagefind binary shipped by the `pagefind-bin-extended` wheel, else one on PATH."""
     try:
-        from pagefind_bin_extended import get_executable  # type: ignore[import-untyped]
+        from pagefind_bin_extended import get_executable
 
         return Path(get_executable())
     except (ImportError, FileNotFoundError):

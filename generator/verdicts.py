@@ -207,7 +207,7 @@ def summarize(card: Card, verification: CardVerification | None) -> Summary:
                 blocks[block_status(find_block(verification, lang, lang, snip.index)[0])] += 1
     if prelude_states:
         blocks[min(prelude_states, key=BLOCK_STATUSES.index)] += 1
-    claims = Counter(s.status for s in verification.claims)
+    claims: Counter[str] = Counter(s.status for s in verification.claims)
     return Summary(True, bool(verification.programs), dict(blocks), dict(claims))
 
 

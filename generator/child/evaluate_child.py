@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable
 
 import numpy as np
 
@@ -62,7 +63,10 @@ class Source:
         return img
 
 
-def _declarative(spec: dict):
+Transform = Callable[[np.ndarray], np.ndarray]  # one decoded H x W (x C) image -> C x H x W
+
+
+def _declarative(spec: dict[str, Any]) -> Transform:
     import cv2
     import megengine.data.transform as T
 
@@ -97,7 +101,7 @@ def _declarative(spec: dict):
     return apply
 
 
-def _hub_entry(fn, order: str):
+def _hub_entry(fn: Callable[[np.ndarray], Any], order: str) -> Transform:
     """A repository's own preprocessing function. Hub repos write them batch-wise (the zoo's
     preprocess_fmnist takes N x H x W, preprocess_imagenet one H x W x 3 image and returns
     1 x C x H x W), so a grey image goes in as a batch of one and a leading batch axis of one

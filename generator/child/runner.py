@@ -20,7 +20,13 @@ import traceback
 import types
 import warnings
 
-import protocol  # sibling module (sys.path[0] is this folder until main() removes it)
+# Only type checkers see it true (mypy checks this file as part of the package, where the sibling
+# is generator.child.protocol); a plain constant spares the child importing `typing`.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from generator.child import protocol
+else:
+    import protocol  # sibling module (sys.path[0] is this folder until main() removes it)
 
 del sys.modules["protocol"]  # keep the name free for card code; this module holds its reference
 
@@ -232,11 +238,11 @@ def run(job: dict, report: _Reporter) -> None:
         peak = _peak_mb(per_block_peak)
 
         events, offset = _read_events(events_path, offset)
-        new_blocked = [str(e.get("message", "")) for e in events if e.get("event") == "blocked"]
-        for e in events:
-            if e.get("event") == "placeholder":
+        new_blocked = [str(ev.get("message", "")) for ev in events if ev.get("event") == "blocked"]
+        for ev in events:
+            if ev.get("event") == "placeholder":
                 sticky.add("placeholder-weights")
-            elif e.get("event") == "served" and e.get("substitute"):
+            elif ev.get("event") == "served" and ev.get("substitute"):
                 sticky.add("substitute-asset")
         blocked_msgs.extend(new_blocked)
 

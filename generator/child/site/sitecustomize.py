@@ -4,7 +4,14 @@ environment) it does nothing."""
 
 import os
 
+# Only type checkers see it true (mypy checks this folder as part of the package); a plain
+# constant spares every process of a card run importing `typing`.
+TYPE_CHECKING = False
+
 if os.environ.get("VH_OFFLINE_CONFIG"):
-    import vh_offline
+    if TYPE_CHECKING:
+        from generator.child.site import vh_offline
+    else:
+        import vh_offline
 
     vh_offline.install_from_env()

@@ -27,6 +27,17 @@ import json
 import os
 import sys
 
+# Only type checkers see it true; a plain constant spares every process of a card run importing
+# `typing` (annotations are strings here, thanks to the __future__ import).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import email.message
+    import importlib.machinery
+    import types
+    from typing import Any, Sequence
+
+    from requests.models import PreparedRequest
+
 INSTALLED = False
 _CONFIG: dict = {}
 FETCH_HINT = "run: build-site fetch"
@@ -121,24 +132,27 @@ def _check_address(sock: object, address: object) -> None:
                    f"the store with build-site fetch", NetworkBlocked)
 
 
-def _patch_socket(socket: object) -> None:
-    cls = socket.socket  # type: ignore[attr-defined]
-    real_connect, real_connect_ex, real_sendto = cls.connect, cls.connect_ex, cls.sendto
-    real_getaddrinfo = socket.getaddrinfo  # type: ignore[attr-defined]
+# The patched modules are typed Any on purpose: the hooks read and replace attributes that only
+# exist at run time (and the wrappers pass through whatever the real functions return).
 
-    def connect(self, address):  # type: ignore[no-untyped-def]
+def _patch_socket(socket: Any) -> None:
+    cls = socket.socket
+    real_connect, real_connect_ex, real_sendto = cls.connect, cls.connect_ex, cls.sendto
+    real_getaddrinfo = socket.getaddrinfo
+
+    def connect(self: object, address: object) -> Any:
         _check_address(self, address)
         return real_connect(self, address)
 
-    def connect_ex(self, address):  # type: ignore[no-untyped-def]
+    def connect_ex(self: object, address: object) -> Any:
         _check_address(self, address)
         return real_connect_ex(self, address)
 
-    def sendto(self, data, *args):  # type: ignore[no-untyped-def]
+    def sendto(self: object, data: object, *args: object) -> Any:
         _check_address(self, args[-1])
         return real_sendto(self, data, *args)
 
-    def getaddrinfo(host, port, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def getaddrinfo(host: object, port: object, *args: object, **kwargs: object) -> Any:
         if not _is_local_host(host):
             import ipaddress
             try:
@@ -150,12 +164,12 @@ def _patch_socket(socket: object) -> None:
         return real_getaddrinfo(host, port, *args, **kwargs)
 
     cls.connect, cls.connect_ex, cls.sendto = connect, connect_ex, sendto
-    socket.getaddrinfo = getaddrinfo  # type: ignore[attr-defined]
+    socket.getaddrinfo = getaddrinfo
 
 
 # ---------------------------------------------------------------- urllib
 
-def _headers_for(path: str) -> object:
+def _headers_for(path: str) -> email.message.Message:
     import email.message
     import mimetypes
     msg = email.message.Message()
@@ -174,7 +188,7 @@ def _copy_to(path: str, filename: str | None, suffix_from: str) -> str:
     return filename
 
 
-def _retrieve(url: str, filename: str | None, reporthook: object) -> tuple[str, object]:
+def _retrieve(url: str, filename: str | None, reporthook: object) -> tuple[str, email.message.Message]:
     path = _serve(url)
     if path is None:
         raise _url_blocked(url)
@@ -193,41 +207,43 @@ def _open(url: str) -> object:
     return urllib.response.addinfourl(open(path, "rb"), _headers_for(path), url, 200)
 
 
-def _patch_urllib_request(mod: object) -> None:
-    real_urlopen, real_urlretrieve = mod.urlopen, mod.urlretrieve  # type: ignore[attr-defined]
-    opener = mod.URLopener  # type: ignore[attr-defined]
+def _patch_urllib_request(mod: Any) -> None:
+    real_urlopen, real_urlretrieve = mod.urlopen, mod.urlretrieve
+    opener = mod.URLopener
     real_retrieve, real_open = opener.retrieve, opener.open
 
-    def urlopen(url, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def urlopen(url: object, *args: object, **kwargs: object) -> Any:
         full = url if isinstance(url, str) else getattr(url, "full_url", "")
         if isinstance(full, str) and _is_remote(full):
             return _open(full)
         return real_urlopen(url, *args, **kwargs)
 
-    def urlretrieve(url, filename=None, reporthook=None, data=None):  # type: ignore[no-untyped-def]
+    def urlretrieve(url: object, filename: str | None = None, reporthook: object = None,
+                    data: object = None) -> Any:
         if isinstance(url, str) and _is_remote(url):
             return _retrieve(url, filename, reporthook)
         return real_urlretrieve(url, filename, reporthook, data)
 
-    def retrieve(self, url, filename=None, reporthook=None, data=None):  # type: ignore[no-untyped-def]
+    def retrieve(self: object, url: object, filename: str | None = None, reporthook: object = None,
+                 data: object = None) -> Any:
         if isinstance(url, str) and _is_remote(url):
             return _retrieve(url, filename, reporthook)
         return real_retrieve(self, url, filename, reporthook, data)
 
-    def open_(self, fullurl, data=None):  # type: ignore[no-untyped-def]
+    def open_(self: object, fullurl: object, data: object = None) -> Any:
         if isinstance(fullurl, str) and _is_remote(fullurl):
             return _open(fullurl)
         return real_open(self, fullurl, data)
 
-    mod.urlopen, mod.urlretrieve = urlopen, urlretrieve  # type: ignore[attr-defined]
+    mod.urlopen, mod.urlretrieve = urlopen, urlretrieve
     opener.retrieve, opener.open = retrieve, open_
 
 
-def _patch_requests_adapters(mod: object) -> None:
-    adapter = mod.HTTPAdapter  # type: ignore[attr-defined]
+def _patch_requests_adapters(mod: Any) -> None:
+    adapter = mod.HTTPAdapter
     real_send = adapter.send
 
-    def send(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def send(self: object, request: PreparedRequest, *args: object, **kwargs: object) -> Any:
         url = getattr(request, "url", "") or ""
         if not _is_remote(url):
             return real_send(self, request, *args, **kwargs)
@@ -258,17 +274,18 @@ def _serialized_path(url: str, model_dir: str | None, mge_home: str) -> str:
     return os.path.join(folder, name)
 
 
-def _patch_megengine_hub(mod: object) -> None:
+def _patch_megengine_hub(mod: Any) -> None:
     import functools
     import importlib
     version = importlib.import_module("megengine.version").__version__
-    real_get_repo = mod._get_repo  # type: ignore[attr-defined]
-    real_load_url = mod.load_serialized_obj_from_url  # type: ignore[attr-defined]
-    base_pretrained = mod.pretrained  # type: ignore[attr-defined]
-    home = mod._get_megengine_home  # type: ignore[attr-defined]
+    real_get_repo = mod._get_repo
+    real_load_url = mod.load_serialized_obj_from_url
+    base_pretrained = mod.pretrained
+    home = mod._get_megengine_home
 
-    def _get_repo(git_host, repo_info, use_cache=False, commit=None, protocol="HTTPS"):  # type: ignore[no-untyped-def]
-        fetcher = mod.PROTOCOLS.get(protocol)  # type: ignore[attr-defined]
+    def _get_repo(git_host: str, repo_info: str, use_cache: bool = False, commit: str | None = None,
+                  protocol: str = "HTTPS") -> Any:
+        fetcher = mod.PROTOCOLS.get(protocol)
         if fetcher is not None:
             owner, name, branch = fetcher._parse_repo_info(repo_info)  # raises InvalidRepo itself
             raw = f"{owner}_{name}_{branch.replace('/', '_')}" + (f"_{commit}" if commit else "")
@@ -284,7 +301,7 @@ def _patch_megengine_hub(mod: object) -> None:
         # Offline, the stored copy is the only one there is: never let MegEngine delete it.
         return real_get_repo(git_host, repo_info, use_cache=True, commit=commit, protocol=protocol)
 
-    def load_serialized_obj_from_url(url, model_dir=None):  # type: ignore[no-untyped-def]
+    def load_serialized_obj_from_url(url: str, model_dir: str | None = None) -> Any:
         cached = _serialized_path(url, model_dir, home())
         if os.path.exists(cached):
             _emit("served", url=url, substitute=url in _CONFIG.get("substitutes", ()))
@@ -296,19 +313,19 @@ def _patch_megengine_hub(mod: object) -> None:
             _copy_to(path, cached, url)
         return real_load_url(url, model_dir)
 
-    class pretrained(base_pretrained):  # type: ignore[misc, valid-type]
+    class pretrained(mod.pretrained):  # (mod.pretrained is still the real one here)
         __doc__ = base_pretrained.__doc__
 
-        def __call__(self, func):  # type: ignore[no-untyped-def]
+        def __call__(self, func: Any) -> Any:
             url = self.url
 
             @functools.wraps(func)
-            def pretrained_model_func(pretrained=False, **kwargs):  # type: ignore[no-untyped-def]
+            def pretrained_model_func(pretrained: bool = False, **kwargs: object) -> Any:
                 model = func(**kwargs)
                 if pretrained:
                     cached = _serialized_path(url, None, home())
                     if os.path.exists(cached) or url in _CONFIG.get("url_map", {}):
-                        model.load_state_dict(mod.load_serialized_obj_from_url(url))  # type: ignore[attr-defined]
+                        model.load_state_dict(mod.load_serialized_obj_from_url(url))
                     else:
                         _emit("placeholder", url=url, entry=getattr(func, "__name__", "?"))
                         sys.stderr.write(
@@ -319,9 +336,9 @@ def _patch_megengine_hub(mod: object) -> None:
 
             return pretrained_model_func
 
-    mod._get_repo = _get_repo  # type: ignore[attr-defined]
-    mod.load_serialized_obj_from_url = load_serialized_obj_from_url  # type: ignore[attr-defined]
-    mod.pretrained = pretrained  # type: ignore[attr-defined]
+    mod._get_repo = _get_repo
+    mod.load_serialized_obj_from_url = load_serialized_obj_from_url
+    mod.pretrained = pretrained
     # megengine/hub/__init__.py binds these names with `from .hub import ...` right after this
     # module finishes executing, so the package sees the patched versions too.
 
@@ -340,7 +357,8 @@ class _PostImportFinder:
     """Finds nothing itself: asks the other finders, then wraps the loader's exec_module so the
     patch runs right after the module body, before anyone can use it."""
 
-    def find_spec(self, name, path=None, target=None):  # type: ignore[no-untyped-def]
+    def find_spec(self, name: str, path: Sequence[str] | None = None,
+                  target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
         hook = _HOOKS.get(name)
         if hook is None:
             return None
@@ -357,11 +375,13 @@ class _PostImportFinder:
             return spec
         real_exec = loader.exec_module
 
-        def exec_module(module):  # type: ignore[no-untyped-def]
+        def exec_module(module: Any) -> None:
             real_exec(module)
             hook(module)
 
-        loader.exec_module = exec_module  # this loader instance belongs to this spec only
+        # This loader instance belongs to this spec only. (mypy forbids assigning to a method;
+        # replacing it on this one instance is the point.)
+        loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
 
 
