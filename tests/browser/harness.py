@@ -67,6 +67,12 @@ def distinct_tag_sets(cards: Path) -> int:
     return len(seen)
 
 
+# The session site is built with verification (real MegEngine runs, from the project's run and
+# evaluation caches when warm), so pages and screenshots show real outcomes.
+# BROWSER_TEST_VERIFY=0 renders without running anything, for quick UI iterations.
+VERIFIED_BUILD = os.environ.get("BROWSER_TEST_VERIFY", "1") != "0"
+
+
 def build_site(cards: Path, out: Path) -> Path:
     """Build `cards` into `out` with the project's own build (what `build-site build` runs)."""
     try:
@@ -77,8 +83,8 @@ def build_site(cards: Path, out: Path) -> Path:
     from generator.errors import UserError
 
     argv = ["build", "--project", str(ROOT), "--cards", str(cards), "--out", str(out)]
-    if os.environ.get("BROWSER_TEST_VERIFY") != "1":
-        argv.append("--no-verify")  # seconds, not minutes; BROWSER_TEST_VERIFY=1 runs the cards
+    if not VERIFIED_BUILD:
+        argv.append("--no-verify")
     cfg = config_from(parser().parse_args(argv))
     try:
         rc = build_mod.build(cfg)
