@@ -41,7 +41,13 @@ def run(command: str, cfg: Config, args: argparse.Namespace) -> int:
 
 
 def check(cfg: Config) -> int:
+    """Everything a build validates before it runs anything: cards, registries, the store lock
+    and the verify specs. Nothing is run, fetched or written."""
+    from .verify import validate_inputs
+
     cards, _tags, problems = read_cards(cfg.cards)
+    if not has_errors(problems):
+        problems.extend(validate_inputs(cfg, cards)[1])
     if has_errors(problems):
         raise UserError(problems)
     for d in problems:

@@ -31,6 +31,11 @@ def cache_dir(cfg: Config) -> Path:
 
 def run_eval(cfg: Config, args: argparse.Namespace) -> int:
     if args.merge is not None:
+        absent = [f for f in args.merge if not Path(f).is_dir()]
+        if absent or not args.merge:
+            raise UserError([error(Code.VERIFY_SPEC, f"--merge needs results folders (from --results); not a folder: {f}",
+                                   "<command line>", 0) for f in absent] or
+                            [error(Code.VERIFY_SPEC, "--merge needs at least one results folder", "<command line>", 0)])
         try:
             merged = merge(args.merge, cache_dir(cfg))
         except MergeConflict as exc:
@@ -45,6 +50,9 @@ def run_eval(cfg: Config, args: argparse.Namespace) -> int:
         raise UserError(problems)
     options = EvalOptions(limit=cfg.eval_limit or 0, progress=True,
                           dataset_dirs={"imagenet-val": str(cfg.imagenet_dir)} if cfg.imagenet_dir else {})
+    if args.results:
+        # Even a shard with no jobs leaves its (empty) folder: a CI matrix can always collect it.
+        Path(args.results).mkdir(parents=True, exist_ok=True)
     out = EvalCache(args.results) if args.results else EvalCache(cache_dir(cfg))
     with tempfile.TemporaryDirectory(prefix="eval-") as tmp:
         assets = materialize(inputs.lock, inputs.store, Path(tmp))

@@ -39,20 +39,33 @@ class VerifyInputs:
     registry: Mapping[str, DatasetDef]
 
 
-def load_inputs(cfg: Config, cards: Sequence[Card]) -> tuple[VerifyInputs | None, list[Diagnostic]]:
-    """Read the lock, the dataset registry and every card's verify spec; put the project's local
-    assets into the store. Returns every problem; nothing has run yet."""
+def validate_inputs(cfg: Config, cards: Sequence[Card]
+                    ) -> tuple[tuple[Lock, Mapping[str, DatasetDef]] | None, list[Diagnostic]]:
+    """Read and check the lock, the dataset registry and every card's verify spec, touching
+    nothing (what `build-site check` runs besides the card parser)."""
     problems: list[Diagnostic] = []
     lock_path = cfg.cards / LOCK_FILE
     try:
         lock = read_lock(lock_path, display=_shown(lock_path, cfg))
     except UserError as exc:
         return None, list(exc.diagnostics)
-    registry, reg_problems = load_registry(cfg.cards / DATASETS_FILE) if (cfg.cards / DATASETS_FILE).exists() else ({}, [])
-    problems.extend(reg_problems)
+    registry: Mapping[str, DatasetDef] = {}
+    if (cfg.cards / DATASETS_FILE).exists():
+        registry, reg_problems = load_registry(cfg.cards / DATASETS_FILE)
+        problems.extend(reg_problems)
     for card in cards:
         _, spec_problems = load_spec(card, cfg.cards)
         problems.extend(spec_problems)
+    return (None if has_errors(problems) else (lock, registry)), problems
+
+
+def load_inputs(cfg: Config, cards: Sequence[Card]) -> tuple[VerifyInputs | None, list[Diagnostic]]:
+    """validate_inputs, then put the project's local assets into the store. Returns every
+    problem; nothing has run yet."""
+    checked, problems = validate_inputs(cfg, cards)
+    if checked is None:
+        return None, problems
+    lock, registry = checked
     store = Store(cfg.store)
     lock, local_problems = sync_local(lock, store, cfg.project, refresh=False)
     problems.extend(local_problems)

@@ -64,6 +64,14 @@ class VerifySpec:
     entry_kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 
+def _shown(path: Path) -> str:
+    """As diagnostics name files elsewhere: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def sidecar_path(card: Card, cards_dir: Path | None = None) -> Path:
     base = cards_dir if cards_dir is not None else Path(card.path).parent
     return base / f"{card.meta.id}.verify.yaml"
@@ -96,16 +104,17 @@ def load_spec(card: Card, cards_dir: Path | None = None) -> tuple[VerifySpec | N
     if not has_side:
         return None, []
     text = side.read_text(encoding="utf-8")
+    shown = _shown(side)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        return None, [error(Code.VERIFY_SPEC, f"cannot read the verify spec: {exc}", str(side),
+        return None, [error(Code.VERIFY_SPEC, f"cannot read the verify spec: {exc}", shown,
                             (mark.line + 1) if mark else 1)]
     if not isinstance(data, dict) or node is None:
-        return None, [error(Code.VERIFY_SPEC, "a verify spec must be a mapping", str(side), 1)]
-    return _validate(data, str(side), 1, _lines(node, 0))
+        return None, [error(Code.VERIFY_SPEC, "a verify spec must be a mapping", shown, 1)]
+    return _validate(data, shown, 1, _lines(node, 0))
 
 
 def _front_matter_lines(source: str) -> dict[str, int]:

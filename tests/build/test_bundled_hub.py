@@ -129,3 +129,32 @@ def test_a_drifted_number_is_a_mismatch_at_its_line(built: dict[str, Any], tmp_p
     proc = cli(project, "build", "--strict", store=built["store"])
     assert proc.returncode == 1
     assert f"cards/verifiedhub_vision_fmnist_resnet.md:{at + 1}: error: FMNIST-ResNet-S / Top-1 acc = 88.700" in proc.stderr
+
+
+def test_eval_shards_merged_are_what_the_build_uses(built: dict[str, Any], tmp_path: Path) -> None:
+    project = make_project(tmp_path / "shards")
+    a, b = tmp_path / "a", tmp_path / "b"
+    for shard, out in (("1/2", a), ("2/2", b)):
+        proc = cli(project, "eval", "--shard", shard, "--results", str(out), store=built["store"])
+        assert proc.returncode == 0, proc.stderr
+    results = sorted(a.glob("*.json")) + sorted(b.glob("*.json"))
+    assert len(results) == 1, "the bundled hub has one evaluable job (Fashion-MNIST), in exactly one shard"
+    produced = json.loads(results[0].read_text(encoding="utf-8"))
+    assert produced["n"] == 10000 and produced["correct"]["top1"] == 8770
+    merged = cli(project, "eval", "--merge", str(a), str(b), store=built["store"])
+    assert merged.returncode == 0 and "1 result(s)" in merged.stderr
+    proc = cli(project, "build", store=built["store"])
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((project / "site/verify/report.json").read_text(encoding="utf-8"))
+    top1 = next(c for c in card(report, "verifiedhub_vision_fmnist_resnet")["claims"] if c["metric"] == "top1")
+    assert top1["status"] == "verified"
+    assert top1["provenance"]["date"] == produced["provenance"]["date"], "the build evaluated again instead of using the merged result"
+
+
+def test_check_validates_specs_and_lock_without_running(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "check")
+    (project / "cards" / "megengine_vision_resnet.verify.yaml").write_text("repo: megengine/models\n", encoding="utf-8")
+    proc = cli(project, "check", store=tmp_path / "nostore")
+    assert proc.returncode == 2
+    assert "cards/megengine_vision_resnet.verify.yaml:1: error: verify spec needs 'dataset'" in proc.stderr
+    assert not (tmp_path / "nostore").exists(), "check must not touch the store"
