@@ -13,6 +13,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -69,10 +70,11 @@ def build(cfg: Config) -> int:
 
     log = (lambda m: print(m, file=sys.stderr)) if cfg.verbose else None
     report = build_site(cards, tags, verification, options, cfg.out, log=log, input_stats=stats,
-                        fingerprint=fingerprint, workers=cfg.jobs, extra=extra)
-    clock.lap("render+write")
-    _index_search(cfg, report)
-    clock.lap("search index")
+                        fingerprint=fingerprint, workers=cfg.jobs, extra=extra,
+                        before_swap=lambda stage, changed: _index_search(cfg, stage, changed))
+    if cfg.search and not report.wrote:
+        _repair_search(cfg)
+    clock.lap("render+write+search")
     if cfg.junit is not None and verification:
         cfg.junit.parent.mkdir(parents=True, exist_ok=True)
         cfg.junit.write_bytes(junit_xml(verification.values()))
@@ -158,18 +160,36 @@ def _json(data: object) -> bytes:
     return (json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
-def _index_search(cfg: Config, report: BuildReport) -> None:
-    """Pagefind reads the written pages, so it runs after them; only when pages changed or an
-    index is missing. A missing Pagefind is a warning: the site works without search."""
-    from .search import BUNDLE, index_site
-    from .model import LANGS, URL_LANG
-
+def _index_search(cfg: Config, stage: Path, changed: frozenset[str]) -> None:
+    """Runs on the new site folder before it is swapped in, so pages and their search index
+    change together. Pagefind reads only the model pages: when none of them changed, the current
+    bundles are carried over (hard links) instead of re-indexing. A missing Pagefind is a
+    warning: the site works without search."""
     if not cfg.search:
         return
-    missing = any(not (cfg.out / URL_LANG[lang] / BUNDLE).is_dir() for lang in LANGS
-                  if (cfg.out / URL_LANG[lang]).is_dir())
-    if report.wrote or missing:
+    from .search import BUNDLE, index_site
+
+    pages_changed = any("/models/" in url and url.endswith(".html") for url in changed)
+    old = [(cfg.out / lang / BUNDLE, stage / lang / BUNDLE) for lang in _lang_dirs(stage)]
+    if not pages_changed and old and all(src.is_dir() for src, _ in old):
+        for src, dst in old:
+            shutil.copytree(src, dst, copy_function=os.link)
+        return
+    _print(index_site(stage))
+
+
+def _repair_search(cfg: Config) -> None:
+    """Nothing was rendered, but a bundle is missing (the last build ran with --no-search)."""
+    from .search import BUNDLE, index_site
+
+    if any(not (cfg.out / lang / BUNDLE).is_dir() for lang in _lang_dirs(cfg.out)):
         _print(index_site(cfg.out))
+
+
+def _lang_dirs(site: Path) -> list[str]:
+    from .model import LANGS, URL_LANG
+
+    return [URL_LANG[lang] for lang in LANGS if (site / URL_LANG[lang]).is_dir()]
 
 
 def _mismatches(verification: Mapping[str, CardVerification]) -> list[Diagnostic]:

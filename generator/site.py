@@ -21,11 +21,8 @@ sitemap.xml must be absolute: it uses base_url, or https://example.invalid/ unti
 configured (`build-site --base-url https://...`). 404.html is served for missing paths at any
 depth, so its links are absolute with base_url and relative to the site root without one.
 
-Writing: a build that changes more than IN_PLACE_LIMIT files (or the first build) is assembled
-next to `out_dir`, reusing unchanged files as hard links, and swapped in (write.py); a smaller
-change is rendered in memory first and then written file by file, each file replaced atomically,
-with the build state marking those pages stale until the end (an interrupted build is repaired by
-the next one).
+Writing: every build that changes anything is assembled next to `out_dir`, reusing unchanged
+files as hard links, and swapped in (write.py); a build that changes nothing writes nothing.
 """
 
 from __future__ import annotations
@@ -337,14 +334,17 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
                verification: Mapping[str, CardVerification], options: SiteOptions, out_dir: Path,
                *, log: Log | None = None, input_stats: Mapping[str, tuple[int, int]] | None = None,
                fingerprint: str = "", workers: int = 0,
-               extra: Mapping[str, bytes] | None = None) -> BuildReport:
+               extra: Mapping[str, bytes] | None = None,
+               before_swap: BeforeSwap | None = None) -> BuildReport:
     """Bring `out_dir` up to date: render only pages whose inputs changed (with `log`, say why
     for each), hard-link the rest from the current site, swap the result in atomically.
 
     `input_stats` (from `incremental.stat_inputs`, taken before the cards were read) and
     `fingerprint` are stored so that the next build can call `incremental.inputs_unchanged`
     and skip reading the cards entirely. The templates and catalog are added here.
-    `workers`: processes for rendering (0: one per core; used for big builds only)."""
+    `workers`: processes for rendering (0: one per core; used for big builds only).
+    `before_swap(stage, changed_urls)` runs on the finished new folder just before it replaces
+    the old one (the search index is built there, so pages and index change together)."""
     start = time.perf_counter()
     out_dir = Path(out_dir)
     stats = dict(input_stats or {})
@@ -375,46 +375,19 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
 
     sr = SiteRenderer(cards, tags, verification, options, extra)
     order = [j for j in _render_order(jobs) if j.url in todo]
-    if state is not None and len(todo) + len(removed) <= IN_PLACE_LIMIT and out_dir.is_dir():
-        _update_in_place(sr, jobs, order, removed, state, new_state, out_dir)
-    else:
-        _build_staged(sr, jobs, order, todo, new_state, out_dir, workers)
+    _build_staged(sr, jobs, order, todo, new_state, out_dir, workers, before_swap)
     return BuildReport(len(todo), len(jobs) - len(todo), len(removed), True, time.perf_counter() - start)
 
 
-# A small change is written into the live site file by file (each file replaced atomically);
-# a big one is built next to it and swapped in. Re-creating thousands of folders for a one-card
-# edit would cost more than the edit.
-IN_PLACE_LIMIT = 200
-
-
-def _update_in_place(sr: SiteRenderer, jobs: Sequence[PageJob], order: Sequence[PageJob],
-                     removed: Sequence[str], state: BuildState, new_state: BuildState,
-                     out_dir: Path) -> None:
-    """Every page is rendered in memory first, so a template or card error changes nothing.
-    Before any file is replaced, the state forgets the pages about to change: if the build is
-    interrupted, the next one re-renders them instead of trusting a half-updated site."""
-    rendered = [(j.url, sr.render(j, jobs)) for j in order]
-    state_path = out_dir / incremental.STATE_FILE
-    changing = {u for u, _ in rendered} | set(removed)
-    interim = BuildState(state.globals, {u: d for u, d in state.pages.items() if u not in changing}, {}, "")
-    replace_file(state_path, interim.to_bytes())
-    for url, data in rendered:
-        target = out_dir / url
-        target.parent.mkdir(parents=True, exist_ok=True)
-        replace_file(target, data)
-    for url in removed:
-        target = out_dir / url
-        target.unlink(missing_ok=True)
-        for parent in target.parents:  # drop folders the removal left empty
-            if parent == out_dir or any(parent.iterdir()):
-                break
-            parent.rmdir()
-    replace_file(state_path, new_state.to_bytes())
+# Every build that changes anything assembles a complete new folder and swaps it in: unchanged
+# files are hard links to the current site (about 0.25 s for a 1,000-card site here), so even a
+# one-page change never leaves a reader with a half-updated site.
+BeforeSwap = Callable[[Path, frozenset[str]], None]
 
 
 def _build_staged(sr: SiteRenderer, jobs: Sequence[PageJob], order: Sequence[PageJob], todo: set[str],
-                  new_state: BuildState, out_dir: Path, max_workers: int) -> None:
+                  new_state: BuildState, out_dir: Path, max_workers: int,
+                  before_swap: BeforeSwap | None = None) -> None:
     workers = min(max_workers or os.cpu_count() or 1, max(1, len(order) // PAGES_PER_WORKER))
     with Stage(out_dir) as stage:
         for j in jobs:
@@ -426,6 +399,8 @@ def _build_staged(sr: SiteRenderer, jobs: Sequence[PageJob], order: Sequence[Pag
             for j in order:
                 stage.write(j.url, sr.render(j, jobs))
         stage.write(incremental.STATE_FILE, new_state.to_bytes())
+        if before_swap is not None:
+            before_swap(stage.path, frozenset(todo))
 
 
 def _refuse_foreign_folder(out_dir: Path) -> None:

@@ -7,8 +7,7 @@ the only moment without a site folder is between the two renames.
 
 Incremental builds hard-link unchanged files from the old site into the new folder (cheap, and
 safe because no file in a site folder is ever modified in place: every output is a new file).
-Where hard links are not possible the file is copied. Small incremental changes skip the swap and
-replace single files with `replace_file` (see site.py for when).
+Where hard links are not possible the file is copied.
 """
 
 from __future__ import annotations

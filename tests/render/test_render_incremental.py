@@ -101,14 +101,12 @@ def test_stat_fast_path(fixture_cards, tmp_path: Path) -> None:
     assert not incremental.inputs_unchanged(out, inputs, "fp")
 
 
-def test_staged_rebuild_hard_links_unchanged_files(fixture_cards, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_staged_rebuild_hard_links_unchanged_files(fixture_cards, tmp_path: Path) -> None:
     cards, tags = fixture_cards
     out = tmp_path / "site"
     _build(cards, tags, out)
     kept = out / "en" / "models" / RESNET / "index.html"
     inode = kept.stat().st_ino
-    monkeypatch.setattr(site_mod, "IN_PLACE_LIMIT", 0)  # force the build-next-to-and-swap path
     changed = [dataclasses.replace(c, source=c.source + "\n") if c.meta.id == TINYDET else c for c in cards]
     report, _ = _build(changed, tags, out)
     assert report.wrote and report.reused > 0
@@ -116,14 +114,11 @@ def test_staged_rebuild_hard_links_unchanged_files(fixture_cards, tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]  # no temp folders left
 
 
-@pytest.mark.parametrize("in_place_limit", [0, 10_000])
-def test_failed_build_leaves_previous_site(fixture_cards, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                           in_place_limit: int) -> None:
+def test_failed_build_leaves_previous_site(fixture_cards, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cards, tags = fixture_cards
     out = tmp_path / "site"
     _build(cards, tags, out)
     before = _tree(out)
-    monkeypatch.setattr(site_mod, "IN_PLACE_LIMIT", in_place_limit)
     real = site_mod.SiteRenderer.render
     calls = {"n": 0}
 
@@ -139,6 +134,22 @@ def test_failed_build_leaves_previous_site(fixture_cards, tmp_path: Path, monkey
         _build(changed, tags, out, workers=1)
     assert _tree(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_a_one_page_change_is_swapped_in_whole_with_the_hook_seeing_the_new_folder(
+        fixture_cards, tmp_path: Path) -> None:
+    cards, tags = fixture_cards
+    out = tmp_path / "site"
+    _build(cards, tags, out)
+    old_inode = out.stat().st_ino
+    seen: list[tuple[Path, frozenset[str]]] = []
+    changed = [dataclasses.replace(c, source=c.source + "\n") if c.meta.id == TINYDET else c for c in cards]
+    report, _ = _build(changed, tags, out, before_swap=lambda stage, urls: seen.append((stage, urls)))
+    assert report.wrote
+    assert out.stat().st_ino != old_inode, "the site folder was updated in place instead of swapped"
+    (stage, urls), = seen
+    assert stage != out and f"en/models/{TINYDET}/index.html" in urls
+    assert f"en/models/{RESNET}/index.html" not in urls
 
 
 def test_parallel_and_serial_builds_agree(fixture_cards, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
