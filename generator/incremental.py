@@ -99,8 +99,14 @@ def stat_inputs(paths: Iterable[Path | str]) -> dict[str, tuple[int, int]]:
     out: dict[str, tuple[int, int]] = {}
     for p in paths:
         st = os.stat(p)
-        out[str(p)] = (st.st_mtime_ns, st.st_size)
+        out[_path_key(p)] = (st.st_mtime_ns, st.st_size)
     return out
+
+
+def _path_key(path: Path | str) -> str:
+    """The state file is published with the site, so it names inputs by a hash of their path:
+    equal for the same file, and no local folder names (home directories …) on the web."""
+    return hashlib.sha256(os.fsencode(os.path.abspath(path))).hexdigest()[:20]
 
 
 def inputs_unchanged(out_dir: Path, paths: Sequence[Path | str], fingerprint: str) -> bool:

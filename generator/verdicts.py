@@ -94,13 +94,21 @@ def block_view(t: Translate, block_id: str, result: BlockResult | None,
             notes.append(t("note.substitute_asset"))
         else:
             notes.append(t("note.flag", flag=flag))
-    outputs = [(title, text) for title, text in (
+    outputs = [(title, strip_ansi(text)) for title, text in (
         (t("out.reason"), result.reason),
         (t("out.stdout"), result.stdout),
         (t("out.stderr"), result.stderr),
         (t("out.traceback"), result.traceback),
     ) if text]
     return BlockView(block_id, status, label, tuple(tip), tuple(notes), tuple(outputs), True)
+
+
+# Terminal colour codes (MegEngine's logger colours its lines): meaningless in a web page.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
 
 
 @dataclass(frozen=True)
