@@ -158,3 +158,36 @@ def test_check_validates_specs_and_lock_without_running(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "cards/megengine_vision_resnet.verify.yaml:1: error: verify spec needs 'dataset'" in proc.stderr
     assert not (tmp_path / "nostore").exists(), "check must not touch the store"
+
+
+def test_resnet_card_runs_and_is_checked_once_its_hub_repo_is_in_the_store(
+        built: dict[str, Any], tmp_path: Path) -> None:
+    """What `build-site fetch --from <clone> --repo megengine/models` unblocks, shown with a test
+    double of that repository (tiny networks, real weight-file names, one drifted name)."""
+    project = make_project(tmp_path / "with-models")
+    double = Path(__file__).parent / "fixtures" / "megengine_models_double"
+    added = cli(project, "fetch", "--from", str(double), "--repo", "megengine/models", store=built["store"])
+    assert added.returncode == 0, added.stderr
+    proc = cli(project, "build", "--strict", store=built["store"])
+    report = json.loads((project / "site/verify/report.json").read_text(encoding="utf-8"))
+    entry = card(report, "megengine_vision_resnet")
+    for b in blocks(entry):
+        assert b["status"] == "passed", b
+        assert "placeholder-weights" in b["flags"], "weights are not in the store: outputs are placeholders"
+    section = [b for b in blocks(entry) if b["lang"] != "prelude"]
+    assert all("substitute-asset" in b["flags"] for b in section), "cat.jpg is served by a stand-in photo"
+
+    def weight_check(row: str, metric: str) -> dict[str, Any]:
+        claim = next(c for c in entry["claims"] if c["row"] == row and c["metric"] == metric and c["lang"] == "en_US")
+        return {k["name"]: k for k in claim["checks"]}["weight-name"] | {"state": claim["status"]}
+
+    assert weight_check("ResNet18", "top1")["status"] == "pass"
+    assert weight_check("ResNet50", "top1")["status"] == "pass"
+    drifted = weight_check("ResNet34", "top1")
+    assert drifted["status"] == "mismatch" and drifted["state"] == "mismatch", drifted
+    assert weight_check("ResNet101", "top1")["status"] == "unverified"
+    assert weight_check("ResNet18", "top5")["status"] == "unverified"
+    # placeholder weights are never evaluated: the numbers stay unverified by evaluation
+    assert all({k["name"]: k for k in c["checks"]}["evaluation"]["status"] == "unverified" for c in entry["claims"])
+    assert proc.returncode == 1
+    assert "cards/megengine_vision_resnet.md:63: error: ResNet34 / Top1 acc = 73.960" in proc.stderr
