@@ -40,8 +40,9 @@ def build(cfg: Config) -> int:
     inputs = _input_files(cfg)
     fingerprint = _fingerprint(cfg)
     # The fast path skips even reading the cards. Under --strict the verdict must be recomputed
-    # (from the caches), and --rerun asks for real runs, so neither may take it.
-    if not cfg.strict and not cfg.rerun and site_is_current(cfg.out, inputs, options, fingerprint):
+    # (from the caches), --junit needs it written, and --rerun asks for real runs.
+    if (not cfg.strict and not cfg.rerun and cfg.junit is None
+            and site_is_current(cfg.out, inputs, options, fingerprint)):
         _say(cfg, f"site is up to date ({time.perf_counter() - started:.3f} s)")
         return 0
     stats = incremental.stat_inputs(inputs)
