@@ -133,7 +133,7 @@ def _store_presence(cfg: Config) -> str:
         kind = it.get("kind") if isinstance(it, dict) else None
         where = cfg.store / ("trees" if kind == "hub-repo" else "objects") / (
             sha if kind == "hub-repo" else f"{sha[:2]}/{sha}")
-        have.append(f"{sha}:{where.exists()}")
+        have.append(f"{sha}:{bool(sha) and where.exists()}")
     return hashlib.sha256(",".join(have).encode()).hexdigest()
 
 

@@ -404,6 +404,17 @@ def run_fetch(project: Path, *, from_path: str | os.PathLike[str] | None = None,
                              for u in unknown])
     options = FetchOptions.resolve(git_host, mirror, timeout_s)
     new_lock, diags = fetch_missing(lock, st, project, options, only, out)
+    # Hub repositories name their weights only in hubconf.py: now that they are here, add the
+    # weights the cards use and fetch those too (hashes recorded on first download).
+    from .wanted import wanted_weights
+
+    found = wanted_weights(new_lock, st, project / "cards")
+    if found:
+        print(f"found {len(found)} pretrained weight file(s) the cards use in the hub repositories", file=out)
+        for item in found:
+            new_lock = new_lock.with_item(item)
+        new_lock, more = fetch_missing(new_lock, st, project, options, {it.url for it in found}, out)
+        diags.extend(more)
     if new_lock != lock:
         write_lock(lock_file, new_lock)
         print(f"updated {LOCK_RELPATH}", file=out)

@@ -429,10 +429,13 @@ def materialize(lock: Lock, store: Store, run_dir: Path, megengine_version: str 
 
 
 def item_digest(lock: Lock, store: Store) -> str:
-    """One hash over every item available in the store (for cache keys): a run's result changes
-    when any asset it could read changes, appears, or becomes (or stops being) a substitute."""
-    rows = sorted(f"{it.kind} {it.url} {it.sha256} {'substitute' if it.substitute else 'real'}"
-                  for it in lock.items if store.has(it))
+    """One hash over every lock item and whether the store has it (for cache keys): a run's
+    result changes when any asset it could read changes, appears, or becomes (or stops being) a
+    substitute."""
+    # Absent items count too: whether a missing URL is listed in the lock changes what a
+    # blocked run says ("locked but not in the store" vs "not in the lock").
+    rows = sorted(f"{it.kind} {it.url} {it.sha256} {'substitute' if it.substitute else 'real'} "
+                  f"{'present' if store.has(it) else 'absent'}" for it in lock.items)
     return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()
 
 
