@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import os
 import shutil
@@ -28,6 +27,7 @@ from .execute import strict_failures
 from .model import Card, CardVerification
 from .modelindex import model_index
 from .report import junit_xml, report_dict
+from .sandbox import library_versions
 from .site import BuildReport, SiteOptions, build_site, site_is_current
 from . import incremental, urls
 
@@ -109,11 +109,7 @@ def _fingerprint(cfg: Config) -> str:
                         f"search={cfg.search}"]
     if cfg.verify:
         parts += [f"eval_limit={cfg.eval_limit}", f"imagenet={cfg.imagenet_dir}"]
-        for dist in ("megengine", "numpy", "opencv-python-headless"):
-            try:
-                parts.append(f"{dist}={importlib.metadata.version(dist)}")
-            except importlib.metadata.PackageNotFoundError:
-                parts.append(f"{dist}=none")
+        parts += [f"{k}={v}" for k, v in sorted(library_versions().items())]
         parts += [f"{k}={os.environ.get(k, '')}" for k in ("IMAGENET_VAL_DIR", "FASHION_MNIST_DIR")]
         parts.append(f"fmnist={Path('/usr/share/datasets/fashion-mnist').is_dir()}")
         parts.append(f"store={_store_presence(cfg)}")

@@ -6,9 +6,9 @@
     sandboxed child (child/evaluate_child.py), cached (evalcache.py) -> check 3 outcomes
     -> one ClaimState per number (checks.combine).
 
-The child gets a clean environment (allow-list), a temporary HOME and working directory, the
-run's MGE_HOME, no network (a fresh network namespace via `unshare -rn` where the kernel allows
-it) and a time limit. Placeholder weights are never evaluated; weights missing from the store or
+The child is sandboxed like a snippet run (sandbox.py): an environment built from an allow-list,
+a temporary HOME and working directory, the run's MGE_HOME, an empty network namespace where the
+machine allows one, no core dumps, an address-space cap and a time limit. Placeholder weights are never evaluated; weights missing from the store or
 an absent dataset make the claim `unverified` with the reason.
 """
 
@@ -16,12 +16,8 @@ from __future__ import annotations
 
 import ast
 import datetime as _dt
-import functools
-import importlib.metadata
 import json
 import os
-import platform
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from . import sandbox
 from .checks import check_languages, check_weight_names, combine_all, evaluation_outcome
 from .claims import extract_claims, match_entry, plain_text, results_table_ordinal
 from .datasets import DatasetDef, Manifest, Unavailable, manifest, stratified_subset
@@ -42,7 +39,6 @@ from .store import RunAssets, hub_cache_dirname, serialized_filename, sha256_fil
 from .verifyspec import MEASUREMENTS, VerifySpec, load_spec
 
 CHILD = Path(__file__).with_name("child") / "evaluate_child.py"
-_ENV_ALLOW = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "MGE_DEFAULT_DEVICE")
 
 
 @dataclass(frozen=True)
@@ -90,26 +86,11 @@ class EvalJob:
         return cache_key(self.key_fields())
 
 
-@functools.lru_cache(maxsize=1)
 def library_versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for dist in ("megengine", "numpy", "opencv-python-headless"):
-        try:
-            out[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            out[dist] = ""
-    return out
+    return sandbox.library_versions()
 
 
-@functools.lru_cache(maxsize=1)
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+cpu_model = sandbox.cpu_model
 
 
 # ---------------------------------------------------------------- hub repository reading
@@ -279,33 +260,22 @@ def _row_blocker(c: Claim, spec: VerifySpec, tree: Path | None, entry: str | Non
 
 # ---------------------------------------------------------------- running
 
-@functools.lru_cache(maxsize=1)
-def _unshare_works() -> bool:
-    exe = shutil.which("unshare")
-    if exe is None:
-        return False
-    try:
-        return subprocess.run([exe, "-rn", "true"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
-
-
-def child_env(mge_home: str, home: str) -> dict[str, str]:
-    env = {k: os.environ[k] for k in _ENV_ALLOW if k in os.environ}
-    env.update({"HOME": home, "TMPDIR": home, "XDG_CACHE_HOME": home, "MGE_HOME": mge_home,
-                "MGE_FASTRUN_CACHE_TYPE": "MEMORY", "PYTHONDONTWRITEBYTECODE": "1"})
-    return env
+def child_env(mge_home: str, home: str, threads: int = 2) -> dict[str, str]:
+    """The same allow-list environment snippet runs get (sandbox.py); evaluations need no
+    offline shim: they read only the materialised MGE_HOME and the dataset."""
+    return sandbox.child_env(Path(home), mge_home, threads)
 
 
 def launch(argv: list[str], env: Mapping[str, str], cwd: str, timeout_s: float, progress: bool,
            isolate_network: bool = True) -> tuple[int, str]:
     """Run the child; returns (exit code, last lines of stderr). Progress lines (`eval …`) are
     passed on to our stderr as they come."""
-    if isolate_network and _unshare_works():
-        argv = [shutil.which("unshare") or "unshare", "-rn", *argv]
+    if isolate_network:
+        argv = [*sandbox.network_prefix(), *argv]
     tail: deque[str] = deque(maxlen=30)
     with subprocess.Popen(argv, env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True) as proc:
+                          stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
+                          preexec_fn=sandbox.limit_resources) as proc:
         timer = threading.Timer(timeout_s, proc.kill)
         timer.start()
         try:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import datetime
-import importlib.metadata
 import json
 import os
 import platform
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Protocol, Sequence, TextIO
 
 from . import __version__ as TOOL_VERSION
+from . import sandbox
 from .child import protocol
 from .errors import Code, Diagnostic, error
 from .model import PRELUDE, BlockResult, Card, CardVerification, ProgramResult, RunStatus, Snippet
@@ -66,7 +66,7 @@ class Limits:
     block_timeout_s: float = 600.0  # per block, unless the card says `<!-- verify: timeout=N -->`
     # `import megengine` maps ~2.2 GB of address space before any model (VmPeak, measured); a
     # ResNet-50 batch of 32 needs ~3.6 GB resident. 8 GiB leaves room and still stops a runaway.
-    memory_bytes: int = 8 * 2**30
+    memory_bytes: int = sandbox.DEFAULT_MEMORY_BYTES
     kill_grace_s: float = 5.0  # after a block's limit, how long the child gets to report it
     startup_s: float = 60.0  # interpreter start-up allowance in the whole-program deadline
 
@@ -139,52 +139,15 @@ SpawnHook = Callable[[Sequence[str]], None]
 # ---------------------------------------------------------------- environment facts
 
 
-_env_lock = threading.Lock()
-_netns: tuple[str, ...] | None = None
-
-
 def network_isolation() -> tuple[str, ...]:
-    """The command prefix that puts a process in an empty network namespace, or () when this
-    machine does not allow it (then only the shim keeps runs offline). Probed once per process."""
-    global _netns
-    with _env_lock:
-        if _netns is None:
-            _netns = ()
-            for prefix in (("unshare", "--net", "--"), ("unshare", "-rn", "--")):
-                try:
-                    r = subprocess.run([*prefix, "true"], capture_output=True, timeout=10)
-                except (OSError, subprocess.SubprocessError):
-                    continue
-                if r.returncode == 0:
-                    _netns = prefix
-                    break
-        return _netns
-
-
-def _dist_version(name: str) -> str:
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return "absent"
-
-
-_runtime: dict[str, str] | None = None
+    """Kept under this name for callers of the executor; the probe lives in sandbox.py."""
+    return sandbox.network_prefix()
 
 
 def runtime_environment() -> dict[str, str]:
-    """Versions that change results, read cheaply once (metadata, not `import megengine`).
-    The child is this same interpreter (sys.executable), so the parent's metadata is the child's."""
-    global _runtime
-    if _runtime is None:
-        _runtime = {
-            "python": platform.python_version(),
-            "megengine": _dist_version("MegEngine"),
-            "numpy": _dist_version("numpy"),
-            "opencv": _dist_version("opencv-python-headless"),
-            "platform": f"{platform.system()}-{platform.machine()}",
-            "device": "cpux",
-        }
-    return dict(_runtime)
+    """Versions and platform facts that change a run's result (part of its cache key)."""
+    return {**sandbox.library_versions(), "platform": f"{platform.system()}-{platform.machine()}",
+            "device": "cpux"}
 
 
 @functools.lru_cache(maxsize=1)
@@ -262,33 +225,15 @@ def program_key(plan: Plan, assets_digest: str, limits: Limits) -> str:
 
 
 def _child_env(run_dir: Path, assets: RunAssetsLike, threads: int) -> dict[str, str]:
-    """The child's whole environment: an allow-list, nothing inherited from the parent."""
-    venv_bin = str(Path(sys.executable).parent)
-    home = run_dir / "home"
-    n = str(threads)
-    return {
-        "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),
+    """The shared allow-list environment, plus the offline shim and where it reports."""
+    env = sandbox.child_env(run_dir / "home", assets.mge_home, threads)
+    env.update({
         "TMPDIR": str(run_dir / "tmp"),
-        "XDG_CACHE_HOME": str(home / ".cache"),
-        "LANG": "C.UTF-8",
-        "LC_ALL": "C.UTF-8",
         "PYTHONPATH": str(SITE_DIR),
-        "PYTHONHASHSEED": "0",
-        "PYTHONUNBUFFERED": "1",  # a block killed mid-way still leaves what it printed
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "PYTHONNOUSERSITE": "1",
-        "MGE_HOME": str(assets.mge_home),
-        "MGE_DEFAULT_DEVICE": "cpux",  # no GPU here; also avoids most of the CUDA-driver banner
-        "MGE_FASTRUN_CACHE_TYPE": "MEMORY",  # no redis lookup, no cache.bin written into MGE_HOME
-        "OMP_NUM_THREADS": n,
-        "MKL_NUM_THREADS": n,
-        "OPENBLAS_NUM_THREADS": n,
-        "NUMEXPR_NUM_THREADS": n,
-        "MPLBACKEND": "Agg",
         protocol.OFFLINE_CONFIG_ENV: str(run_dir / "offline.json"),
         protocol.EVENTS_ENV: str(run_dir / "events.jsonl"),
-    }
+    })
+    return env
 
 
 def _offline_config(assets: RunAssetsLike) -> dict[str, object]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from exec_support import TEST_LIMITS, AssetsFactoryDouble, load_card
-from generator import execute
+from generator import execute, sandbox
 
 pytestmark = pytest.mark.megengine
 
@@ -22,7 +22,7 @@ def test_child_has_no_network_interfaces(tmp_path) -> None:  # type: ignore[no-u
 
 
 def test_shim_alone_blocks_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(execute, "_netns", ())  # as on a machine where unshare is refused
+    monkeypatch.setattr(sandbox, "_netns", ())  # as on a machine where unshare is refused
     zh, en = execute.run_card(load_card("exec_network.md"), AssetsFactoryDouble(), TEST_LIMITS)
     assert zh.block("zh_CN", 0).status == "blocked"
     assert "93.184.216.34:80" in zh.block("zh_CN", 0).reason
