@@ -117,20 +117,16 @@ def _fingerprint(cfg: Config) -> str:
 
 
 def _store_presence(cfg: Config) -> str:
-    """Which lock items the store holds (a `build-site fetch` changes this, not the lock)."""
-    lock = cfg.cards / "store.lock.json"
+    """Which lock items the store holds (a `build-site fetch` changes this, not the lock): the
+    same digest the run cache keys on."""
+    from .lockfile import parse_lock
+    from .store import Store, item_digest
+
     try:
-        items = json.loads(lock.read_text(encoding="utf-8")).get("items", [])
-    except (OSError, ValueError, AttributeError):
-        return "unreadable"
-    have = []
-    for it in items:
-        sha = str(it.get("sha256", "")) if isinstance(it, dict) else ""
-        kind = it.get("kind") if isinstance(it, dict) else None
-        where = cfg.store / ("trees" if kind == "hub-repo" else "objects") / (
-            sha if kind == "hub-repo" else f"{sha[:2]}/{sha}")
-        have.append(f"{sha}:{bool(sha) and where.exists()}")
-    return hashlib.sha256(",".join(have).encode()).hexdigest()
+        lock, problems = parse_lock((cfg.cards / "store.lock.json").read_text(encoding="utf-8"))
+    except OSError:
+        return "no lock"
+    return "unreadable" if problems else item_digest(lock, Store(cfg.store))
 
 
 # ---------------------------------------------------------------- outputs besides the pages
