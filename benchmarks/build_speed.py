@@ -62,10 +62,10 @@ def io_floor(work: Path, n: int = 300) -> float:
 
 
 def own_pipeline(cards_dir: Path, out: Path) -> str:
-    from generator import incremental
-    from generator.discover import read_cards
-    from generator.errors import UserError, has_errors
-    from generator.site import SiteOptions, build_site, site_is_current
+    from generator.site import state as incremental
+    from generator.cards.discover import read_cards
+    from generator.core.errors import UserError, has_errors
+    from generator.site.build import SiteOptions, build_site, site_is_current
 
     options = SiteOptions.for_project(cards_dir)
     inputs = sorted(cards_dir.glob("*.md")) + [cards_dir / "tags.yaml"]

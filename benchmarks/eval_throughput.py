@@ -4,7 +4,7 @@
         [--batch-size 32] [--limit 0] [--photos 512] [--workers 2] [--repeat 3]
 
 For each zoo model, on this machine:
-- eval: the evaluator's real child (generator/child/evaluate_child.py, started through
+- eval: the evaluator's real child (generator/run/child/evaluate_child.py, started through
   generator.evaluate.launch with child_env, as a build does) over a dataset: decoding and
   preprocessing in its producer thread, the forward pass and the top-k counting in its main loop.
 - forward: the same model, weights and batch size in the same kind of child, fed one batch that
@@ -42,15 +42,15 @@ from typing import Any, NoReturn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from generator.datasets import Manifest, load_registry, manifest  # noqa: E402
-from generator.errors import UserError, has_errors  # noqa: E402
-from generator.evaluate import (CHILD, EvalJob, EvalOptions, child_env, cpu_model, job_payload,  # noqa: E402
+from generator.claims.datasets import Manifest, load_registry, manifest  # noqa: E402
+from generator.core.errors import UserError, has_errors  # noqa: E402
+from generator.claims.evaluate import (CHILD, EvalJob, EvalOptions, child_env, cpu_model, job_payload,  # noqa: E402
                                 launch, repo_tree)
-from generator.lockfile import LOCK_RELPATH, read_lock  # noqa: E402
-from generator.parse import parse_card  # noqa: E402
-from generator.store import RunAssets, Store, materialize, serialized_filename, store_root, sync_local  # noqa: E402
-from generator.store import weights_url_for  # noqa: E402
-from generator.verifyspec import VerifySpec, load_spec  # noqa: E402
+from generator.store.lock import LOCK_RELPATH, read_lock  # noqa: E402
+from generator.cards.parse import parse_card  # noqa: E402
+from generator.store.content import RunAssets, Store, materialize, serialized_filename, store_root, sync_local  # noqa: E402
+from generator.store.content import weights_url_for  # noqa: E402
+from generator.claims.spec import VerifySpec, load_spec  # noqa: E402
 
 SETUP_HINT = "run `.venv/bin/build-site setup` to put the project's assets into the store"
 TARGET_RATIO = 0.9

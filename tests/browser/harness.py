@@ -76,11 +76,11 @@ VERIFIED_BUILD = os.environ.get("BROWSER_TEST_VERIFY", "1") != "0"
 def build_site(cards: Path, out: Path) -> Path:
     """Build `cards` into `out` with the project's own build (what `build-site build` runs)."""
     try:
-        from generator import build as build_mod
+        from generator.cli import build as build_mod
     except ImportError as exc:
         pytest.skip(f"generator.build does not exist yet ({exc}); the browser tests need the real build")
     from generator.cli import config_from, parser
-    from generator.errors import UserError
+    from generator.core.errors import UserError
 
     argv = ["build", "--project", str(ROOT), "--cards", str(cards), "--out", str(out)]
     if not VERIFIED_BUILD:

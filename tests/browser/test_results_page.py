@@ -26,8 +26,8 @@ def results_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         from render_fixtures import options, read_fixture_cards, sample_verification
     finally:
         sys.path.remove(str(ROOT / "tests" / "render"))
-    from generator.search import index_site
-    from generator.site import build_site
+    from generator.site.search import index_site
+    from generator.site.build import build_site
 
     cards, tags = read_fixture_cards()
     out = tmp_path_factory.mktemp("results") / "site"

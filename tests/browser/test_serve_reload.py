@@ -17,11 +17,11 @@ pytestmark = pytest.mark.browser
 
 def test_open_page_reloads_after_a_card_changes(browser: Any, tmp_path: Path) -> None:
     try:
-        import generator.build  # noqa: F401
+        import generator.cli.build  # noqa: F401
     except ImportError as exc:
         pytest.skip(f"generator.build does not exist yet ({exc})")
     from generator.cli import config_from, parser
-    from generator.serve import serve
+    from generator.cli.serve import serve
 
     cards = tmp_path / "cards"
     shutil.copytree(ROOT / "cards", cards)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from generator.datasets import DatasetDef, load_registry
-from generator.model import Card
-from generator.parse import parse_card
-from generator.store import RunAssets, hub_cache_dirname, serialized_filename
+from generator.claims.datasets import DatasetDef, load_registry
+from generator.core.model import Card
+from generator.cards.parse import parse_card
+from generator.store.content import RunAssets, hub_cache_dirname, serialized_filename
 
 HERE = Path(__file__).parent
 REPO = "testzoo/digits"

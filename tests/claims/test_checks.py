@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from generator.checks import (check_languages, check_weight_name, combine, decode_weight_metric,
+from generator.claims.checks import (check_languages, check_weight_name, combine, decode_weight_metric,
                               evaluation_outcome)
-from generator.errors import Loc
-from generator.model import CheckOutcome, Claim
-from generator.stats import wilson_interval
+from generator.core.errors import Loc
+from generator.core.model import CheckOutcome, Claim
+from generator.claims.stats import wilson_interval
 
 
 def claim(value: str, lang: str = "en_US", line: int = 20, row: str = "ResNet18", col: int = 1,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from generator.claims import extract_claims, match_entry, metric_of, row_key, table_claims
-from generator.errors import Loc
-from generator.model import Mark, Table
+from generator.claims.extract import extract_claims, match_entry, metric_of, row_key, table_claims
+from generator.core.errors import Loc
+from generator.core.model import Mark, Table
 
 
 def table(header: list[str], rows: list[list[str]], marks: tuple[Mark, ...] = ()) -> Table:
@@ -85,7 +85,7 @@ def test_br_header_and_non_numbers() -> None:
 
 
 def test_marks_and_hyper_parameter_tables() -> None:
-    from generator.claims import is_results_table
+    from generator.claims.extract import is_results_table
 
     hyper = table(["参数", "值"], [["lr", "0.1"], ["epochs", "90"]])
     assert not is_results_table(hyper)
@@ -97,7 +97,7 @@ def test_marks_and_hyper_parameter_tables() -> None:
 def test_resnet_card_claims() -> None:
     from pathlib import Path
 
-    from generator.parse import parse_card
+    from generator.cards.parse import parse_card
 
     root = Path(__file__).resolve().parents[2]
     path = "cards/megengine_vision_resnet.md"

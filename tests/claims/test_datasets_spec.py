@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from generator.datasets import Manifest, Unavailable, load_registry, manifest, stratified_subset
-from generator.parse import parse_card
-from generator.verifyspec import load_spec
+from generator.claims.datasets import Manifest, Unavailable, load_registry, manifest, stratified_subset
+from generator.cards.parse import parse_card
+from generator.claims.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY, _ = load_registry(ROOT / "cards" / "datasets.yaml")

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from generator.datasets import load_registry
-from generator.evalcache import EvalCache, merge, shard
-from generator.evaluate import EvalOptions, plan_card, run_job, state_record, verify_card
-from generator.claims import extract_claims
-from generator.modelindex import model_index
-from generator.parse import parse_card
-from generator.stats import wilson_interval
-from generator.verifyspec import load_spec
+from generator.claims.datasets import load_registry
+from generator.claims.evalcache import EvalCache, merge, shard
+from generator.claims.evaluate import EvalOptions, plan_card, run_job, state_record, verify_card
+from generator.claims.extract import extract_claims
+from generator.site.modelindex import model_index
+from generator.cards.parse import parse_card
+from generator.claims.stats import wilson_interval
+from generator.claims.spec import load_spec
 
 from claims_support import DigitsZoo, make_card
 
@@ -142,7 +142,7 @@ def test_resnet_card_checks(tmp_path: Path) -> None:
     # A store with no megengine/models repository and no weights; no ImageNet on this machine.
     empty = tmp_path / "mge_home"
     (empty / "hub").mkdir(parents=True)
-    from generator.store import RunAssets
+    from generator.store.content import RunAssets
 
     assets = RunAssets(empty, {}, frozenset(), (), {}, {})
     opts = EvalOptions(dataset_dirs={"imagenet-val": str(tmp_path / "no-imagenet")})

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from generator import sandbox
-from generator.evaluate import child_env, launch
+from generator.run import sandbox
+from generator.claims.evaluate import child_env, launch
 
 PROBE = """
 import os, resource, socket, sys

@@ -10,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from generator.runcache import RunCache
+from generator.run.cache import RunCache
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from generator.execute import Limits
-from generator.model import Card
-from generator.parse import parse_card
+from generator.run.execute import Limits
+from generator.core.model import Card
+from generator.cards.parse import parse_card
 
 HERE = Path(__file__).parent
 CARDS = HERE / "cards"

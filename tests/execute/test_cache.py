@@ -8,8 +8,8 @@ from typing import Any, Callable
 import pytest
 
 from exec_support import CARDS, TEST_LIMITS, AssetsFactoryDouble, load_card
-from generator.execute import run_all
-from generator.runcache import RunCache
+from generator.run.execute import run_all
+from generator.run.cache import RunCache
 
 pytestmark = pytest.mark.megengine
 

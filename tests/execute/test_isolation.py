@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from exec_support import TEST_LIMITS, AssetsFactoryDouble, load_card
-from generator import execute, sandbox
+from generator.run import execute
+from generator.run import sandbox
 
 pytestmark = pytest.mark.megengine
 

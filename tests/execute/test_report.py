@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.model import BlockResult, CardVerification, ProgramResult
-from generator.report import junit_xml, report_dict, write_junit, write_report_json
+from generator.core.model import BlockResult, CardVerification, ProgramResult
+from generator.site.report import junit_xml, report_dict, write_junit, write_report_json
 
 
 def _verifications() -> list[CardVerification]:

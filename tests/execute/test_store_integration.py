@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from exec_support import FIXTURES, TEST_LIMITS, load_card
-from generator.execute import run_card, store_assets
-from generator.lockfile import Lock, LockItem
-from generator.store import Store
+from generator.run.execute import run_card, store_assets
+from generator.store.lock import Lock, LockItem
+from generator.store.content import Store
 
 pytestmark = pytest.mark.megengine
 

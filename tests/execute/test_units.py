@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from exec_support import hub_dirname, load_card, serialized_name
-from generator import execute, store
-from generator.child import protocol
-from generator.errors import Code
-from generator.model import BlockResult, ProgramResult
-from generator.runcache import RunCache, program_from_json, program_to_json
+from generator.run import execute
+from generator.store import content as store
+from generator.run.child import protocol
+from generator.core.errors import Code
+from generator.core.model import BlockResult, ProgramResult
+from generator.run.cache import RunCache, program_from_json, program_to_json
 
 
 def test_mge_home_layout_matches_megengine() -> None:

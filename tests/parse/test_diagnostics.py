@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.discover import load_tags
-from generator.parse import parse_card
+from generator.cards.discover import load_tags
+from generator.cards.parse import parse_card
 
 HERE = Path(__file__).parent
 BAD = sorted((HERE / "bad").glob("*.md"))

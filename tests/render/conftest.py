@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from render_fixtures import read_fixture_cards
 
-from generator.model import Card, Tag
+from generator.core.model import Card, Tag
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from render_fixtures import GOLDEN, options, sample_verification
 
-from generator.site import render_site
+from generator.site.build import render_site
 
 
 def _split_copies(pages: dict[str, bytes], static_dir: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:

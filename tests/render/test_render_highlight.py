@@ -11,7 +11,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 from render_fixtures import read_fixture_cards
 
-from generator.highlight import FastPythonLexer, _python_tokens, _Unsure, highlight
+from generator.site.highlight import FastPythonLexer, _python_tokens, _Unsure, highlight
 
 SAMPLES = [
     'def f(x, *a, **k):\n    """doc"""\n    return x @ y if x is not None else b"\\x00"\n',

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from render_fixtures import RESNET, TINYDET, options, sample_verification
 
-from generator import incremental, site as site_mod
-from generator.site import build_site, site_input_files
+from generator.site import state as incremental
+
+from generator.site import build as site_mod
+from generator.site.build import build_site, site_input_files
 
 
 def _build(cards, tags, out: Path, opts=None, verification=None, **kw):  # type: ignore[no-untyped-def]
@@ -161,7 +163,7 @@ def test_parallel_and_serial_builds_agree(fixture_cards, tmp_path: Path, monkeyp
 
 
 def test_refuses_to_replace_a_folder_it_did_not_build(fixture_cards, tmp_path: Path) -> None:
-    from generator.errors import UserError
+    from generator.core.errors import UserError
 
     cards, tags = fixture_cards
     out = tmp_path / "precious"

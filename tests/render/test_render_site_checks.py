@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from render_fixtures import RESNET, TINYDET, options, sample_verification
 
-from generator.search import index_site
-from generator.site import build_site
+from generator.site.search import index_site
+from generator.site.build import build_site
 
 
 class PageParser(HTMLParser):

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from render_fixtures import RESNET, TINYDET, options, sample_verification
 
-from generator import markdown
-from generator.errors import UserError
-from generator.i18n import check_templates, parse_catalog
-from generator.model import PRELUDE, BlockResult, CardVerification, ProgramResult
-from generator.render import Renderer
-from generator.site import SiteRenderer
+from generator.site import markdown
+from generator.core.errors import UserError
+from generator.site.i18n import check_templates, parse_catalog
+from generator.core.model import PRELUDE, BlockResult, CardVerification, ProgramResult
+from generator.site.render import Renderer
+from generator.site.build import SiteRenderer
 
 
 # ---------------------------------------------------------------- markdown
@@ -42,7 +42,7 @@ def test_code_is_highlighted_with_css_classes() -> None:
 
 
 def test_pygments_css_has_light_and_dark() -> None:
-    from generator.highlight import pygments_css
+    from generator.site.highlight import pygments_css
 
     css = pygments_css()
     assert ".highlight .k" in css and "@media (prefers-color-scheme: dark)" in css
@@ -69,7 +69,7 @@ def test_template_using_an_unknown_key_is_an_error() -> None:
 
 def test_shipped_catalog_covers_templates() -> None:
     # Building the renderer runs every check; a missing key raises here.
-    from generator.i18n import load_catalog
+    from generator.site.i18n import load_catalog
 
     opts = options()
     Renderer(opts.templates_dir, load_catalog(opts.catalog_path), {}, base_url=None, version="t")
@@ -159,7 +159,7 @@ def test_index_summary_counts(fixture_cards) -> None:
 
 
 def _jobs(cards):  # type: ignore[no-untyped-def]
-    from generator.site import plan_site
+    from generator.site.build import plan_site
 
     return plan_site(cards, {}, [])
 
@@ -180,7 +180,7 @@ def test_template_runtime_error_is_a_diagnostic(fixture_cards, tmp_path: Path) -
 
 
 def test_catalog_from_the_cards_folder_when_present(tmp_path: Path) -> None:
-    from generator.site import DEFAULT_CATALOG, SiteOptions
+    from generator.site.build import DEFAULT_CATALOG, SiteOptions
 
     assert SiteOptions.for_project(tmp_path).catalog_path == DEFAULT_CATALOG
     (tmp_path / "i18n.yaml").write_text("a: {en_US: A, zh_CN: 甲}\n", encoding="utf-8")
@@ -190,8 +190,8 @@ def test_catalog_from_the_cards_folder_when_present(tmp_path: Path) -> None:
 def test_every_extracted_claim_gets_exactly_one_cell_badge(fixture_cards) -> None:
     # Integration with the claims stage: a claim whose row line / header the renderer cannot
     # match would silently lose its badge.
-    from generator.claims import extract_claims
-    from generator.model import ClaimState
+    from generator.claims.extract import extract_claims
+    from generator.core.model import ClaimState
 
     cards, tags = fixture_cards
     for card in cards:

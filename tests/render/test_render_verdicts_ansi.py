@@ -1,6 +1,6 @@
 """Captured output is shown without terminal colour codes."""
 
-from generator.verdicts import strip_ansi
+from generator.site.views import strip_ansi
 
 
 def test_strip_ansi_removes_colour_codes_only() -> None:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from generator import search
-from generator.errors import Code
+from generator.site import search
+from generator.core.errors import Code
 
 PAGES = {
     "zh/models/resnet/index.html": ("zh-CN", "ResNet", "深度残差网络（ImageNet 预训练权重）"),

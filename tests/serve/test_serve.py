@@ -13,10 +13,10 @@ from typing import Callable, Iterator
 
 import pytest
 
-from generator import serve as serve_mod
+from generator.cli import serve as serve_mod
 from generator.cli import config_from, parser
-from generator.config import Config
-from generator.errors import UserError
+from generator.cli.config import Config
+from generator.core.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[2]
 CARD = "megengine_vision_resnet.md"
@@ -59,7 +59,7 @@ def _start(cfg: Config, build: Callable[[Config], int] | None = None) -> tuple[s
 @pytest.fixture
 def running(tmp_path: Path) -> Iterator[tuple[Config, str]]:
     try:
-        import generator.build  # noqa: F401
+        import generator.cli.build  # noqa: F401
     except ImportError as exc:
         pytest.skip(f"generator.build does not exist yet ({exc})")
     cfg = _config(tmp_path)

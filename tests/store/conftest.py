@@ -7,7 +7,7 @@ from typing import Iterator
 import pytest
 from store_helpers import TINYHUB, FakeServer, start_server
 
-from generator.store import Store
+from generator.store.content import Store
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from generator.store import Store
+    from generator.store.content import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINYHUB = FIXTURES / "tinyhub"

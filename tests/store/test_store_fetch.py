@@ -15,8 +15,8 @@ from store_helpers import (
     store_contents,
 )
 
-from generator.errors import Code, UserError
-from generator.fetch import (
+from generator.core.errors import Code, UserError
+from generator.store.fetch import (
     FetchOptions,
     add_fetch_arguments,
     archive_url,
@@ -25,8 +25,8 @@ from generator.fetch import (
     run_fetch,
     run_fetch_args,
 )
-from generator.lockfile import LOCK_RELPATH, Lock, LockItem, dump_lock, read_lock
-from generator.store import Store, tree_hash
+from generator.store.lock import LOCK_RELPATH, Lock, LockItem, dump_lock, read_lock
+from generator.store.content import Store, tree_hash
 
 CDN = "https://data.example.invalid"
 BLOB = b"weights!" * 1000

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.errors import Code, UserError
-from generator.lockfile import Lock, LockItem, dump_lock, parse_lock, read_lock, write_lock
+from generator.core.errors import Code, UserError
+from generator.store.lock import Lock, LockItem, dump_lock, parse_lock, read_lock, write_lock
 
 SHA_A = "a" * 64
 SHA_B = "b" * 64

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from store_helpers import TINY_WEIGHTS, TINY_WEIGHTS_URL, TINYHUB, sha256, store_contents
 
-from generator.errors import Code
-from generator.lockfile import Lock, LockItem
-from generator.store import (
+from generator.core.errors import Code
+from generator.store.lock import Lock, LockItem
+from generator.store.content import (
     Store,
     hub_cache_dirname,
     item_digest,
