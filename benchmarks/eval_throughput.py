@@ -5,7 +5,7 @@
 
 For each zoo model, on this machine:
 - eval: the evaluator's real child (generator/run/child/evaluate_child.py, started through
-  generator.evaluate.launch with child_env, as a build does) over a dataset: decoding and
+  generator.claims.evaluate.launch with child_env, as a build does) over a dataset: decoding and
   preprocessing in its producer thread, the forward pass and the top-k counting in its main loop.
 - forward: the same model, weights and batch size in the same kind of child, fed one batch that
   was made by the evaluator's own Source and preprocessing, over and over, after a warm-up, each
@@ -44,12 +44,15 @@ sys.path.insert(0, str(ROOT))
 
 from generator.claims.datasets import Manifest, load_registry, manifest  # noqa: E402
 from generator.core.errors import UserError, has_errors  # noqa: E402
-from generator.claims.evaluate import (CHILD, EvalJob, EvalOptions, child_env, cpu_model, job_payload,  # noqa: E402
-                                launch, repo_tree)
+from generator.claims.evaluate import CHILD, EvalJob, EvalOptions, child_env, job_payload, launch  # noqa: E402
+from generator.hub.hubconf import weights_url_for  # noqa: E402
+from generator.hub.layout import repo_tree, serialized_filename  # noqa: E402
+from generator.run.sandbox import cpu_model  # noqa: E402
 from generator.store.lock import LOCK_RELPATH, read_lock  # noqa: E402
 from generator.cards.parse import parse_card  # noqa: E402
-from generator.store.content import RunAssets, Store, materialize, serialized_filename, store_root, sync_local  # noqa: E402
-from generator.store.content import weights_url_for  # noqa: E402
+from generator.store.content import Store, store_root  # noqa: E402
+from generator.store.materialize import RunAssets, materialize  # noqa: E402
+from generator.store.sync import sync_local  # noqa: E402
 from generator.claims.spec import VerifySpec, load_spec  # noqa: E402
 
 SETUP_HINT = "run `.venv/bin/build-site setup` to put the project's assets into the store"

@@ -1,13 +1,11 @@
-"""The three checks of a claimed number and their combination. Pure: no I/O.
+"""The three checks of a claimed number. Pure: no I/O.
 
 1. languages   — the zh_CN and en_US tables say the same number (`check_languages`).
 2. weight-name — the metric encoded in the published weight file name agrees with the table's
                  primary column (`decode_weight_metric`, `check_weight_name`).
 3. evaluation  — the model was run on the dataset (`evaluation_outcome`, fed by evaluate.py).
 
-`combine` turns the outcomes of one claim into exactly one state:
-mismatch (any check disagreed) > verified (full-set evaluation agreed) > consistent (subset
-evaluation's 95 % interval contains the claim) > unverified (with every reason).
+combine.py turns the outcomes of one claim into exactly one state; verify.py runs the checks.
 """
 
 from __future__ import annotations
@@ -18,10 +16,9 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from generator.claims.extract import primary_column, row_key
-from generator.core.model import Claim, CheckOutcome, ClaimState
+from generator.core.model import LANGS, Claim, CheckOutcome
 from generator.claims.stats import wilson_interval
 
-LANG_PAIR = ("zh_CN", "en_US")
 
 
 def _fmt(x: float, decimals: int) -> str:
@@ -54,44 +51,57 @@ def check_languages(
     langs_present: Iterable[str],
     table_ordinal: Mapping[tuple[str, int], int] | None = None,
 ) -> dict[Claim, CheckOutcome]:
-    """Match every claim with its counterpart in the other language: the same (k-th results)
+    """Match every claim with its counterpart in each other language: the same (k-th results)
     table, the row with the same key (else the same position when labels are translated), the
     same column position with the same metric. Differing numbers -> mismatch on both sides."""
     ordinal = table_ordinal or {}
     present = set(langs_present)
-    out: dict[Claim, CheckOutcome] = {}
     by_lang: dict[str, list[Claim]] = {}
     for c in claims:
         by_lang.setdefault(c.lang, []).append(c)
+    out: dict[Claim, CheckOutcome] = {}
     for c in claims:
-        if c.lang not in LANG_PAIR:
+        if c.lang not in LANGS:
             out[c] = CheckOutcome("languages", "unverified", reason=f"no rule pairs {c.lang} with another language")
             continue
-        other_lang = LANG_PAIR[1] if c.lang == LANG_PAIR[0] else LANG_PAIR[0]
-        if other_lang not in present:
-            out[c] = CheckOutcome("languages", "unverified", reason=f"the card has no {other_lang} section")
-            continue
-        other = _counterpart(c, by_lang.get(other_lang, []), ordinal)
-        if other is None:
-            out[c] = CheckOutcome("languages", "unverified",
-                                  reason=f"no {other_lang} counterpart of row {c.row!r}, column {c.column!r}")
-            continue
-        prov = {"other_lang": other.lang, "other_line": other.loc.line, "other_text": other.text}
-        if other.metric != c.metric or other.kind != c.kind:
-            out[c] = CheckOutcome("languages", "mismatch",
-                                  reason=f"{other.lang} line {other.loc.line} has {other.metric} "
-                                         f"({other.kind}) in this column, not {c.metric} ({c.kind})",
-                                  provenance=prov)
-        elif math.isclose(other.accuracy_percent, c.accuracy_percent, abs_tol=1e-9):
-            out[c] = CheckOutcome("languages", "pass", measured=c.value,
-                                  reason=f"{other.lang} line {other.loc.line} says the same ({other.text})",
-                                  provenance=prov)
-        else:
-            out[c] = CheckOutcome("languages", "mismatch", measured=_in_unit(c, other.accuracy_percent),
-                                  reason=f"{other.lang} line {other.loc.line} says {other.text}, "
-                                         f"{c.lang} line {c.loc.line} says {c.text}",
-                                  provenance=prov)
+        results = [_against(c, other, present, by_lang.get(other, []), ordinal) for other in LANGS if other != c.lang]
+        out[c] = results[0] if len(results) == 1 else _joined(results)
     return out
+
+
+def _against(c: Claim, other_lang: str, present: set[str], others: list[Claim],
+             ordinal: Mapping[tuple[str, int], int]) -> CheckOutcome:
+    """Check 1 of `c` against one other language."""
+    if other_lang not in present:
+        return CheckOutcome("languages", "unverified", reason=f"the card has no {other_lang} section")
+    other = _counterpart(c, others, ordinal)
+    if other is None:
+        return CheckOutcome("languages", "unverified",
+                            reason=f"no {other_lang} counterpart of row {c.row!r}, column {c.column!r}")
+    prov = {"other_lang": other.lang, "other_line": other.loc.line, "other_text": other.text}
+    if other.metric != c.metric or other.kind != c.kind:
+        return CheckOutcome("languages", "mismatch",
+                            reason=f"{other.lang} line {other.loc.line} has {other.metric} "
+                                   f"({other.kind}) in this column, not {c.metric} ({c.kind})",
+                            provenance=prov)
+    if math.isclose(other.accuracy_percent, c.accuracy_percent, abs_tol=1e-9):
+        return CheckOutcome("languages", "pass", measured=c.value,
+                            reason=f"{other.lang} line {other.loc.line} says the same ({other.text})",
+                            provenance=prov)
+    return CheckOutcome("languages", "mismatch", measured=_in_unit(c, other.accuracy_percent),
+                        reason=f"{other.lang} line {other.loc.line} says {other.text}, "
+                               f"{c.lang} line {c.loc.line} says {c.text}",
+                        provenance=prov)
+
+
+def _joined(results: Sequence[CheckOutcome]) -> CheckOutcome:
+    """One outcome from the comparisons with several other languages: the worst wins."""
+    for status in ("mismatch", "unverified"):
+        worst = [r for r in results if r.status == status]
+        if worst:
+            return CheckOutcome("languages", worst[0].status, measured=worst[0].measured,
+                                reason="; ".join(r.reason for r in worst), provenance=worst[0].provenance)
+    return results[0]
 
 
 def _counterpart(c: Claim, others: list[Claim], ordinal: Mapping[tuple[str, int], int]) -> Claim | None:
@@ -232,30 +242,3 @@ def evaluation_outcome(
                         reason=f"evaluation on a subset of {n} measured {acc_pct:.2f} %; 95 % interval "
                                f"[{100 * lo:.2f}, {100 * hi:.2f}] excludes the claimed {claimed:.3f} %",
                         provenance=prov)
-
-
-# ---------------------------------------------------------------- combination
-
-def combine(claim: Claim, outcomes: Iterable[CheckOutcome]) -> ClaimState:
-    """Exactly one state per number; every CheckOutcome is kept."""
-    checks = tuple(outcomes)
-    mism = [o for o in checks if o.status == "mismatch"]
-    if mism:
-        reason = "; ".join(f"{o.name} check: {o.reason}" for o in mism)
-        return ClaimState(claim, "mismatch", checks, reason)
-    ev = [o for o in checks if o.name == "evaluation"]
-    if any(o.status == "verified" for o in ev):
-        return ClaimState(claim, "verified", checks, next(o.reason for o in ev if o.status == "verified"))
-    if any(o.status == "consistent" for o in ev):
-        return ClaimState(claim, "consistent", checks, next(o.reason for o in ev if o.status == "consistent"))
-    reasons = [f"{o.name}: {o.reason}" for o in checks if o.status == "unverified" and o.reason]
-    if not ev:
-        reasons.append("evaluation: not run")
-    return ClaimState(claim, "unverified", checks, "; ".join(reasons))
-
-
-def combine_all(
-    claims: Sequence[Claim], *outcome_maps: Mapping[Claim, CheckOutcome]
-) -> list[ClaimState]:
-    """One ClaimState per claim from per-check outcome maps (missing entries are simply absent)."""
-    return [combine(c, [m[c] for m in outcome_maps if c in m]) for c in claims]

@@ -8,23 +8,17 @@ deterministic share of the jobs, each machine writes its results to its own fold
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence, TypeVar
 
+from generator.core.jsonio import JsonCache, digest
+
 EVALUATOR_VERSION = "1"  # bump when the evaluator's way of counting changes
 
 
-def canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def cache_key(fields: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical({"evaluator": EVALUATOR_VERSION, **fields}).encode()).hexdigest()
+    return digest({"evaluator": EVALUATOR_VERSION, **fields})
 
 
 @dataclass(frozen=True)
@@ -55,31 +49,26 @@ class EvalCache:
     """A folder of `<key>.json` results."""
 
     def __init__(self, root: Path) -> None:
-        self.root = Path(root)
+        self.store = JsonCache(root)
 
-    def _path(self, key: str) -> Path:
-        return self.root / f"{key}.json"
+    @property
+    def root(self) -> Path:
+        return self.store.root
 
     def get(self, key: str) -> EvalResult | None:
-        p = self._path(key)
         try:
-            return EvalResult.from_json(json.loads(p.read_text(encoding="utf-8")))
-        except (OSError, ValueError, KeyError, TypeError):
-            return None  # absent or unreadable: evaluate again
+            data = self.store.read(key)
+            return EvalResult.from_json(data) if data is not None else None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return None  # unreadable: evaluate again
 
     def put(self, result: EvalResult) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(result.to_json(), f, indent=1, sort_keys=True)
-        os.replace(tmp, self._path(result.key))
+        self.store.write(result.key, result.to_json())
 
     def results(self) -> dict[str, EvalResult]:
         out: dict[str, EvalResult] = {}
-        if not self.root.is_dir():
-            return out
-        for p in sorted(self.root.glob("*.json")):
-            r = self.get(p.stem)
+        for key in self.store.keys():
+            r = self.get(key)
             if r is not None:
                 out[r.key] = r
         return out

@@ -1,10 +1,8 @@
-"""Check 3: evaluate the models a card's tables speak about, then combine all three checks.
+"""Check 3: evaluate the models a card's tables speak about.
 
-`verify_card` is the whole pipeline for one card:
-    claims (claims.py) -> check 1 languages, check 2 weight names (checks.py, pure)
-    -> plan evaluation jobs (spec, hub repo, weights, dataset manifest) -> run each job in a
-    sandboxed child (child/evaluate_child.py), cached (evalcache.py) -> check 3 outcomes
-    -> one ClaimState per number (checks.combine).
+    plan evaluation jobs (spec, hub repo, weights, dataset manifest) -> run each job in a
+    sandboxed child (run/child/evaluate_child.py), cached (evalcache.py) -> one evaluation
+    outcome per claim (verify.py combines it with the other checks).
 
 The child is sandboxed like a snippet run (sandbox.py): an environment built from an allow-list,
 a temporary HOME and working directory, the run's MGE_HOME, an empty network namespace where the
@@ -14,7 +12,6 @@ an absent dataset make the claim `unverified` with the reason.
 
 from __future__ import annotations
 
-import ast
 import datetime as _dt
 import json
 import os
@@ -28,17 +25,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from generator.run import sandbox
-from generator.claims.checks import check_languages, check_weight_names, combine_all, evaluation_outcome
-from generator.claims.extract import extract_claims, match_entry, plain_text, results_table_ordinal
+from generator.claims.checks import evaluation_outcome
 from generator.claims.datasets import DatasetDef, Manifest, Unavailable, manifest, stratified_subset
-from generator.core.errors import Code, Diagnostic, error
 from generator.claims.evalcache import EvalCache, EvalResult, cache_key
-from generator.core.model import Card, CheckOutcome, Claim, ClaimState
-from generator.store.content import RunAssets, hub_cache_dirname, serialized_filename, sha256_file, weights_url_for
-from generator.claims.spec import MEASUREMENTS, VerifySpec, load_spec
+from generator.claims.extract import match_entry, plain_text, results_table_ordinal
+from generator.claims.spec import MEASUREMENTS, VerifySpec
+from generator.core.errors import Code, Diagnostic, error
+from generator.core.model import Card, CheckOutcome, Claim
+from generator.hub.hubconf import hub_entry_names, weights_url_for
+from generator.hub.layout import DEFAULT_MEGENGINE_VERSION, repo_tree, serialized_filename
+from generator.run import sandbox
+from generator.run.child import CHILD_DIR
+from generator.store.content import sha256_file
+from generator.store.materialize import RunAssets
 
-CHILD = Path(__file__).resolve().parents[1] / "run" / "child" / "evaluate_child.py"
+CHILD = CHILD_DIR / "evaluate_child.py"
 
 
 @dataclass(frozen=True)
@@ -79,70 +80,16 @@ class EvalJob:
                 "entry_kwargs": dict(self.spec.entry_kwargs), "weights_sha256": self.weights_sha256,
                 "dataset": self.dataset.dataset, "fingerprint": self.dataset.fingerprint,
                 "n": len(self.positions), "limit": self.limit, "preprocess": dict(self.spec.preprocess),
-                "versions": library_versions()}
+                "versions": sandbox.library_versions()}
 
     @property
     def key(self) -> str:
         return cache_key(self.key_fields())
 
 
-def library_versions() -> dict[str, str]:
-    return sandbox.library_versions()
-
-
-cpu_model = sandbox.cpu_model
-
-
-# ---------------------------------------------------------------- hub repository reading
-
-def split_repo(repo_info: str) -> tuple[str, str, str]:
-    owner_name, _, branch = repo_info.partition(":")
-    owner, _, name = owner_name.partition("/")
-    return owner, name, branch or "master"
-
-
-def repo_tree(mge_home: Path, repo_info: str, commit: str | None = None) -> Path | None:
-    owner, name, branch = split_repo(repo_info)
-    p = mge_home / "hub" / hub_cache_dirname(owner, name, branch, commit, library_versions()["megengine"] or "1.13.0")
-    return p if (p / "hubconf.py").is_file() else None
-
-
-def hub_entry_names(tree: Path) -> list[str]:
-    """Public callables hubconf.py defines or imports by name (read, never run)."""
-    try:
-        mod = ast.parse((tree / "hubconf.py").read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-        return []
-    names: list[str] = []
-    for node in mod.body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            names.append(node.name)
-        elif isinstance(node, ast.ImportFrom):
-            names.extend(a.asname or a.name for a in node.names if a.name != "*")
-        elif isinstance(node, ast.Assign):
-            names.extend(t.id for t in node.targets if isinstance(t, ast.Name))
-    return [n for n in dict.fromkeys(names) if not n.startswith("_")]
-
-
-def card_repo(card: Card, spec: VerifySpec | None) -> str | None:
-    """The hub repository of a card: the spec's, else the first `hub.load("owner/name", …)` of
-    the prelude."""
-    if spec is not None:
-        return spec.repo
-    if card.prelude is None:
-        return None
-    try:
-        tree = ast.parse(card.prelude.code)
-    except SyntaxError:
-        return None
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "load"
-                and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
-            return node.args[0].value
-    return None
-
-
-def _entry_for_rows(claims: Sequence[Claim], tree: Path | None, spec: VerifySpec | None) -> dict[str, str | None]:
+def row_entries(claims: Sequence[Claim], tree: Path | None, spec: VerifySpec | None) -> dict[str, str | None]:
+    """The hub entry point each row label speaks for: the spec's `rows:` mapping, else matched
+    against the entries hubconf.py offers."""
     names = hub_entry_names(tree) if tree is not None else []
     rows = dict(spec.rows) if spec is not None else {}
     out: dict[str, str | None] = {}
@@ -150,6 +97,10 @@ def _entry_for_rows(claims: Sequence[Claim], tree: Path | None, spec: VerifySpec
         if c.row not in out:
             out[c.row] = rows[c.row] if c.row in rows else match_entry(c.row, names, rows)
     return out
+
+
+def megengine_version() -> str:
+    return sandbox.library_versions()["megengine"] or DEFAULT_MEGENGINE_VERSION
 
 
 # ---------------------------------------------------------------- planning
@@ -210,8 +161,8 @@ def plan_card(card: Card, claims: Sequence[Claim], spec: VerifySpec | None, asse
     if defn.id not in cache:
         cache[defn.id] = manifest(defn, options.dataset_dirs.get(defn.id))
     man = cache[defn.id]
-    tree = repo_tree(assets.mge_home, spec.repo, spec.commit) if assets is not None else None
-    entries = _entry_for_rows(todo, tree, spec)
+    tree = repo_tree(assets.mge_home, spec.repo, spec.commit, megengine_version()) if assets is not None else None
+    entries = row_entries(todo, tree, spec)
     for c in todo:
         reason = _row_blocker(c, spec, tree, entries.get(c.row), assets, man)
         if reason:
@@ -334,8 +285,8 @@ def run_job(job: EvalJob, options: EvalOptions, cache: EvalCache | None) -> Eval
         "weights_sha256": job.weights_sha256, "dataset": job.dataset.dataset,
         "dataset_fingerprint": job.dataset.fingerprint, "dataset_size": job.dataset.size,
         "n": out["n"], "limit": job.limit, "full": job.full, "preprocess": dict(job.spec.preprocess),
-        "versions": {**library_versions(), **out.get("versions", {})}, "date": started,
-        "cpu": cpu_model(), "wall_s": round(wall, 3), "images_per_s": round(out["images_per_s"], 2),
+        "versions": {**sandbox.library_versions(), **out.get("versions", {})}, "date": started,
+        "cpu": sandbox.cpu_model(), "wall_s": round(wall, 3), "images_per_s": round(out["images_per_s"], 2),
         "batch_size": job.batch_size,
     }
     result = EvalResult(key=key, job=job.key_fields(), n=int(out["n"]), correct=out["correct"], full=job.full,
@@ -367,48 +318,3 @@ def outcomes(plan: CardPlan, results: Mapping[str, EvalResult | str], claims: Se
         out[c] = evaluation_outcome(c, res.correct[m], res.n, res.full, spec.tolerance if spec else None,
                                     {**res.provenance, "metric": m, "correct": res.correct[m]})
     return out
-
-
-# ---------------------------------------------------------------- one card, all checks
-
-def verify_card(card: Card, *, assets: RunAssets | None, registry: Mapping[str, DatasetDef],
-                options: EvalOptions = EvalOptions(), cache: EvalCache | None = None,
-                cards_dir: Path | None = None,
-                manifests: dict[str, Manifest | Unavailable] | None = None,
-                ) -> tuple[list[ClaimState], list[Diagnostic]]:
-    """Every number of the card with its three checks and one state."""
-    claims, diags = extract_claims(card)
-    spec, spec_diags = load_spec(card, cards_dir)
-    diags.extend(spec_diags)
-    lang = check_languages(claims, card.sections.keys(), results_table_ordinal(card))
-    repo = card_repo(card, spec)
-    tree = repo_tree(assets.mge_home, repo, spec.commit if spec else None) if (assets and repo) else None
-    entries = _entry_for_rows(claims, tree, spec)
-    if tree is None:
-        why = (f"hub repository {repo} is not in the asset store" if repo else "the card names no hub repository")
-        weight = {c: CheckOutcome("weight-name", "unverified", reason=why) for c in claims}
-    else:
-        urls = {e: weights_url_for(tree, e) for e in set(entries.values()) if e}
-        weight = check_weight_names(claims, entries, urls)
-    plan = plan_card(card, claims, spec, assets, registry, options, manifests)
-    diags.extend(plan.diagnostics)
-    results: dict[str, EvalResult | str] = {}
-    for job in plan.jobs.values():
-        if job.key not in results:
-            results[job.key] = run_job(job, options, cache)
-    ev = outcomes(plan, results, claims, spec)
-    return combine_all(claims, lang, weight, ev), diags
-
-
-def state_record(state: ClaimState) -> dict[str, Any]:
-    """One claim as report.json shows it."""
-    c = state.claim
-    ev = next((o for o in state.checks if o.name == "evaluation" and o.measured is not None), None)
-    return {
-        "lang": c.lang, "table": c.table, "row": c.row, "column": c.column, "metric": c.metric,
-        "line": c.loc.line, "claimed": c.value, "text": c.text, "scale": c.scale, "kind": c.kind,
-        "measured": ev.measured if ev else None, "status": state.status, "reason": state.reason,
-        "checks": [{"name": o.name, "status": o.status, "measured": o.measured, "reason": o.reason}
-                   for o in state.checks],
-        "provenance": dict(ev.provenance) if ev else {},
-    }

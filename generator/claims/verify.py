@@ -1,103 +1,127 @@
-"""The verify stage: run every card's programs and check every number, with the asset store.
+"""The claims stage: every number of every card with its checks and one state.
 
-Only this module and build.py know how execute (snippets) and evaluate (numbers) are wired to
-the store and the caches; both halves are cached, so a rebuild with nothing changed starts no
-child process at all.
+    claims (extract.py) -> evidence (hub repository, entries, evaluation results)
+    -> each check of CHECKS gives an outcome per claim -> one ClaimState per claim (combine.py)
+
+A check is a function from a card's `Evidence` to an outcome per claim; adding one is adding an
+entry to CHECKS (and its name to CheckOutcome.name). Only the evaluation starts processes, and it
+runs before the checks: the checks themselves are pure.
 """
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
-from generator import __version__
-from generator.cli.config import Config
-from generator.claims.datasets import DatasetDef, load_registry
-from generator.core.errors import Diagnostic, UserError, has_errors
-from generator.claims.evalcache import EvalCache
-from generator.claims.evaluate import EvalOptions, verify_card
-from generator.run.execute import run_all, store_assets
-from generator.store.lock import Lock, read_lock
-from generator.core.model import Card, CardVerification
-from generator.run.cache import RunCache
-from generator.store.content import Store, materialize, sync_local
-from generator.claims.spec import load_spec
-
-LOCK_FILE = "store.lock.json"
-DATASETS_FILE = "datasets.yaml"
+from generator.claims.checks import check_languages, check_weight_names
+from generator.claims.combine import combine_all
+from generator.claims.datasets import DatasetDef, Manifest, Unavailable
+from generator.claims.evalcache import EvalCache, EvalResult
+from generator.claims.evaluate import EvalOptions, megengine_version, outcomes, plan_card, row_entries, run_job
+from generator.claims.extract import extract_claims, results_table_ordinal
+from generator.claims.spec import VerifySpec
+from generator.core.errors import Code, Diagnostic, error
+from generator.core.model import Card, CardVerification, CheckOutcome, Claim, ClaimState
+from generator.hub.hubconf import hub_loads, weights_url_for
+from generator.hub.layout import repo_tree
+from generator.store.content import Store
+from generator.store.lock import Lock
+from generator.store.materialize import RunAssets, materialize
 
 
 @dataclass(frozen=True)
-class VerifyInputs:
-    """Everything verification reads besides the cards, loaded and checked up front."""
+class Evidence:
+    """What the checks of one card look at."""
 
-    lock: Lock
-    store: Store
-    registry: Mapping[str, DatasetDef]
+    card: Card
+    claims: Sequence[Claim]
+    repo: str | None  # the card's hub repository
+    tree: Path | None  # its materialised checkout, None when not in the store
+    entries: Mapping[str, str | None]  # row label -> hub entry point
+    evaluation: Mapping[Claim, CheckOutcome]  # check 3, from the evaluation jobs
 
 
-def validate_inputs(cfg: Config, cards: Sequence[Card]
-                    ) -> tuple[tuple[Lock, Mapping[str, DatasetDef]] | None, list[Diagnostic]]:
-    """Read and check the lock, the dataset registry and every card's verify spec, touching
-    nothing (what `build-site check` runs besides the card parser)."""
+Check = Callable[[Evidence], Mapping[Claim, CheckOutcome]]
+
+
+def languages(ev: Evidence) -> Mapping[Claim, CheckOutcome]:
+    return check_languages(ev.claims, ev.card.sections.keys(), results_table_ordinal(ev.card))
+
+
+def weight_name(ev: Evidence) -> Mapping[Claim, CheckOutcome]:
+    if ev.tree is None:
+        why = (f"hub repository {ev.repo} is not in the asset store" if ev.repo
+               else "the card names no hub repository")
+        return {c: CheckOutcome("weight-name", "unverified", reason=why) for c in ev.claims}
+    urls = {e: weights_url_for(ev.tree, e) for e in set(ev.entries.values()) if e}
+    return check_weight_names(ev.claims, ev.entries, urls)
+
+
+def evaluation(ev: Evidence) -> Mapping[Claim, CheckOutcome]:
+    return ev.evaluation
+
+
+CHECKS: tuple[Check, ...] = (languages, weight_name, evaluation)
+
+
+def card_repo(card: Card, spec: VerifySpec | None) -> str | None:
+    """The hub repository of a card: the spec's, else the first `hub.load("owner/name", …)` of
+    the prelude."""
+    if spec is not None:
+        return spec.repo
+    if card.prelude is None:
+        return None
+    return next((h.repo for h in hub_loads(card.prelude.code) if h.attribute and h.repo), None)
+
+
+def verify_card(card: Card, spec: VerifySpec | None, *, assets: RunAssets | None,
+                registry: Mapping[str, DatasetDef], options: EvalOptions = EvalOptions(),
+                cache: EvalCache | None = None,
+                manifests: dict[str, Manifest | Unavailable] | None = None,
+                ) -> tuple[list[ClaimState], list[Diagnostic]]:
+    """Every number of the card with its checks and one state."""
+    claims, diags = extract_claims(card)
+    repo = card_repo(card, spec)
+    tree = (repo_tree(assets.mge_home, repo, spec.commit if spec else None, megengine_version())
+            if (assets and repo) else None)
+    plan = plan_card(card, claims, spec, assets, registry, options, manifests)
+    diags.extend(plan.diagnostics)
+    results: dict[str, EvalResult | str] = {}
+    for job in plan.jobs.values():
+        if job.key not in results:
+            results[job.key] = run_job(job, options, cache)
+    ev = Evidence(card, claims, repo, tree, row_entries(claims, tree, spec),
+                  outcomes(plan, results, claims, spec))
+    return combine_all(claims, *(check(ev) for check in CHECKS)), diags
+
+
+def verify_claims(cards: Sequence[Card], specs: Mapping[str, VerifySpec | None], lock: Lock, store: Store,
+                  registry: Mapping[str, DatasetDef], options: EvalOptions, cache: EvalCache | None
+                  ) -> tuple[dict[str, tuple[ClaimState, ...]], list[Diagnostic]]:
+    """The claims stage for every card (card id -> states)."""
     problems: list[Diagnostic] = []
-    lock_path = cfg.cards / LOCK_FILE
-    try:
-        lock = read_lock(lock_path, display=_shown(lock_path, cfg))
-    except UserError as exc:
-        return None, list(exc.diagnostics)
-    registry: Mapping[str, DatasetDef] = {}
-    if (cfg.cards / DATASETS_FILE).exists():
-        registry, reg_problems = load_registry(cfg.cards / DATASETS_FILE)
-        problems.extend(reg_problems)
-    for card in cards:
-        _, spec_problems = load_spec(card, cfg.cards)
-        problems.extend(spec_problems)
-    return (None if has_errors(problems) else (lock, registry)), problems
-
-
-def load_inputs(cfg: Config, cards: Sequence[Card]) -> tuple[VerifyInputs | None, list[Diagnostic]]:
-    """validate_inputs, then put the project's local assets into the store. Returns every
-    problem; nothing has run yet."""
-    checked, problems = validate_inputs(cfg, cards)
-    if checked is None:
-        return None, problems
-    lock, registry = checked
-    store = Store(cfg.store)
-    lock, local_problems = sync_local(lock, store, cfg.project, refresh=False)
-    problems.extend(local_problems)
-    if has_errors(problems):
-        return None, problems
-    return VerifyInputs(lock, store, registry), problems
-
-
-def verify_all(cfg: Config, cards: Sequence[Card], inputs: VerifyInputs
-               ) -> tuple[dict[str, CardVerification], list[Diagnostic]]:
-    factory = store_assets(inputs.lock, inputs.store)
-    programs = run_all(cards, factory, jobs=cfg.workers, rerun=cfg.rerun,
-                       cache=RunCache(cfg.cache / "runs", __version__))
-    problems: list[Diagnostic] = []
-    options = EvalOptions(limit=cfg.eval_limit or 0, workers=2,
-                          dataset_dirs={"imagenet-val": str(cfg.imagenet_dir)} if cfg.imagenet_dir else {},
-                          progress=sys.stderr.isatty())
-    evalcache = EvalCache(cfg.cache / "evals" / __version__)
-    results: dict[str, CardVerification] = {}
+    results: dict[str, tuple[ClaimState, ...]] = {}
+    manifests: dict[str, Manifest | Unavailable] = {}
     # One MGE_HOME for every evaluation of this build: the evaluator only reads it.
     with tempfile.TemporaryDirectory(prefix="verify-eval-") as tmp:
-        assets = materialize(inputs.lock, inputs.store, Path(tmp))
+        assets = materialize(lock, store, Path(tmp))
         for card in cards:
-            states, diags = verify_card(card, assets=assets, registry=inputs.registry, options=options,
-                                        cache=evalcache if not cfg.rerun else None, cards_dir=cfg.cards)
+            states, diags = verify_card(card, specs.get(card.meta.id), assets=assets, registry=registry,
+                                        options=options, cache=cache, manifests=manifests)
             problems.extend(diags)
-            results[card.meta.id] = CardVerification(card.meta.id, programs.get(card.meta.id, ()), tuple(states))
+            results[card.meta.id] = tuple(states)
     return results, problems
 
 
-def _shown(path: Path, cfg: Config) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+def mismatches(verifications: Iterable[CardVerification]) -> list[Diagnostic]:
+    """An error at its card line for every number a check contradicts (what --strict fails on)."""
+    out = []
+    for cv in verifications:
+        for s in cv.claims:
+            if s.status == "mismatch":
+                c = s.claim
+                out.append(error(Code.CLAIM_MISMATCH, f"{c.row} / {c.column} = {c.text}: {s.reason}",
+                                 c.loc.path, c.loc.line))
+    return sorted(out, key=lambda d: (d.loc, d.message))

@@ -1,28 +1,46 @@
-"""Arguments -> Config -> one command. The only place that prints diagnostics and picks exit codes.
-
-Exit codes: 0 success, 1 verification failed under --strict, 2 bad input (cards, options, lock).
+"""Arguments -> Config -> one command (one module each in this package). The only place that
+turns a UserError into printed diagnostics and an exit code.
 """
 
 from __future__ import annotations
 
 import argparse
+import enum
+import importlib
 import os
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from generator import __version__
 from generator.cli.config import Config, project_root
 from generator.core.errors import Code, UserError, error
-from generator.store.fetch import add_fetch_arguments
-
-COMMANDS = ("build", "check", "fetch", "setup", "eval", "serve")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+class ExitCode(enum.IntEnum):
+    OK = 0
+    STRICT = 1  # verification failed under --strict (the site was written)
+    BAD_INPUT = 2  # cards, registries, options or lock: nothing was written
+    INTERRUPTED = 130
+
+
+# command -> (module in this package, function taking (Config, argparse.Namespace)). Modules are
+# imported when their command runs: `--help` must not pay for Jinja2 or markdown-it.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "build": ("build", "run"),
+    "check": ("check", "run"),
+    "fetch": ("fetch", "run"),
+    "setup": ("setup", "run"),
+    "eval": ("eval", "run"),
+    "serve": ("serve", "run"),
+}
+
+
+def _common(p: argparse.ArgumentParser, *, out: bool = True) -> None:
     p.add_argument("--project", type=Path, default=None, help="project folder (default: the one holding cards/)")
     p.add_argument("--cards", type=Path, default=None, help="cards folder (default: PROJECT/cards)")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default: PROJECT/site)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: PROJECT/site)" if out else argparse.SUPPRESS)
     p.add_argument("--store", type=Path, default=None, help="asset store (default: $HUB_STORE or PROJECT/.store)")
     p.add_argument("-v", "--verbose", action="store_true", help="say why each page is rebuilt")
 
@@ -48,11 +66,10 @@ def parser() -> argparse.ArgumentParser:
     _common(c)
 
     f = sub.add_parser("fetch", help="download every store item the lock lists but the store lacks, or add one with --from")
-    f.add_argument("--project", type=Path, default=None, help="project folder (default: the one holding cards/)")
-    f.add_argument("--cards", type=Path, default=None, help=argparse.SUPPRESS)
-    f.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)
-    f.add_argument("-v", "--verbose", action="store_true")
-    add_fetch_arguments(f)  # --from --url --repo --kind --substitute --source --store --git-host --mirror ...
+    _common(f, out=False)
+    from generator.cli.fetch import add_fetch_arguments
+
+    add_fetch_arguments(f)  # --from --url --repo --kind --substitute --source --git-host --mirror ...
 
     s = sub.add_parser("setup", help="put the project's own assets (zoo repository, converted weights, substitutes) into the store")
     _common(s)
@@ -109,15 +126,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not cfg.cards.is_dir():
                 raise UserError([error(Code.REGISTRY, f"no cards folder at {cfg.cards} (use --cards or --project)",
                                        "<command line>", 0)])
-        from generator.cli import commands  # imported late: `--help` should not pay for Jinja2/markdown-it
-
-        return commands.run(args.command, cfg, args)
+        module, function = COMMANDS[args.command]
+        command: Callable[[Config, argparse.Namespace], int] = getattr(
+            importlib.import_module(f"generator.cli.{module}"), function)
+        return command(cfg, args)
     except UserError as exc:
         print(exc.text, file=sys.stderr)
         n = sum(1 for d in exc.diagnostics if d.level == "error")
         if exc.diagnostics:
             print(f"build-site: {n} error(s); nothing was written", file=sys.stderr)
-        return 2
+        return ExitCode.BAD_INPUT
     except KeyboardInterrupt:
         print("build-site: interrupted; the previous site/ is left as it was", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED

@@ -9,82 +9,93 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
-import json
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
 from generator import __version__
-from generator.cli.config import Config
-from generator.cards.discover import read_cards
-from generator.core.errors import Code, Diagnostic, UserError, error, has_errors
-from generator.claims.evaluate import state_record
-from generator.run.execute import strict_failures
+from generator.claims.evalcache import EvalCache
+from generator.claims.verify import mismatches, verify_claims
+from generator.cli.config import Config, eval_cache_dir, eval_options, run_cache_dir
+from generator.cli.inputs import read_inputs
+from generator.core.errors import Diagnostic, UserError, has_errors
+from generator.core.jsonio import atomic_write
 from generator.core.model import Card, CardVerification
-from generator.site.modelindex import model_index
-from generator.site.report import junit_xml, report_dict
+from generator.run.cache import RunCache
+from generator.run.execute import run_all, store_assets
+from generator.run.results import strict_failures
 from generator.run.sandbox import library_versions
+from generator.site import state
 from generator.site.build import BuildReport, SiteOptions, build_site, site_is_current
-from generator.site import state as incremental
-from generator.site import urls
-
-REPORT_URL = "verify/report.json"
+from generator.site.report import junit_xml, report_files
+from generator.site.search import index_stage, repair_index
+from generator.store.content import Store
+from generator.store.materialize import item_digest
+from generator.store.lock import parse_lock
+from generator.store.sync import sync_local
 
 
 def build(cfg: Config) -> int:
     started = time.perf_counter()
     options = SiteOptions.for_project(cfg.cards, cfg.templates, cfg.base_url)
-    inputs = _input_files(cfg)
+    input_files = _input_files(cfg)
     fingerprint = _fingerprint(cfg)
     # The fast path skips even reading the cards. Under --strict the verdict must be recomputed
     # (from the caches), --junit needs it written, and --rerun asks for real runs.
     if (not cfg.strict and not cfg.rerun and cfg.junit is None
-            and site_is_current(cfg.out, inputs, options, fingerprint)):
+            and site_is_current(cfg.out, input_files, options, fingerprint)):
         _say(cfg, f"site is up to date ({time.perf_counter() - started:.3f} s)")
         return 0
-    stats = incremental.stat_inputs(inputs)
+    stats = state.stat_inputs(input_files)
     clock = _Stopwatch()
 
-    cards, tags, problems = read_cards(cfg.cards)
-    verify_inputs = None
-    if cfg.verify and not has_errors(problems):
-        from generator.claims.verify import load_inputs
-
-        verify_inputs, more = load_inputs(cfg, cards)
+    # 1. read: every card and registry, validated before anything runs
+    inputs, problems = read_inputs(cfg, verification=cfg.verify)
+    lock, store = inputs.lock, Store(cfg.store)
+    if lock is not None and not has_errors(problems):
+        lock, more = sync_local(lock, store, cfg.project, refresh=False)  # the project's own assets
         problems.extend(more)
     if has_errors(problems):
         raise UserError(problems)
     _print(problems)
+    cards = list(inputs.cards)
     clock.lap("read")
 
+    # 2. run every program, 3. check every number (both cached)
     verification: dict[str, CardVerification] = {}
-    if verify_inputs is not None:
-        from generator.claims.verify import verify_all
-
-        verification, more = verify_all(cfg, cards, verify_inputs)
+    if lock is not None:
+        programs = run_all(cards, store_assets(lock, store), jobs=cfg.workers, rerun=cfg.rerun,
+                           cache=RunCache(run_cache_dir(cfg), __version__))
+        claims, more = verify_claims(cards, inputs.specs, lock, store, inputs.datasets,
+                                     eval_options(cfg, progress=sys.stderr.isatty()),
+                                     None if cfg.rerun else EvalCache(eval_cache_dir(cfg)))
         _print(more)
-    extra = _extra_files(cards, verification, verify_inputs.registry if verify_inputs else {}, cfg)
+        verification = {c.meta.id: CardVerification(c.meta.id, programs.get(c.meta.id, ()), claims[c.meta.id])
+                        for c in cards}
     clock.lap("verify")
 
+    # 4. render and write the site with its machine-readable files, 5. search index (before the swap)
+    extra = report_files(cards, verification, {k: dict(v.model_index) for k, v in inputs.datasets.items()},
+                         cfg.eval_limit)
     log = (lambda m: print(m, file=sys.stderr)) if cfg.verbose else None
-    report = build_site(cards, tags, verification, options, cfg.out, log=log, input_stats=stats,
+    report = build_site(cards, inputs.tags, verification, options, cfg.out, log=log, input_stats=stats,
                         fingerprint=fingerprint, workers=cfg.jobs, extra=extra,
-                        before_swap=lambda stage, changed: _index_search(cfg, stage, changed))
+                        before_swap=(lambda stage, changed: _print(index_stage(cfg.out, stage, changed)))
+                        if cfg.search else None)
     if cfg.search and not report.wrote:
-        _repair_search(cfg)
+        _print(repair_index(cfg.out))
     clock.lap("render+write+search")
     if cfg.junit is not None and verification:
-        cfg.junit.parent.mkdir(parents=True, exist_ok=True)
-        cfg.junit.write_bytes(junit_xml(verification.values()))
+        atomic_write(cfg.junit, junit_xml(verification.values()))
 
     _say(cfg, _summary(cards, verification, report, time.perf_counter() - started)
          + " (" + ", ".join(f"{name} {sec:.2f} s" for name, sec in clock.laps) + ")")
     if cfg.strict:
-        failures = strict_failures(verification.values()) + _mismatches(verification)
+        failures = strict_failures(verification.values()) + mismatches(verification.values())
         if failures:
             _print(failures)
             print(f"build-site: --strict: {len(failures)} problem(s); the site was written, CI should fail",
@@ -120,81 +131,11 @@ def _fingerprint(cfg: Config) -> str:
 def _store_presence(cfg: Config) -> str:
     """Which lock items the store holds (a `build-site fetch` changes this, not the lock): the
     same digest the run cache keys on."""
-    from generator.store.lock import parse_lock
-    from generator.store.content import Store, item_digest
-
     try:
-        lock, problems = parse_lock((cfg.cards / "store.lock.json").read_text(encoding="utf-8"))
+        lock, problems = parse_lock(cfg.lock_file.read_text(encoding="utf-8"))
     except OSError:
         return "no lock"
     return "unreadable" if problems else item_digest(lock, Store(cfg.store))
-
-
-# ---------------------------------------------------------------- outputs besides the pages
-
-def _extra_files(cards: Sequence[Card], verification: Mapping[str, CardVerification],
-                 registry: Mapping[str, object], cfg: Config) -> dict[str, bytes]:
-    if not verification:
-        return {}
-    by_id = {c.meta.id: c for c in cards}
-    report = report_dict(
-        verification.values(),
-        generated_from={"cards": sorted(c.path for c in cards), "eval_limit": cfg.eval_limit},
-        card_extras=[lambda cv: {"claims": [state_record(s) for s in cv.claims]}],
-    )
-    files = {REPORT_URL: _json(report)}
-    datasets = {k: dict(getattr(v, "model_index", {}) or {}) for k, v in registry.items()}
-    for cid, cv in sorted(verification.items()):
-        files[urls.api_model(cid).replace(".json", ".model-index.json")] = _json(
-            model_index(by_id[cid], cv.claims, datasets))
-    return files
-
-
-def _json(data: object) -> bytes:
-    return (json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode("utf-8")
-
-
-def _index_search(cfg: Config, stage: Path, changed: frozenset[str]) -> None:
-    """Runs on the new site folder before it is swapped in, so pages and their search index
-    change together. Pagefind reads only the model pages: when none of them changed, the current
-    bundles are carried over (hard links) instead of re-indexing. A missing Pagefind is a
-    warning: the site works without search."""
-    if not cfg.search:
-        return
-    from generator.site.search import BUNDLE, index_site
-
-    pages_changed = any("/models/" in url and url.endswith(".html") for url in changed)
-    old = [(cfg.out / lang / BUNDLE, stage / lang / BUNDLE) for lang in _lang_dirs(stage)]
-    if not pages_changed and old and all(src.is_dir() for src, _ in old):
-        for src, dst in old:
-            shutil.copytree(src, dst, copy_function=os.link)
-        return
-    _print(index_site(stage))
-
-
-def _repair_search(cfg: Config) -> None:
-    """Nothing was rendered, but a bundle is missing (the last build ran with --no-search)."""
-    from generator.site.search import BUNDLE, index_site
-
-    if any(not (cfg.out / lang / BUNDLE).is_dir() for lang in _lang_dirs(cfg.out)):
-        _print(index_site(cfg.out))
-
-
-def _lang_dirs(site: Path) -> list[str]:
-    from generator.core.model import LANGS, URL_LANG
-
-    return [URL_LANG[lang] for lang in LANGS if (site / URL_LANG[lang]).is_dir()]
-
-
-def _mismatches(verification: Mapping[str, CardVerification]) -> list[Diagnostic]:
-    out = []
-    for cv in verification.values():
-        for s in cv.claims:
-            if s.status == "mismatch":
-                c = s.claim
-                out.append(error(Code.CLAIM_MISMATCH, f"{c.row} / {c.column} = {c.text}: {s.reason}",
-                                 c.loc.path, c.loc.line))
-    return sorted(out, key=lambda d: (d.loc, d.message))
 
 
 def _summary(cards: Sequence[Card], verification: Mapping[str, CardVerification],
@@ -232,3 +173,7 @@ def _print(diags: Sequence[Diagnostic]) -> None:
 
 def _say(cfg: Config, message: str) -> None:
     print(f"build-site: {message}", file=sys.stderr)
+
+
+def run(cfg: Config, args: argparse.Namespace) -> int:
+    return build(cfg)

@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from generator.store.lock import LOCK_FILE
+
+if TYPE_CHECKING:
+    from generator.claims.evaluate import EvalOptions
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,19 @@ class Config:
     def workers(self) -> int:
         return self.jobs or (os.cpu_count() or 1)
 
+    @property
+    def lock_file(self) -> Path:
+        """The one lock every command reads: the cards folder's (build, check, fetch, setup)."""
+        return self.cards / LOCK_FILE
+
+    @property
+    def lock_display(self) -> str:
+        """How diagnostics name the lock: relative to the project (what is committed), else whole."""
+        try:
+            return self.lock_file.relative_to(self.project).as_posix()
+        except ValueError:
+            return str(self.lock_file)
+
 
 def project_root(start: Path) -> Path:
     """The folder with a cards/ folder: the working directory or one of its parents."""
@@ -37,3 +56,22 @@ def project_root(start: Path) -> Path:
         if (p / "cards").is_dir():
             return p
     return start
+
+
+def eval_cache_dir(cfg: Config) -> Path:
+    """Evaluation results of this tool version (build, eval --shard/--merge share them)."""
+    from generator import __version__
+
+    return cfg.cache / "evals" / __version__
+
+
+def run_cache_dir(cfg: Config) -> Path:
+    return cfg.cache / "runs"
+
+
+def eval_options(cfg: Config, progress: bool) -> "EvalOptions":
+    """How this build evaluates: the --eval-limit sample, where ImageNet is, progress lines."""
+    from generator.claims.evaluate import EvalOptions
+
+    return EvalOptions(limit=cfg.eval_limit or 0, workers=2, progress=progress,
+                       dataset_dirs={"imagenet-val": str(cfg.imagenet_dir)} if cfg.imagenet_dir else {})

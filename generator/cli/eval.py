@@ -13,20 +13,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from generator import __version__
-from generator.claims.extract import extract_claims
-from generator.cli.config import Config
-from generator.cards.discover import read_cards
-from generator.core.errors import Code, UserError, error, has_errors
 from generator.claims.evalcache import EvalCache, EvalResult, MergeConflict, merge, shard
-from generator.claims.evaluate import EvalJob, EvalOptions, plan_card, run_job
-from generator.store.content import materialize
-from generator.claims.verify import load_inputs
-from generator.claims.spec import load_spec
-
-
-def cache_dir(cfg: Config) -> Path:
-    return cfg.cache / "evals" / __version__
+from generator.claims.evaluate import EvalJob, plan_card, run_job
+from generator.claims.extract import extract_claims
+from generator.cli.config import Config, eval_cache_dir, eval_options
+from generator.cli.inputs import read_inputs
+from generator.core.errors import Code, UserError, error, has_errors
+from generator.store.content import Store
+from generator.store.materialize import materialize
+from generator.store.sync import sync_local
 
 
 def run_eval(cfg: Config, args: argparse.Namespace) -> int:
@@ -37,30 +32,30 @@ def run_eval(cfg: Config, args: argparse.Namespace) -> int:
                                    "<command line>", 0) for f in absent] or
                             [error(Code.VERIFY_SPEC, "--merge needs at least one results folder", "<command line>", 0)])
         try:
-            merged = merge(args.merge, cache_dir(cfg))
+            merged = merge(args.merge, eval_cache_dir(cfg))
         except MergeConflict as exc:
             raise UserError([error(Code.VERIFY_SPEC, str(exc), "<command line>", 0)]) from exc
         print(f"build-site eval: the cache now holds {len(merged.results())} result(s)", file=sys.stderr)
         return 0
     index, count = _parse_shard(args.shard)
-    cards, _tags, problems = read_cards(cfg.cards)
-    inputs, more = load_inputs(cfg, cards) if not has_errors(problems) else (None, [])
-    problems.extend(more)
-    if has_errors(problems) or inputs is None:
+    inputs, problems = read_inputs(cfg, verification=True)
+    if has_errors(problems) or inputs.lock is None:
         raise UserError(problems)
-    options = EvalOptions(limit=cfg.eval_limit or 0, progress=True,
-                          dataset_dirs={"imagenet-val": str(cfg.imagenet_dir)} if cfg.imagenet_dir else {})
+    store = Store(cfg.store)
+    lock, more = sync_local(inputs.lock, store, cfg.project, refresh=False)
+    if has_errors(more):
+        raise UserError(problems + more)
+    options = eval_options(cfg, progress=True)
     if args.results:
         # Even a shard with no jobs leaves its (empty) folder: a CI matrix can always collect it.
         Path(args.results).mkdir(parents=True, exist_ok=True)
-    out = EvalCache(args.results) if args.results else EvalCache(cache_dir(cfg))
+    out = EvalCache(args.results) if args.results else EvalCache(eval_cache_dir(cfg))
     with tempfile.TemporaryDirectory(prefix="eval-") as tmp:
-        assets = materialize(inputs.lock, inputs.store, Path(tmp))
+        assets = materialize(lock, store, Path(tmp))
         jobs: dict[str, EvalJob] = {}
-        for card in cards:
+        for card in inputs.cards:
             claims, _ = extract_claims(card)
-            spec, _ = load_spec(card, cfg.cards)
-            plan = plan_card(card, claims, spec, assets, inputs.registry, options)
+            plan = plan_card(card, claims, inputs.specs.get(card.meta.id), assets, inputs.datasets, options)
             for job in plan.jobs.values():
                 jobs.setdefault(job.key, job)
             said: set[tuple[str, str]] = set()
@@ -94,3 +89,7 @@ def _parse_shard(text: str | None) -> tuple[int, int]:
         raise UserError([error(Code.VERIFY_SPEC, f"--shard takes i/n with 1 <= i <= n, not {text!r}",
                                "<command line>", 0)]) from None
     return i - 1, n
+
+
+def run(cfg: Config, args: argparse.Namespace) -> int:
+    return run_eval(cfg, args)

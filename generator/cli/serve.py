@@ -11,6 +11,7 @@ Live reload exists only here: the HTTP handler adds a small script to each HTML 
 
 from __future__ import annotations
 
+import argparse
 import functools
 import http.server
 import sys
@@ -186,3 +187,7 @@ def serve(cfg: Config, port: int, *, stop: threading.Event | None = None,
         httpd.shutdown()
         httpd.server_close()
     return 0
+
+
+def run(cfg: Config, args: argparse.Namespace) -> int:
+    return serve(cfg, args.port)

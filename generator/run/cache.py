@@ -8,22 +8,13 @@ execute.program_key; this module only stores and loads, and (de)serialises resul
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
+from generator.core.jsonio import JsonCache
 from generator.core.model import BlockResult, ProgramResult
 
 FORMAT = 1  # bump when the JSON shape changes
-
-
-def digest(parts: Mapping[str, Any]) -> str:
-    """sha256 of canonical JSON (sorted keys, no whitespace): the same parts give the same key."""
-    text = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def program_to_json(p: ProgramResult) -> dict[str, Any]:
@@ -53,31 +44,22 @@ def program_from_json(d: Mapping[str, Any], cached: bool = False) -> ProgramResu
 
 class RunCache:
     def __init__(self, root: Path, tool_version: str) -> None:
-        self.dir = Path(root) / tool_version
+        self.store = JsonCache(Path(root) / tool_version, fanout=True)
 
-    def _path(self, key: str) -> Path:
-        return self.dir / key[:2] / f"{key}.json"
+    @property
+    def dir(self) -> Path:
+        return self.store.root
 
     def get(self, key: str) -> ProgramResult | None:
         """The stored result with every block marked cached=True; None if absent or unreadable
         (a damaged entry is simply a miss: the program runs again and overwrites it)."""
+        data = self.store.read(key)
         try:
-            with open(self._path(key), encoding="utf-8") as f:
-                data = json.load(f)
-            if data.get("format") != FORMAT or data.get("cache_key") != key:
+            if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("cache_key") != key:
                 return None
             return program_from_json(data, cached=True)
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
 
     def put(self, result: ProgramResult) -> None:
-        path = self._path(result.cache_key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(program_to_json(result), f, ensure_ascii=False, indent=1)
-            os.replace(tmp, path)  # readers see the old file or the new one, never half of one
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        self.store.write(result.cache_key, program_to_json(result))

@@ -12,14 +12,10 @@ diffs well and two builds are byte-identical.
 
 from __future__ import annotations
 
-import json
 from typing import Callable, Mapping, Sequence
 
+from generator.core.jsonio import pretty as dumps
 from generator.core.model import LANGS, Card, Tag
-
-
-def dumps(data: object) -> bytes:
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def model_meta(card: Card) -> dict[str, object]:

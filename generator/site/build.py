@@ -55,7 +55,8 @@ from generator.site.state import BuildState, Decision, digest
 from generator.site.highlight import pygments_css
 from generator.core.model import HTML_LANG, LANGS, Card, CardVerification, Page, Tag
 from generator.site.render import DEFAULT_LANG, CardEntry, Renderer
-from generator.site.write import FolderWriter, Stage, replace_file
+from generator.core.jsonio import atomic_write
+from generator.site.write import FolderWriter, Stage
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEFAULT_TEMPLATES = PROJECT / "templates"
@@ -376,7 +377,7 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
     if not todo and not removed and state is not None:
         # Nothing to render; only refresh the recorded mtimes if they moved (e.g. `touch`).
         if state.inputs != stats or state.fingerprint != fingerprint:
-            replace_file(out_dir / incremental.STATE_FILE, new_state.to_bytes())
+            atomic_write(out_dir / incremental.STATE_FILE, new_state.to_bytes())
         return BuildReport(0, len(jobs), 0, False, time.perf_counter() - start)
 
     sr = SiteRenderer(cards, tags, verification, options, extra)

@@ -1,22 +1,18 @@
-"""Machine-readable results: `site/verify/report.json` and a JUnit XML file for CI.
-
-Both take the CardVerification objects of model.py, so later stages (accuracy claims) extend the
-report by passing a `card_extras` function instead of editing this module.
+"""Machine-readable results: `site/verify/report.json`, the Hugging Face model-index files, and
+a JUnit XML file for CI. One place assembles each; the build only asks for the bytes.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 import xml.etree.ElementTree as ET
-from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from generator import __version__ as TOOL_VERSION
-from generator.core.model import PRELUDE, BlockResult, CardVerification, ProgramResult
+from generator.core.jsonio import pretty
+from generator.core.model import PRELUDE, BlockResult, Card, CardVerification, ClaimState, ProgramResult
+from generator.site import urls
+from generator.site.modelindex import model_index
 
-CardExtra = Callable[[CardVerification], Mapping[str, Any]]
 BAD = ("failed", "timeout", "blocked")
 
 
@@ -31,39 +27,41 @@ def program_json(p: ProgramResult) -> dict[str, Any]:
             "environment": dict(p.environment), "blocks": [block_json(b) for b in p.blocks]}
 
 
-def report_dict(verifications: Iterable[CardVerification], generated_from: Mapping[str, Any],
-                card_extras: Sequence[CardExtra] = ()) -> dict[str, Any]:
-    """The report as plain data. Each function in `card_extras` adds keys to a card's entry
-    (e.g. `lambda cv: {"claims": [...]}`); it may not replace "id" or "programs"."""
-    cards = []
-    for cv in sorted(verifications, key=lambda v: v.card_id):
-        entry: dict[str, Any] = {"id": cv.card_id, "programs": [program_json(p) for p in cv.programs]}
-        for extra in card_extras:
-            more = dict(extra(cv))
-            clash = set(more) & {"id", "programs"}
-            if clash:
-                raise ValueError(f"card_extras may not replace {sorted(clash)}")
-            entry.update(more)
-        cards.append(entry)
+def claim_json(state: ClaimState) -> dict[str, Any]:
+    """One number with its checks and the provenance of its evaluation."""
+    c = state.claim
+    ev = next((o for o in state.checks if o.name == "evaluation" and o.measured is not None), None)
+    return {
+        "lang": c.lang, "table": c.table, "row": c.row, "column": c.column, "metric": c.metric,
+        "line": c.loc.line, "claimed": c.value, "text": c.text, "scale": c.scale, "kind": c.kind,
+        "measured": ev.measured if ev else None, "status": state.status, "reason": state.reason,
+        "checks": [{"name": o.name, "status": o.status, "measured": o.measured, "reason": o.reason}
+                   for o in state.checks],
+        "provenance": dict(ev.provenance) if ev else {},
+    }
+
+
+def report_dict(verifications: Iterable[CardVerification], generated_from: Mapping[str, Any]) -> dict[str, Any]:
+    """The report as plain data: every card's programs (each block) and numbers (each check)."""
+    cards = [{"id": cv.card_id, "programs": [program_json(p) for p in cv.programs],
+              "claims": [claim_json(s) for s in cv.claims]}
+             for cv in sorted(verifications, key=lambda v: v.card_id)]
     return {"tool_version": TOOL_VERSION, "generated_from": dict(generated_from), "cards": cards}
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_report_json(path: Path, verifications: Iterable[CardVerification],
-                      generated_from: Mapping[str, Any], card_extras: Sequence[CardExtra] = ()) -> None:
-    data = report_dict(verifications, generated_from, card_extras)
-    _atomic_write(path, (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+def report_files(cards: Sequence[Card], verification: Mapping[str, CardVerification],
+                 datasets: Mapping[str, Mapping[str, str]], eval_limit: int | None) -> dict[str, bytes]:
+    """report.json and one model-index JSON per card, as site files (url -> bytes). Nothing
+    when nothing was verified (`--no-verify`). `datasets`: dataset id -> its model-index block."""
+    if not verification:
+        return {}
+    report = report_dict(verification.values(),
+                         {"cards": sorted(c.path for c in cards), "eval_limit": eval_limit})
+    files = {urls.REPORT: pretty(report)}
+    by_id = {c.meta.id: c for c in cards}
+    for cid, cv in sorted(verification.items()):
+        files[urls.model_index(cid)] = pretty(model_index(by_id[cid], cv.claims, datasets))
+    return files
 
 
 # ---------------------------------------------------------------- JUnit XML
@@ -121,7 +119,3 @@ def junit_xml(verifications: Iterable[CardVerification], suite_name: str = "card
     root.append(suite)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
-
-
-def write_junit(path: Path, verifications: Iterable[CardVerification]) -> None:
-    _atomic_write(path, junit_xml(verifications))

@@ -1,6 +1,7 @@
 """Full-text search: one Pagefind bundle per language, built over the written site.
 
-`build.py` calls `index_site(out)` after the pages are written.
+The build calls `index_stage` on the new site folder before it is swapped in (so pages and their
+index change together), and `repair_index` when nothing was rendered.
 
 Why one run per language folder (`site/en/pagefind/`, `site/zh/pagefind/`) rather than one run
 over the whole site (which would also split by `<html lang>`):
@@ -157,3 +158,26 @@ def _write_stub(out: Path, reason: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "pagefind-ui.js").write_text(STUB_JS.format(reason=reason.replace("*/", "* /")), encoding="utf-8")
     (out / "pagefind-ui.css").write_text(STUB_CSS, encoding="utf-8")
+
+
+def index_stage(current: Path, stage: Path, changed: frozenset[str]) -> tuple[Diagnostic, ...]:
+    """Index the new site folder `stage`. Pagefind reads only the model pages: when none of them
+    changed, the bundles of the `current` site are carried over (hard links) instead."""
+    pages_changed = any("/models/" in url and url.endswith(".html") for url in changed)
+    old = [(current / lang / BUNDLE, stage / lang / BUNDLE) for lang in _lang_dirs(stage)]
+    if not pages_changed and old and all(src.is_dir() for src, _ in old):
+        for src, dst in old:
+            shutil.copytree(src, dst, copy_function=os.link)
+        return ()
+    return index_site(stage)
+
+
+def repair_index(site_dir: Path) -> tuple[Diagnostic, ...]:
+    """Nothing was rendered, but a bundle is missing (the last build ran with --no-search)."""
+    if any(not (site_dir / lang / BUNDLE).is_dir() for lang in _lang_dirs(site_dir)):
+        return index_site(site_dir)
+    return ()
+
+
+def _lang_dirs(site_dir: Path) -> list[str]:
+    return [URL_LANG[lang] for lang in LANGS if (site_dir / URL_LANG[lang]).is_dir()]

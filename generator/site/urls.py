@@ -17,6 +17,7 @@ NOT_FOUND = "404.html"
 SITEMAP = "sitemap.xml"
 STATIC = "static"
 API_INDEX = "api/v1/models.json"
+REPORT = "verify/report.json"  # every block and number with its checks and provenance
 SEARCH_BUNDLE = "pagefind"  # inside each language folder, written by search.py
 
 
@@ -47,6 +48,11 @@ def report_problem(github_link: str, title: str) -> str:
 
 def api_model(card_id: str) -> str:
     return f"api/v1/models/{card_id}.json"
+
+
+def model_index(card_id: str) -> str:
+    """Hugging Face `model-index` metadata of a card, next to its API file."""
+    return f"api/v1/models/{card_id}.model-index.json"
 
 
 def static(name: str) -> str:

@@ -106,11 +106,3 @@ def swap_in(new: Path, out_dir: Path) -> None:
         raise
     if had_old:
         shutil.rmtree(old, ignore_errors=True)
-
-
-def replace_file(path: Path, data: bytes) -> None:
-    """Atomically replace one file (write a sibling, then rename over it)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)

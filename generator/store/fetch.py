@@ -1,10 +1,5 @@
-"""`build-site fetch`: fill the asset store from the network or from local files, and keep
-`cards/store.lock.json` up to date.
-
-    build-site fetch                              download every lock item missing from the store
-    build-site fetch --url URL | --repo O/N       ... only that item
-    build-site fetch --from FILE --url URL        add a local file standing for URL
-    build-site fetch --from DIR --repo O/N        add a local checkout of a hub repository
+"""Filling the asset store from the network or from local files (the work of `build-site fetch`,
+whose command line is cli/fetch.py).
 
 Downloads go through urllib with a timeout, are checked against Content-Length, the lock's
 size and its sha256 before they enter the store, and never leave partial files behind.
@@ -14,34 +9,24 @@ HUB_MIRROR) rewrites file/weight URLs to `<mirror>/<host>/<path>`.
 
 from __future__ import annotations
 
-import argparse
 import http.client
 import importlib.metadata
 import os
 import shutil
 import socket
 import stat
-import sys
 import urllib.error
 import urllib.request
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import BinaryIO, TextIO
 from urllib.parse import urlparse
 
-from generator.core.errors import Code, Diagnostic, UserError, error, has_errors, warning
-from generator.store.lock import (
-    KINDS,
-    LOCK_RELPATH,
-    Kind,
-    Lock,
-    LockItem,
-    hub_repo_url,
-    read_lock,
-    write_lock,
-)
-from generator.store.content import FETCH_HINT, Store, StoreError, is_ignored, store_root, sync_local
+from generator.core.errors import Code, Diagnostic, error, warning
+from generator.store.content import Store, StoreError, is_ignored
+from generator.store.lock import Kind, Lock, LockItem, hub_repo_url
+from generator.store.sync import sync_local
 
 ENV_GIT_HOST = "HUB_GIT_HOST"
 ENV_MIRROR = "HUB_MIRROR"
@@ -49,7 +34,6 @@ DEFAULT_GIT_HOST = "github.com"
 DEFAULT_TIMEOUT_S = 60.0
 # A hub archive has no size in the lock (its hash is of the unpacked tree): cap it instead.
 MAX_ARCHIVE_BYTES = 1 << 31
-CMDLINE = "<command line>"
 _CHUNK = 1 << 16
 _WEIGHT_SUFFIXES = (".pkl", ".mge")
 
@@ -320,111 +304,3 @@ def add_from(lock: Lock, store: Store, project: Path, from_path: Path, *, url: s
         commit=commit if kind == "hub-repo" else None,
     )
     return lock.with_item(item), item
-
-
-# ---------------------------------------------------------------- the command
-
-
-def add_fetch_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of `build-site fetch`, for the CLI to attach to its sub-command parser."""
-    parser.add_argument("--from", dest="from_path", metavar="PATH",
-                        help="add a local file (with --url) or hub repository folder (with --repo)")
-    parser.add_argument("--url", help="the URL a --from file stands for; without --from: fetch "
-                                      "only this lock item")
-    parser.add_argument("--repo", metavar="OWNER/NAME",
-                        help="the hub repository a --from folder is; without --from: fetch only it")
-    parser.add_argument("--branch", default="master", help="hub repository branch (default master)")
-    parser.add_argument("--commit", default=None, help="hub repository commit (default none)")
-    parser.add_argument("--kind", choices=KINDS, default=None,
-                        help="kind of a --from file (default: weights for .pkl/.mge, else file)")
-    parser.add_argument("--substitute", action="store_true",
-                        help="mark the --from file as a stand-in for the real URL's content")
-    parser.add_argument("--note", default=None, help="free-text note stored on the lock item")
-    parser.add_argument("--source", default=None,
-                        help="override the recorded source (e.g. build:efficientnet-convert)")
-    parser.add_argument("--store", default=None, help=f"store folder (env HUB_STORE; default "
-                                                      f"<project>/.store)")
-    parser.add_argument("--git-host", default=None,
-                        help=f"host for hub archives (env {ENV_GIT_HOST}; default github.com; "
-                             f"may be a base URL like http://127.0.0.1:8000)")
-    parser.add_argument("--mirror", default=None,
-                        help=f"base URL that file/weight downloads are fetched through "
-                             f"(env {ENV_MIRROR}): <mirror>/<host>/<path>")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds per network read")
-
-
-def run_fetch_args(ns: argparse.Namespace, project: Path,
-                   store: str | os.PathLike[str] | None = None, out: TextIO | None = None) -> int:
-    """run_fetch from parsed arguments; flags the parser lacks take their defaults."""
-    def arg(name: str, default: object = None) -> Any:
-        return getattr(ns, name, default)
-
-    return run_fetch(project, from_path=arg("from_path"), url=arg("url"), repo=arg("repo"),
-                     branch=arg("branch") or "master", commit=arg("commit"), kind=arg("kind"),
-                     substitute=bool(arg("substitute")), note=arg("note"), source=arg("source"),
-                     store=store or arg("store"), git_host=arg("git_host"), mirror=arg("mirror"),
-                     timeout_s=arg("timeout"), out=out)
-
-
-def run_fetch(project: Path, *, from_path: str | os.PathLike[str] | None = None,
-              url: str | None = None, repo: str | None = None, branch: str = "master",
-              commit: str | None = None, kind: Kind | None = None,
-              substitute: bool = False, note: str | None = None, source: str | None = None,
-              store: str | os.PathLike[str] | None = None, git_host: str | None = None,
-              mirror: str | None = None, timeout_s: float | None = None,
-              out: TextIO | None = None) -> int:
-    """`build-site fetch`. Returns 0; raises UserError with every diagnostic on any error."""
-    out = out if out is not None else sys.stdout
-    lock_file = project / LOCK_RELPATH
-    lock = read_lock(lock_file, LOCK_RELPATH)
-    st = Store(store_root(project, store))
-    if source is not None and not source.startswith(("http://", "https://", "path:", "package:",
-                                                     "build:")):
-        raise UserError([error(Code.FETCH, f"--source must be a URL or start with path:, "
-                                           f"package: or build:, found {source!r}", CMDLINE, 0)])
-    if from_path is not None:
-        try:
-            lock, item = add_from(lock, st, project, Path(from_path), url=url, repo=repo,
-                                  branch=branch, commit=commit, kind=kind, substitute=substitute,
-                                  note=note, source=source)
-        except (FetchError, StoreError, OSError) as e:
-            raise UserError([error(Code.FETCH, str(e), CMDLINE, 0)]) from None
-        write_lock(lock_file, lock)
-        print(f"added {item.url} ({item.kind}, {item.size} bytes, sha256 {item.sha256[:12]}…) "
-              f"from {item.source} to {LOCK_RELPATH}", file=out)
-        return 0
-
-    only: set[str] | None = None
-    if url or repo:
-        only = {u for u in (url, hub_repo_url(repo) if repo else None) if u}
-        unknown = [u for u in sorted(only) if lock.get(u) is None]
-        if unknown:
-            raise UserError([error(Code.FETCH, f"{u} is not in {LOCK_RELPATH}; add it with "
-                                               f"`build-site fetch --from PATH`", CMDLINE, 0)
-                             for u in unknown])
-    options = FetchOptions.resolve(git_host, mirror, timeout_s)
-    new_lock, diags = fetch_missing(lock, st, project, options, only, out)
-    # Hub repositories name their weights only in hubconf.py: now that they are here, add the
-    # weights the cards use and fetch those too (hashes recorded on first download).
-    from generator.store.wanted import wanted_weights
-
-    found = wanted_weights(new_lock, st, project / "cards")
-    if found:
-        print(f"found {len(found)} pretrained weight file(s) the cards use in the hub repositories", file=out)
-        for item in found:
-            new_lock = new_lock.with_item(item)
-        new_lock, more = fetch_missing(new_lock, st, project, options, {it.url for it in found}, out)
-        diags.extend(more)
-    if new_lock != lock:
-        write_lock(lock_file, new_lock)
-        print(f"updated {LOCK_RELPATH}", file=out)
-    for d in diags:
-        if d.level == "warning":
-            print(d, file=sys.stderr)
-    if has_errors(diags):
-        raise UserError([d for d in diags if d.level == "error"])
-    missing = [it.url for it in new_lock.items if not st.has(it)]
-    print(f"store {st.root}: {len(new_lock.items) - len(missing)} of {len(new_lock.items)} "
-          f"items present" + (f"; still missing: {', '.join(missing)} ({FETCH_HINT})"
-                              if missing else ""), file=out)
-    return 0

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import bisect
 import json
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
 
 from generator.core.errors import Code, Diagnostic, UserError, error
+from generator.core.jsonio import atomic_write
 
-LOCK_RELPATH = "cards/store.lock.json"
+LOCK_FILE = "store.lock.json"  # in the cards folder
+LOCK_RELPATH = f"cards/{LOCK_FILE}"  # how diagnostics name it in a project
 LOCK_VERSION = 1
 
 Kind = Literal["file", "weights", "hub-repo"]
@@ -342,18 +342,4 @@ def dump_lock(lock: Lock | Iterable[LockItem]) -> str:
 
 def write_lock(file: Path, lock: Lock) -> None:
     """Write atomically: a crash mid-write leaves the previous lock in place."""
-    atomic_write_bytes(file, dump_lock(lock).encode("utf-8"))
-
-
-def atomic_write_bytes(file: Path, data: bytes) -> None:
-    file.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", suffix=".tmp", dir=file.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, file)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(file, dump_lock(lock).encode("utf-8"), durable=True)

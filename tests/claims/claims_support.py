@@ -16,7 +16,8 @@ import pytest
 from generator.claims.datasets import DatasetDef, load_registry
 from generator.core.model import Card
 from generator.cards.parse import parse_card
-from generator.store.content import RunAssets, hub_cache_dirname, serialized_filename
+from generator.hub.layout import hub_cache_dirname, serialized_filename
+from generator.store.materialize import RunAssets
 
 HERE = Path(__file__).parent
 REPO = "testzoo/digits"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from generator.claims.checks import (check_languages, check_weight_name, combine, decode_weight_metric,
-                              evaluation_outcome)
+from generator.claims.checks import check_languages, check_weight_name, decode_weight_metric, evaluation_outcome
+from generator.claims.combine import combine
 from generator.core.errors import Loc
 from generator.core.model import CheckOutcome, Claim
 from generator.claims.stats import wilson_interval

@@ -10,7 +10,9 @@ import pytest
 
 from generator.claims.datasets import load_registry
 from generator.claims.evalcache import EvalCache, merge, shard
-from generator.claims.evaluate import EvalOptions, plan_card, run_job, state_record, verify_card
+from generator.claims.evaluate import EvalOptions, plan_card, run_job
+from generator.claims.verify import verify_card
+from generator.site.report import claim_json
 from generator.claims.extract import extract_claims
 from generator.site.modelindex import model_index
 from generator.cards.parse import parse_card
@@ -23,6 +25,13 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.megengine
 
 
+def _verify(card, cards_dir=None, **kw):  # type: ignore[no-untyped-def]
+    """verify_card with the card's own spec, loaded as the read stage does."""
+    spec, spec_diags = load_spec(card, cards_dir)
+    states, diags = verify_card(card, spec, **kw)
+    return states, spec_diags + diags
+
+
 def _by(states, lang="en_US"):
     return {(s.claim.lang, s.claim.row, s.claim.metric): s for s in states}
 
@@ -31,10 +40,10 @@ def test_exact_claim_is_verified_and_changed_number_is_mismatch(digits_zoo: Digi
     z = digits_zoo
     cache = EvalCache(tmp_path / "cache")
     card = make_card(tmp_path, f"| DigitsLinear | {z.percent} |")
-    states, diags = verify_card(card, assets=z.assets, registry=z.registry, cache=cache)
+    states, diags = _verify(card, assets=z.assets, registry=z.registry, cache=cache)
     assert not diags
     assert [s.status for s in states] == ["verified", "verified"], [s.reason for s in states]
-    rec = state_record(states[1])
+    rec = claim_json(states[1])
     assert rec["measured"] == pytest.approx(100.0 * z.correct / z.n)
     prov = rec["provenance"]
     assert prov["n"] == z.n and prov["full"] is True and len(prov["weights_sha256"]) == 64
@@ -49,7 +58,7 @@ def test_exact_claim_is_verified_and_changed_number_is_mismatch(digits_zoo: Digi
     # one number changed in the zh_CN table only: mismatch at that line (evaluation + languages)
     wrong = f"{float(z.percent) + 0.2:.3f}"
     card2 = make_card(tmp_path, f"| DigitsLinear | {wrong} |", f"| DigitsLinear | {z.percent} |")
-    states2, _ = verify_card(card2, assets=z.assets, registry=z.registry, cache=cache)  # cached run
+    states2, _ = _verify(card2, assets=z.assets, registry=z.registry, cache=cache)  # cached run
     zh, en = states2
     assert zh.status == "mismatch" and en.status == "mismatch"
     line = card2.source.split("\n").index(f"| DigitsLinear | {wrong} |") + 1
@@ -65,20 +74,20 @@ def test_error_rate_and_fraction_tables_are_verified(digits_zoo: DigitsZoo, tmp_
     frac = f"{z.correct / z.n:.5f}"
     card = make_card(tmp_path, f"| DigitsLinear | {err} | {frac} |",
                      header="| 模型 | Top-1 err. | Top1 acc |", en_header="| model | Top-1 err. | Top1 acc |")
-    states, _ = verify_card(card, assets=z.assets, registry=z.registry, cache=EvalCache(tmp_path / "c"))
+    states, _ = _verify(card, assets=z.assets, registry=z.registry, cache=EvalCache(tmp_path / "c"))
     st = {(s.claim.lang, s.claim.column): s for s in states}
     e = st[("en_US", "Top-1 err.")]
     f = st[("en_US", "Top1 acc")]
     assert (e.claim.kind, f.claim.scale) == ("error", "fraction")
     assert e.status == "verified" and f.status == "verified", (e.reason, f.reason)
-    assert state_record(f)["measured"] == pytest.approx(z.correct / z.n)
+    assert claim_json(f)["measured"] == pytest.approx(z.correct / z.n)
 
 
 def test_weight_name_disagreeing_with_its_row(digits_zoo: DigitsZoo, tmp_path: Path) -> None:
     z = digits_zoo
     verify = VERIFY_B = "verify:\n  repo: testzoo/digits\n  dataset: digits-test\n  preprocess: {channel_order: GRAY, scale: 0.0625}\n"
     card = make_card(tmp_path, f"| Digits Linear B | {z.percent} |", verify=VERIFY_B)
-    states, _ = verify_card(card, assets=z.assets, registry=z.registry, options=EvalOptions(run=False))
+    states, _ = _verify(card, assets=z.assets, registry=z.registry, options=EvalOptions(run=False))
     for s in states:
         w = next(o for o in s.checks if o.name == "weight-name")
         assert w.status == "mismatch" and w.measured == 50.0 and w.provenance["entry"] == "digits_linear_b"
@@ -92,7 +101,7 @@ def test_subset_uses_wilson_interval(digits_zoo: DigitsZoo, tmp_path: Path) -> N
     z = digits_zoo
     card = make_card(tmp_path, f"| DigitsLinear | {z.percent} |")
     opts = EvalOptions(limit=100)
-    states, _ = verify_card(card, assets=z.assets, registry=z.registry, options=opts, cache=EvalCache(tmp_path / "c"))
+    states, _ = _verify(card, assets=z.assets, registry=z.registry, options=opts, cache=EvalCache(tmp_path / "c"))
     ev = next(o for o in states[0].checks if o.name == "evaluation")
     assert ev.provenance["n"] == 100 and ev.provenance["limit"] == 100 and ev.provenance["full"] is False
     k = ev.provenance["correct"]
@@ -104,7 +113,7 @@ def test_subset_uses_wilson_interval(digits_zoo: DigitsZoo, tmp_path: Path) -> N
 
     # a claim far outside the interval of the same subset run (served from the cache) is a mismatch
     card2 = make_card(tmp_path, "| DigitsLinear | 55.000 |")
-    states2, _ = verify_card(card2, assets=z.assets, registry=z.registry, options=opts, cache=EvalCache(tmp_path / "c"))
+    states2, _ = _verify(card2, assets=z.assets, registry=z.registry, options=opts, cache=EvalCache(tmp_path / "c"))
     assert states2[0].status == "mismatch" and "95 % interval" in states2[0].reason
 
 
@@ -142,11 +151,11 @@ def test_resnet_card_checks(tmp_path: Path) -> None:
     # A store with no megengine/models repository and no weights; no ImageNet on this machine.
     empty = tmp_path / "mge_home"
     (empty / "hub").mkdir(parents=True)
-    from generator.store.content import RunAssets
+    from generator.store.materialize import RunAssets
 
     assets = RunAssets(empty, {}, frozenset(), (), {}, {})
     opts = EvalOptions(dataset_dirs={"imagenet-val": str(tmp_path / "no-imagenet")})
-    states, diags = verify_card(card, assets=assets, registry=registry, options=opts, cards_dir=ROOT / "cards")
+    states, diags = _verify(card, assets=assets, registry=registry, options=opts, cards_dir=ROOT / "cards")
     assert not diags and len(states) == 24
     for s in states:
         checks = {o.name: o for o in s.checks}

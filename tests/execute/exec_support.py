@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from generator.run.execute import Limits
+from generator.run.plan import Limits
 from generator.core.model import Card
 from generator.cards.parse import parse_card
 

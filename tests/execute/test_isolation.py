@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 
 from exec_support import TEST_LIMITS, AssetsFactoryDouble, load_card
-from generator.run import execute
+from generator.run import execute, supervise
+from generator.run.plan import Limits
 from generator.run import sandbox
 
 pytestmark = pytest.mark.megengine
 
 
 def test_child_has_no_network_interfaces(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    if not execute.network_isolation():
+    if not supervise.network_isolation():
         pytest.skip("unshare is not allowed here: only the shim isolates runs")
     card_path = tmp_path / "exec_netns.md"
     text = (execute.PROJECT_DIR / "tests/execute/cards/exec_secrets.md").read_text()
@@ -37,7 +38,7 @@ def test_memory_limit_applies(tmp_path) -> None:  # type: ignore[no-untyped-def]
     text = text.replace("import os\nprint(sorted(os.environ.items()))", "import megengine")
     text = text.replace("print(os.getcwd())", "block = bytearray(4 * 2**30)")
     card_path.write_text(text)
-    limits = execute.Limits(block_timeout_s=60, memory_bytes=3 * 2**30, kill_grace_s=1)
+    limits = Limits(block_timeout_s=60, memory_bytes=3 * 2**30, kill_grace_s=1)
     (p,) = execute.run_card(load_card("", card_path), AssetsFactoryDouble(), limits)
     assert p.blocks[0].status == "passed"  # MegEngine itself fits in 3 GiB of address space
     assert p.blocks[1].status == "failed" and p.blocks[1].reason.startswith("MemoryError")

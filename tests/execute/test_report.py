@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from generator.core.model import BlockResult, CardVerification, ProgramResult
-from generator.site.report import junit_xml, report_dict, write_junit, write_report_json
+from generator.core.jsonio import atomic_write, pretty
+from generator.site.report import junit_xml, report_dict
 
 
 def _verifications() -> list[CardVerification]:
@@ -38,8 +39,7 @@ def _verifications() -> list[CardVerification]:
 
 def test_report_json(tmp_path: Path) -> None:
     path = tmp_path / "site" / "verify" / "report.json"
-    write_report_json(path, _verifications(), {"cards": "cards/", "lock": "cards/store.lock.json"},
-                      card_extras=[lambda cv: {"claims": []}])
+    atomic_write(path, pretty(report_dict(_verifications(), {"cards": "cards/", "lock": "cards/store.lock.json"})))
     data = json.loads(path.read_text())
     assert data["tool_version"] == "0.1.0"
     assert data["generated_from"]["lock"] == "cards/store.lock.json"
@@ -53,13 +53,11 @@ def test_report_json(tmp_path: Path) -> None:
                                  "flags": ["substitute-asset"], "duration_s": 0.25, "peak_mb": 0.0,
                                  "reason": "", "cached": False}
     assert data["cards"][2]["programs"][0]["blocks"][0]["cached"] is True
-    with pytest.raises(ValueError):
-        report_dict(_verifications(), {}, card_extras=[lambda cv: {"programs": []}])
 
 
 def test_junit_xml(tmp_path: Path) -> None:
     path = tmp_path / "junit.xml"
-    write_junit(path, _verifications())
+    atomic_write(path, junit_xml(_verifications()))
     root = ET.parse(path).getroot()
     assert root.tag == "testsuites"
     (suite,) = root.findall("testsuite")

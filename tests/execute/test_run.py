@@ -10,7 +10,8 @@ import pytest
 
 from exec_support import (CAT_URL, CHELSEA, FIXTURES, TEST_LIMITS, TINY_WEIGHTS_URL,
                       AssetsFactoryDouble, MissingItemDouble, load_card, pid_alive)
-from generator.run.execute import Limits, run_card
+from generator.run.execute import run_card
+from generator.run.plan import Limits
 from generator.core.model import ProgramResult
 
 pytestmark = pytest.mark.megengine

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from exec_support import hub_dirname, load_card, serialized_name
-from generator.run import execute
-from generator.store import content as store
+from generator.hub import layout as store
+from generator.run import execute, progress, results
+from generator.run.plan import plan_programs
 from generator.run.child import protocol
 from generator.core.errors import Code
 from generator.core.model import BlockResult, ProgramResult
@@ -23,10 +24,10 @@ def test_mge_home_layout_matches_megengine() -> None:
 
 
 def test_identical_languages_make_one_program() -> None:
-    (plan,) = execute.plan_programs(load_card("resnet_original.md"))
+    (plan,) = plan_programs(load_card("resnet_original.md"))
     assert plan.langs == ("zh_CN", "en_US")
     assert [s.lang for s in plan.blocks] == ["prelude", "zh_CN"]
-    plans = execute.plan_programs(load_card("exec_expect_error.md"))
+    plans = plan_programs(load_card("exec_expect_error.md"))
     assert [p.langs for p in plans] == [("zh_CN",), ("en_US",)]
 
 
@@ -36,7 +37,7 @@ def test_traceback_lines_move_to_the_other_language() -> None:
     tb = ('  File "tests/execute/cards/resnet_original.md", line 51, in <module>\n'
           '  File "/lib/megengine/module.py", line 51, in __call__\n')
     r = BlockResult("zh_CN", 0, zh.loc.line, "failed", traceback=tb)
-    moved = execute._for_lang(r, zh, en, card.path)
+    moved = results._for_lang(r, zh, en, card.path)
     assert moved.lang == "en_US" and moved.line == en.loc.line
     assert 'resnet_original.md", line 103' in moved.traceback
     assert 'module.py", line 51' in moved.traceback  # other files untouched
@@ -65,7 +66,7 @@ def test_strict_failures() -> None:
                  BlockResult("en_US", 0, 40, "timeout", reason="timed out after 2 s"),
                  BlockResult("en_US", 1, 50, "blocked", reason="hub repository a/b ..."),
                  BlockResult("en_US", 2, 60, "expected-error"))
-    diags = execute.strict_failures({"x": (p,)})
+    diags = results.strict_failures({"x": (p,)})
     assert [(d.code, d.loc.line) for d in diags] == [
         (Code.SNIPPET_FAILED, 20), (Code.SNIPPET_TIMEOUT, 40), (Code.SNIPPET_BLOCKED, 50)]
     assert str(diags[0]) == "cards/x.md:20: error: zh_CN block 1 failed: NameError: x [snippet-failed]"
@@ -105,14 +106,14 @@ class _Stream:
 
 def test_progress_display() -> None:
     p = _program(BlockResult("prelude", 0, 12, "passed"), BlockResult("zh_CN", 0, 20, "failed"))
-    events = [execute.Progress("started", "x", ("zh_CN", "en_US"), 2, 0, 1, 0),
-              execute.Progress("finished", "x", ("zh_CN", "en_US"), 2, 1, 0, 1, p),
-              execute.Progress("cached", "y", ("zh_CN",), 2, 2, 0, 1, p),
-              execute.Progress("all-done", "", (), 2, 2, 0, 1)]
+    events = [progress.Progress("started", "x", ("zh_CN", "en_US"), 2, 0, 1, 0),
+              progress.Progress("finished", "x", ("zh_CN", "en_US"), 2, 1, 0, 1, p),
+              progress.Progress("cached", "y", ("zh_CN",), 2, 2, 0, 1, p),
+              progress.Progress("all-done", "", (), 2, 2, 0, 1)]
     plain, tty = _Stream(False), _Stream(True)
     for e in events:
-        execute.StderrProgress(plain)(e)  # type: ignore[arg-type]
-        execute.StderrProgress(tty)(e)  # type: ignore[arg-type]
+        progress.StderrProgress(plain)(e)  # type: ignore[arg-type]
+        progress.StderrProgress(tty)(e)  # type: ignore[arg-type]
     assert plain.text == ("[1/2] x zh_CN+en_US: 1 failed, 1 passed\n"
                           "[2/2] y zh_CN: 1 failed, 1 passed (cached)\n")
     assert tty.text.endswith("\rrunning cards: 2/2 done, 0 running, 1 failed\n")

@@ -16,15 +16,8 @@ from store_helpers import (
 )
 
 from generator.core.errors import Code, UserError
-from generator.store.fetch import (
-    FetchOptions,
-    add_fetch_arguments,
-    archive_url,
-    download_url,
-    fetch_missing,
-    run_fetch,
-    run_fetch_args,
-)
+from generator.cli.fetch import add_fetch_arguments, run_fetch, run_fetch_args
+from generator.store.fetch import FetchOptions, archive_url, download_url, fetch_missing
 from generator.store.lock import LOCK_RELPATH, Lock, LockItem, dump_lock, read_lock
 from generator.store.content import Store, tree_hash
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from store_helpers import TINY_WEIGHTS, TINY_WEIGHTS_URL, TINYHUB, FakeServer, github_zip, sha256
 
-from generator.store.fetch import run_fetch
+from generator.cli.fetch import run_fetch
 from generator.store.lock import LOCK_RELPATH, Lock, LockItem, dump_lock, read_lock
 from generator.store.content import Store
 

@@ -12,16 +12,11 @@ from store_helpers import TINY_WEIGHTS, TINY_WEIGHTS_URL, TINYHUB, sha256, store
 
 from generator.core.errors import Code
 from generator.store.lock import Lock, LockItem
-from generator.store.content import (
-    Store,
-    hub_cache_dirname,
-    item_digest,
-    materialize,
-    serialized_filename,
-    sync_local,
-    tree_hash,
-    weights_url_for,
-)
+from generator.hub.hubconf import weights_url_for
+from generator.hub.layout import hub_cache_dirname, serialized_filename
+from generator.store.content import Store, tree_hash
+from generator.store.materialize import item_digest, materialize
+from generator.store.sync import sync_local
 
 CAT_URL = "https://data.megengine.org.cn/images/cat.jpg"
 CHELSEA = "package:scikit-image/skimage/data/chelsea.png"

@@ -7,3 +7,7 @@ Nothing here may import `generator` (the child only sees the standard library, t
 - `site/sitecustomize.py` + `site/vh_offline.py` the offline shim, installed at interpreter start
   in the child and in every Python process the card itself starts.
 """
+
+from pathlib import Path
+
+CHILD_DIR = Path(__file__).resolve().parent
