@@ -65,7 +65,8 @@ def own_pipeline(cards_dir: Path, out: Path) -> str:
     from generator.site import state as incremental
     from generator.cards.discover import read_cards
     from generator.core.errors import UserError, has_errors
-    from generator.site.build import SiteOptions, build_site, site_is_current
+    from generator.site.build import build_site, site_is_current
+    from generator.site.options import SiteOptions
 
     options = SiteOptions.for_project(cards_dir)
     inputs = sorted(cards_dir.glob("*.md")) + [cards_dir / "tags.yaml"]

@@ -47,3 +47,31 @@ def test_missing_tag_registry_is_a_located_error(tmp_path: Path) -> None:
     proc = run_cli("check", cwd=tmp_path)
     assert proc.returncode == 2
     assert "cards/tags.yaml:1: error: tag registry tags.yaml is missing" in proc.stderr
+
+
+def test_fetch_store_option_puts_the_file_into_that_store(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    (project / "cards").mkdir(parents=True)
+    (project / "cards" / "store.lock.json").write_text('{"version": 1, "items": []}\n', encoding="utf-8")
+    blob = tmp_path / "w.pkl"
+    blob.write_bytes(b"weights")
+    store = tmp_path / "elsewhere"
+    proc = run_cli("fetch", "--project", str(project), "--store", str(store), "--from", str(blob),
+                   "--url", "https://cdn.example/w.pkl", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    objects = [p for p in (store / "objects").rglob("*") if p.is_file()]
+    assert len(objects) == 1 and objects[0].read_bytes() == b"weights"
+    assert "https://cdn.example/w.pkl" in (project / "cards" / "store.lock.json").read_text(encoding="utf-8")
+
+
+def test_fetch_and_build_read_the_lock_of_the_cards_folder_they_are_given(tmp_path: Path) -> None:
+    cards = tmp_path / "mycards"
+    cards.mkdir()
+    (cards / "store.lock.json").write_text('{"version": 1, "items": []}\n', encoding="utf-8")
+    blob = tmp_path / "f.bin"
+    blob.write_bytes(b"x")
+    proc = run_cli("fetch", "--cards", str(cards), "--store", str(tmp_path / "s"), "--from", str(blob),
+                   "--url", "https://cdn.example/f.bin", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "https://cdn.example/f.bin" in (cards / "store.lock.json").read_text(encoding="utf-8")

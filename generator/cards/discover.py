@@ -10,13 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-import yaml
-
 from generator.core.errors import Code, Diagnostic, error
-from generator.core.model import LANGS, Card, Tag
+from generator.core.model import Card, Tag
 from generator.cards.parse import parse_card
+from generator.cards.tags import load_tags
 
-TAGS_FILE = "tags.yaml"
 
 
 @dataclass(frozen=True)
@@ -41,33 +39,6 @@ def find_cards(cards_dir: Path) -> list[CardFile]:
             continue
         files.append(CardFile(p.resolve(), display_path(p), p.read_text(encoding="utf-8")))
     return files
-
-
-def load_tags(cards_dir: Path) -> tuple[dict[str, Tag], list[Diagnostic]]:
-    path = cards_dir / TAGS_FILE
-    shown = display_path(path)
-    if not path.exists():
-        return {}, [error(Code.REGISTRY, f"tag registry {TAGS_FILE} is missing from the cards folder", shown, 1)]
-    text = path.read_text(encoding="utf-8")
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return {}, [error(Code.YAML_SYNTAX, f"not valid YAML: {getattr(exc, 'problem', exc)}", shown,
-                          1 + (mark.line if mark else 0))]
-    if not isinstance(data, dict):
-        return {}, [error(Code.REGISTRY, "the tag registry maps tag ids to {zh_CN: ..., en_US: ...}", shown, 1)]
-    lines = {str(k.value): 1 + k.start_mark.line for k, _ in node.value} if isinstance(node, yaml.MappingNode) else {}
-    tags: dict[str, Tag] = {}
-    problems: list[Diagnostic] = []
-    for tag_id, names in data.items():
-        line = lines.get(str(tag_id), 1)
-        if not isinstance(names, dict) or any(not isinstance(names.get(lang), str) for lang in LANGS):
-            problems.append(error(Code.REGISTRY, f"tag {tag_id!r} needs a name for each of {', '.join(LANGS)}", shown, line))
-            continue
-        tags[str(tag_id)] = Tag(str(tag_id), {lang: names[lang] for lang in LANGS})
-    return tags, problems
 
 
 def git_update_times(cards_dir: Path) -> dict[Path, str]:

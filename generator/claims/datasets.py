@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-import yaml
-
+from generator.cards.registry import YamlProblem, load_yaml
 from generator.core.errors import Code, Diagnostic, error
 
 KINDS = ("imagenet-folder", "idx-gz", "npz")
@@ -72,15 +71,17 @@ class Unavailable:
 def load_registry(path: Path) -> tuple[dict[str, DatasetDef], list[Diagnostic]]:
     diags: list[Diagnostic] = []
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        doc = load_yaml(path.read_text(encoding="utf-8"))
+    except OSError as exc:
         return {}, [error(Code.REGISTRY, f"cannot read dataset registry: {exc}", str(path), 1)]
+    except YamlProblem as p:
+        return {}, [error(Code.REGISTRY, f"cannot read dataset registry: {p.exc}", str(path), 1)]
+    data = doc.data or {}
     if not isinstance(data, dict):
         return {}, [error(Code.REGISTRY, "dataset registry must be a mapping of id -> dataset", str(path), 1)]
-    text = path.read_text(encoding="utf-8").split("\n")
     out: dict[str, DatasetDef] = {}
     for did, d in data.items():
-        line = next((i + 1 for i, t in enumerate(text) if t.startswith(f"{did}:")), 1)
+        line = doc.line(str(did))
         if not isinstance(d, dict) or d.get("kind") not in KINDS:
             diags.append(error(Code.REGISTRY, f"dataset {did!r} needs a kind, one of {', '.join(KINDS)}",
                                str(path), line))

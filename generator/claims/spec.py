@@ -37,8 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
+from generator.cards.registry import YamlProblem, load_yaml
 from generator.core.errors import Code, Diagnostic, error
 from generator.core.model import Card
 
@@ -77,16 +76,6 @@ def sidecar_path(card: Card, cards_dir: Path | None = None) -> Path:
     return base / f"{card.meta.id}.verify.yaml"
 
 
-def _lines(node: yaml.Node, offset: int, prefix: str = "") -> dict[str, int]:
-    out: dict[str, int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            key = f"{prefix}{k.value}"
-            out.setdefault(key, offset + k.start_mark.line + 1)
-            out.update({kk: vv for kk, vv in _lines(v, offset, key + ".").items() if kk not in out})
-    return out
-
-
 def load_spec(card: Card, cards_dir: Path | None = None) -> tuple[VerifySpec | None, list[Diagnostic]]:
     """The card's spec (None when it has none) and every problem with it, located."""
     side = sidecar_path(card, cards_dir)
@@ -106,18 +95,16 @@ def load_spec(card: Card, cards_dir: Path | None = None) -> tuple[VerifySpec | N
     text = side.read_text(encoding="utf-8")
     shown = _shown(side)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        return None, [error(Code.VERIFY_SPEC, f"cannot read the verify spec: {exc}", shown,
-                            (mark.line + 1) if mark else 1)]
-    if not isinstance(data, dict) or node is None:
+        doc = load_yaml(text)
+    except YamlProblem as p:
+        return None, [error(Code.VERIFY_SPEC, f"cannot read the verify spec: {p.exc}", shown, p.line)]
+    if not isinstance(doc.data, dict) or doc.node is None:
         return None, [error(Code.VERIFY_SPEC, "a verify spec must be a mapping", shown, 1)]
-    return _validate(data, shown, 1, _lines(node, 0))
+    return _validate(doc.data, shown, 1, doc.lines)
 
 
 def _front_matter_lines(source: str) -> dict[str, int]:
+    """Lines of the front matter's keys (the card parser read them; here only their lines)."""
     lines = source.split("\n")
     if not lines or lines[0].strip() != "---":
         return {}
@@ -125,10 +112,9 @@ def _front_matter_lines(source: str) -> dict[str, int]:
     if end is None:
         return {}
     try:
-        node = yaml.compose("\n".join(lines[1:end]), Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
+        return dict(load_yaml("\n".join(lines[1:end]), first_line=2).lines)
+    except YamlProblem:
         return {}
-    return _lines(node, 1) if node is not None else {}
 
 
 def _validate(d: dict[str, Any], path: str, line: int, lines: Mapping[str, int]) -> tuple[VerifySpec | None, list[Diagnostic]]:

@@ -30,7 +30,8 @@ from generator.run.execute import run_all, store_assets
 from generator.run.results import strict_failures
 from generator.run.sandbox import library_versions
 from generator.site import state
-from generator.site.build import BuildReport, SiteOptions, build_site, site_is_current
+from generator.site.build import BuildReport, build_site, site_is_current
+from generator.site.options import SiteOptions
 from generator.site.report import junit_xml, report_files
 from generator.site.search import index_stage, repair_index
 from generator.store.content import Store

@@ -40,7 +40,7 @@ Snapshot = dict[str, tuple[int, int]]
 def watched_roots(cfg: Config) -> tuple[Path, ...]:
     """cards/ (cards, registries, usually the catalog too), templates/, and the UI string catalog
     wherever the site stage takes it from."""
-    from generator.site.build import SiteOptions
+    from generator.site.options import SiteOptions
 
     catalog = SiteOptions.for_project(cfg.cards, cfg.templates).catalog_path
     roots = (cfg.cards, cfg.templates)

@@ -10,16 +10,25 @@ render:   cards + verification -> Page
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Any, Literal, Mapping
 
 from generator.core.errors import Loc
 
-# Card language codes as the hub1 format spells them, and the URL segment of each.
+# Card language codes as the hub1 format spells them, and the URL segment of each. Everything
+# that depends on which languages a hub has derives from these (the checks, pages, API, search).
 LANGS: tuple[str, ...] = ("en_US", "zh_CN")
+DEFAULT_LANG = "en_US"  # x-default, language-neutral pages, and the model-index's language
+# How messages name the sections: in the order hub1 cards write them (zh_CN first).
+SECTION_ORDER: tuple[str, ...] = tuple(sorted(LANGS, reverse=True))
+SECTIONS_TEXT = " and ".join(SECTION_ORDER)
 URL_LANG: Mapping[str, str] = {"en_US": "en", "zh_CN": "zh"}
 HTML_LANG: Mapping[str, str] = {"en_US": "en", "zh_CN": "zh-CN"}
 
 PRELUDE = "prelude"
+
+
+def other_langs(lang: str) -> tuple[str, ...]:
+    return tuple(other for other in LANGS if other != lang)
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,9 @@ class Section:
     body_line: int  # card line number of the first line of `body`
     snippets: tuple[Snippet, ...]
     tables: tuple[Table, ...]
+    # The section's block tokens from the card's one parse (cards/markdown.py), for the site
+    # stage. Not part of the section's value: `body` is.
+    tokens: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,8 @@ class Card:
     prelude: Snippet | None
     sections: Mapping[str, Section]  # lang -> section, in file order
     update_time: str = ""  # ISO-8601 UTC, from git or the file's mtime (filled by discover)
+    # The parse's env (link reference definitions), which the inline parse of sections needs.
+    markdown_env: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def section(self, lang: str) -> Section | None:
         return self.sections.get(lang)

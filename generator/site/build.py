@@ -27,273 +27,25 @@ files as hard links, and swapped in (write.py); a build that changes nothing wri
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import multiprocessing
 import os
-import platform
 import time
-import traceback
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Mapping, Sequence
-from xml.sax.saxutils import escape as xml_escape
 
-from jinja2 import TemplateError
-
-from generator import __version__
-
-from generator.site import api
-
-from generator.site import state as incremental
-
-from generator.site import urls
 from generator.core.errors import Code, UserError, error
-from generator.site.i18n import load_catalog
-from generator.site.state import BuildState, Decision, digest
-from generator.site.highlight import pygments_css
-from generator.core.model import HTML_LANG, LANGS, Card, CardVerification, Page, Tag
-from generator.site.render import DEFAULT_LANG, CardEntry, Renderer
 from generator.core.jsonio import atomic_write
+from generator.core.model import Card, CardVerification, Page, Tag
+from generator.site import state as incremental
+from generator.site.options import SiteOptions
+from generator.site.pages import SiteRenderer
+from generator.site.plan import PageJob, alternates, global_hashes, plan_site, static_files
+from generator.site.state import BuildState, Decision
 from generator.site.write import FolderWriter, Stage
 
-PROJECT = Path(__file__).resolve().parents[2]
-DEFAULT_TEMPLATES = PROJECT / "templates"
-DEFAULT_CATALOG = PROJECT / "cards" / "i18n.yaml"
-# sitemap.xml must hold absolute URLs; without --base-url this placeholder makes the need to
-# configure one obvious (the .invalid TLD can never resolve) while keeping builds deterministic.
-SITEMAP_FALLBACK_BASE = "https://example.invalid/"
-
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class SiteOptions:
-    """base_url: where the site is served ("https://hub.example.org/"). When set, hreflang and
-    canonical links are absolute; when empty they are relative (valid HTML, and the site still
-    works from any folder or file://), and sitemap.xml falls back to SITEMAP_FALLBACK_BASE."""
-
-    base_url: str = ""
-    templates_dir: Path = DEFAULT_TEMPLATES
-    catalog_path: Path = DEFAULT_CATALOG
-    catalog_display: str = "cards/i18n.yaml"  # how diagnostics name the catalog
-    tool_version: str = __version__
-
-    @classmethod
-    def for_project(cls, cards_dir: Path, templates_dir: Path | None = None, base_url: str = "") -> "SiteOptions":
-        """The catalog is `<cards>/i18n.yaml` when the cards folder has one, else the project's."""
-        own = cards_dir / "i18n.yaml"
-        catalog = own if own.is_file() else DEFAULT_CATALOG
-        shown = os.path.relpath(catalog) if catalog.is_absolute() else str(catalog)
-        return cls(base_url=base_url, templates_dir=templates_dir or DEFAULT_TEMPLATES,
-                   catalog_path=catalog, catalog_display=shown)
-
-    @property
-    def sitemap_base(self) -> str:
-        base = self.base_url or SITEMAP_FALLBACK_BASE
-        return base if base.endswith("/") else base + "/"
-
-
-def tool_version(options: SiteOptions) -> str:
-    """Everything in the tool that changes output bytes."""
-    import jinja2
-    import markdown_it
-    import pygments
-
-    return (f"verified-hub {options.tool_version}; jinja2 {jinja2.__version__}; "
-            f"markdown-it-py {markdown_it.__version__}; pygments {pygments.__version__}; "
-            f"python {platform.python_version()}")
-
-
-# ---------------------------------------------------------------- planning
-
-
-@dataclass(frozen=True)
-class PageJob:
-    url: str
-    kind: str  # root | 404 | sitemap | static | css | index | tag | model | api-index | api-model
-    deps: Mapping[str, str]  # reason label -> hash (see incremental.py)
-    lang: str = ""
-    card_id: str = ""
-    tag: str = ""
-
-
-def card_hash(card: Card) -> str:
-    return digest(card.path, card.source, card.update_time)
-
-
-def verification_hash(v: CardVerification | None) -> str:
-    if v is None:
-        return "none"
-    return digest(json.dumps(dataclasses.asdict(v), sort_keys=True, default=str, ensure_ascii=False))
-
-
-def _sorted_cards(cards: Sequence[Card]) -> list[Card]:
-    return sorted(cards, key=lambda c: (c.meta.title.casefold(), c.meta.id))
-
-
-def _tag_counts(cards: Sequence[Card]) -> list[tuple[str, int]]:
-    counts: dict[str, int] = {}
-    for c in cards:
-        for t in c.meta.tags:
-            counts[t] = counts.get(t, 0) + 1
-    return sorted(counts.items())
-
-
-def plan_site(cards: Sequence[Card], verification: Mapping[str, CardVerification],
-              static_files: Sequence[str], extra: Mapping[str, bytes] | None = None) -> list[PageJob]:
-    """Every file of the site with its own dependencies (global ones are added by the caller).
-    `extra`: files made by other stages (report.json, model-index JSON), written with the pages."""
-    per_card: dict[str, dict[str, str]] = {}
-    for c in sorted(cards, key=lambda c: c.meta.id):
-        per_card[c.meta.id] = {
-            f"card changed: {c.path}": card_hash(c),
-            f"verification changed: {c.meta.id}": verification_hash(verification.get(c.meta.id)),
-        }
-    # Index-like pages show every card's metadata and verification summary.
-    listing = {"card list changed": digest(*(f"{cid}:{d}" for cid, deps in per_card.items()
-                                            for d in sorted(deps.values())))}
-    jobs = [
-        PageJob(urls.ROOT_INDEX, "root", {}),
-        PageJob(urls.NOT_FOUND, "404", {}),
-        PageJob(urls.SITEMAP, "sitemap", listing),
-        PageJob(urls.static("pygments.css"), "css", {}),
-        PageJob(urls.API_INDEX, "api-index", listing),
-    ]
-    jobs += [PageJob(urls.static(name), "static", {}) for name in sorted(static_files)]
-    tags_used = [t for t, _ in _tag_counts(cards)]
-    for lang in LANGS:
-        jobs.append(PageJob(urls.lang_index(lang), "index", listing, lang=lang))
-        jobs += [PageJob(urls.tag_page(lang, t), "tag", listing, lang=lang, tag=t) for t in tags_used]
-        jobs += [PageJob(urls.model_page(lang, cid), "model", deps, lang=lang, card_id=cid)
-                 for cid, deps in per_card.items()]
-    jobs += [PageJob(urls.api_model(cid), "api-model", deps, card_id=cid) for cid, deps in per_card.items()]
-    jobs += [PageJob(url, "extra", {"content changed": digest(data.decode("utf-8", "replace"))})
-             for url, data in sorted((extra or {}).items())]
-    return jobs
-
-
-def global_hashes(options: SiteOptions, tags: Mapping[str, Tag]) -> dict[str, str]:
-    return {
-        "templates": incremental.hash_tree(options.templates_dir),
-        "catalog": digest(options.catalog_path.read_bytes()),
-        "tags": digest(json.dumps({k: dict(v.names) for k, v in sorted(tags.items())},
-                                  sort_keys=True, ensure_ascii=False)),
-        "tool": digest(tool_version(options)),
-        "options": digest(options.base_url, options.catalog_display),
-    }
-
-
-# ---------------------------------------------------------------- rendering
-
-
-class SiteRenderer:
-    """Renders PageJobs; holds the compiled templates and per-build lookups."""
-
-    def __init__(self, cards: Sequence[Card], tags: Mapping[str, Tag],
-                 verification: Mapping[str, CardVerification], options: SiteOptions,
-                 extra: Mapping[str, bytes] | None = None) -> None:
-        catalog = load_catalog(options.catalog_path, options.catalog_display)
-        self.extra = dict(extra or {})
-        self.options = options
-        self.renderer = Renderer(options.templates_dir, catalog, tags,
-                                 base_url=options.base_url or None, version=options.tool_version)
-        self.cards = {c.meta.id: c for c in cards}
-        self.sorted = _sorted_cards(cards)
-        self.tags = tags
-        self.verification = verification
-        self.tag_counts = _tag_counts(cards)
-        self._entry_cache: dict[str, list[CardEntry]] = {}
-
-    def _entries(self, lang: str) -> list[CardEntry]:
-        if lang not in self._entry_cache:
-            self._entry_cache[lang] = self.renderer.index_entries(lang, self.sorted, self.verification)
-        return self._entry_cache[lang]
-
-    def render(self, job: PageJob, all_jobs: Sequence[PageJob]) -> bytes:
-        try:
-            return self._render(job, all_jobs)
-        except TemplateError as exc:
-            shown, line = _template_location(exc)
-            raise UserError([error(Code.REGISTRY, f"template error while rendering {job.url}: {exc}",
-                                   shown, line)]) from exc
-
-    def _render(self, job: PageJob, all_jobs: Sequence[PageJob]) -> bytes:
-        r = self.renderer
-        k = job.kind
-        if k == "model":
-            cid = job.card_id
-            return r.model_page(self.cards[cid], job.lang, self.verification.get(cid))
-        if k == "api-model":
-            return api.model_detail(self.cards[job.card_id], r.section_html_plain)
-        if k == "index":
-            return r.index_page(job.lang, self._entries(job.lang), self.tag_counts, len(self.sorted))
-        if k == "tag":
-            subset = [e for e, c in zip(self._entries(job.lang), self.sorted) if job.tag in c.meta.tags]
-            return r.index_page(job.lang, subset, self.tag_counts, len(self.sorted), tag=job.tag)
-        if k == "root":
-            return r.root_page()
-        if k == "404":
-            return r.not_found_page()
-        if k == "css":
-            return pygments_css().encode("utf-8")
-        if k == "static":
-            return (self.options.templates_dir / job.url).read_bytes()
-        if k == "api-index":
-            return api.models_index(list(self.cards.values()), self.tags)
-        if k == "sitemap":
-            return sitemap(all_jobs, self.cards, self.options.sitemap_base)
-        if k == "extra":
-            return self.extra[job.url]
-        raise ValueError(f"unknown page kind {k!r}")
-
-
-def _template_location(exc: TemplateError) -> tuple[str, int]:
-    """Where in the templates an error happened: Jinja puts template frames into the traceback."""
-    name, line = getattr(exc, "filename", None), getattr(exc, "lineno", None)
-    if not name:
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".html")]
-        if frames:
-            name, line = frames[-1].filename, frames[-1].lineno
-    return (f"templates/{Path(name).name}" if name else "templates"), (line or 1)
-
-
-def _alternates(job: PageJob) -> dict[str, str]:
-    if job.kind == "model":
-        return {l: urls.model_page(l, job.card_id) for l in LANGS}
-    if job.kind == "tag":
-        return {l: urls.tag_page(l, job.tag) for l in LANGS}
-    if job.kind == "index":
-        return {l: urls.lang_index(l) for l in LANGS}
-    return {}
-
-
-def sitemap(jobs: Sequence[PageJob], cards: Mapping[str, Card], base: str) -> bytes:
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
-             'xmlns:xhtml="http://www.w3.org/1999/xhtml">']
-    for job in sorted((j for j in jobs if j.kind in ("index", "tag", "model")), key=lambda j: j.url):
-        alts = _alternates(job)
-        lines.append("  <url>")
-        lines.append(f"    <loc>{xml_escape(urls.absolute(base, job.url))}</loc>")
-        if job.kind == "model" and cards[job.card_id].update_time:
-            lines.append(f"    <lastmod>{xml_escape(cards[job.card_id].update_time)}</lastmod>")
-        for lang in sorted(alts, key=lambda l: HTML_LANG[l]):
-            lines.append(f'    <xhtml:link rel="alternate" hreflang="{HTML_LANG[lang]}" '
-                         f'href="{xml_escape(urls.absolute(base, alts[lang]))}"/>')
-        lines.append(f'    <xhtml:link rel="alternate" hreflang="x-default" '
-                     f'href="{xml_escape(urls.absolute(base, alts[DEFAULT_LANG]))}"/>')
-        lines.append("  </url>")
-    lines.append("</urlset>")
-    return ("\n".join(lines) + "\n").encode("utf-8")
-
-
-def _static_files(options: SiteOptions) -> list[str]:
-    root = options.templates_dir / "static"
-    if not root.is_dir():
-        return []
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
 
 def site_input_files(options: SiteOptions) -> list[Path]:
@@ -314,9 +66,9 @@ def site_is_current(out_dir: Path, card_files: Sequence[Path], options: SiteOpti
 def render_site(cards: Sequence[Card], tags: Mapping[str, Tag],
                 verification: Mapping[str, CardVerification], options: SiteOptions) -> list[Page]:
     """Every file of the site, rendered in memory (sorted by URL)."""
-    jobs = plan_site(cards, verification, _static_files(options))
+    jobs = plan_site(cards, verification, static_files(options))
     sr = SiteRenderer(cards, tags, verification, options)
-    pages = [Page(j.url, sr.render(j, jobs), j.lang or None, _alternates(j)) for j in _render_order(jobs)]
+    pages = [Page(j.url, sr.render(j, jobs), j.lang or None, alternates(j)) for j in _render_order(jobs)]
     return sorted(pages, key=lambda p: p.url)
 
 
@@ -358,7 +110,7 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
     stats.update(incremental.stat_inputs(site_input_files(options)))
 
     globals_ = global_hashes(options, tags)
-    jobs = plan_site(cards, verification, _static_files(options), extra)
+    jobs = plan_site(cards, verification, static_files(options), extra)
     page_deps = {j.url: j.deps for j in jobs}
     state = incremental.load_state(out_dir)
     _refuse_foreign_folder(out_dir)

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-import yaml
-
+from generator.cards.registry import YamlProblem, load_yaml
 from generator.core.errors import Code, Diagnostic, UserError, error
 from generator.core.model import LANGS
 
@@ -40,14 +39,13 @@ def _placeholders(text: str) -> frozenset[str]:
 def parse_catalog(path: str, text: str) -> Catalog:
     diags: list[Diagnostic] = []
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise UserError([error(Code.YAML_SYNTAX, f"invalid YAML: {exc}", path,
-                               mark.line + 1 if mark else 1)])
+        doc = load_yaml(text)
+    except YamlProblem as p:
+        raise UserError([error(Code.YAML_SYNTAX, f"invalid YAML: {p.exc}", path, p.line)])
+    data = doc.data
     if not isinstance(data, dict):
         raise UserError([error(Code.REGISTRY, "UI catalog must be a mapping of keys", path, 1)])
-    lines = _key_lines(text)
+    lines = doc.lines
     strings: dict[str, dict[str, str]] = {}
     for key in sorted(data, key=str):
         entry = data[key]
@@ -77,15 +75,6 @@ def parse_catalog(path: str, text: str) -> Catalog:
 
 def load_catalog(path: Path, display_path: str | None = None) -> Catalog:
     return parse_catalog(display_path or str(path), path.read_text(encoding="utf-8"))
-
-
-def _key_lines(text: str) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for n, line in enumerate(text.splitlines(), 1):
-        m = re.match(r"^([A-Za-z0-9_.-]+):\s*$", line)
-        if m:
-            out.setdefault(m.group(1), n)
-    return out
 
 
 _T_CALL = re.compile(r"""\bt\(\s*["']([A-Za-z0-9_.-]+)["']""")

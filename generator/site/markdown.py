@@ -6,69 +6,34 @@ cannot inject markup or scripts into the hub. Two exceptions that published card
 (e.g. `mAP<br>@5-95`) is a line break.
 
 The renderer knows nothing about verification. Callers pass two hooks in `env`:
-`fence_hook(rel_line, info, code) -> html` renders a code block (badge, output panel) and
-`cell_hook(rel_line, col, header) -> html` adds markup at the end of a body table cell.
-`rel_line` is the 0-based line within the parsed text; the caller adds the card offset.
+`fence_hook(line, info, code) -> html` renders a code block (badge, output panel) and
+`cell_hook(line, col, header) -> html` adds markup at the end of a body table cell. `line` is the
+0-based line within the parsed text (for a card's section tokens: within the card).
+
+Tokens come from the card's one parse (cards/markdown.py); `render` parses a text for callers
+that have no card (tests, the JSON API of a text).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, MutableMapping, Sequence
 
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.renderer import RendererHTML
-from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markdown_it.utils import EnvType, OptionsDict
 
+from generator.cards.markdown import complete, markdown_parser
 from generator.site.highlight import highlight
 
 FenceHook = Callable[[int, str, str], str]
 CellHook = Callable[[int, int, str], str]
 
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
-_BR = re.compile(r"^<br\s*/?>$", re.I)
 
 # ---------------------------------------------------------------- markdown-it
-
-
-def _annotate(state: StateCore) -> None:
-    """Mark table cells with (row line, column, header) and `<br>` inside cells, so the
-    render rules need no context of their own."""
-    headers: list[str] = []
-    row_line = -1
-    col = 0
-    in_cell = False
-    in_head = False
-    for tok in state.tokens:
-        t = tok.type
-        if t == "table_open":
-            headers = []
-        elif t == "thead_open":
-            in_head = True
-        elif t == "thead_close":
-            in_head = False
-        elif t == "tr_open":
-            row_line = tok.map[0] if tok.map else -1
-            col = 0
-        elif t in ("th_open", "td_open"):
-            in_cell = True
-        elif t == "th_close":
-            in_cell = False
-            col += 1
-        elif t == "td_close":
-            tok.meta = {"line": row_line, "col": col, "header": headers[col] if col < len(headers) else ""}
-            in_cell = False
-            col += 1
-        elif t == "inline":
-            if in_cell and in_head:
-                headers.append(tok.content.strip())
-            if in_cell and tok.children:
-                for child in tok.children:
-                    if child.type == "html_inline" and _BR.match(child.content.strip()):
-                        child.meta = {"br": True}
 
 
 def _render_html_block(self: RendererHTML, tokens: Sequence[Token], idx: int,
@@ -121,9 +86,8 @@ def _render_table_close(self: RendererHTML, tokens: Sequence[Token], idx: int,
 
 
 def make_markdown() -> MarkdownIt:
-    # html=True only so that markdown-it *recognises* raw HTML; the rules above escape it.
-    md = MarkdownIt("commonmark", {"html": True}).enable("table")
-    md.core.ruler.push("vh_annotate", _annotate)
+    # The project's dialect recognises raw HTML (html=True); the rules above escape it.
+    md = markdown_parser()
     md.add_render_rule("html_block", _render_html_block)
     md.add_render_rule("html_inline", _render_html_inline)
     md.add_render_rule("fence", _render_fence)
@@ -139,6 +103,11 @@ _MD = make_markdown()
 
 def parse(text: str) -> list[Token]:
     return _MD.parse(text, {})
+
+
+def section_tokens(tokens: Sequence[Token], env: MutableMapping[str, Any]) -> list[Token]:
+    """A card section's block tokens, completed for rendering (inline parse, cell annotations)."""
+    return complete(tokens, env)
 
 
 def render_tokens(tokens: list[Token], *, fence_hook: FenceHook | None = None,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from generator.claims.extract import plain_text
-from generator.core.model import Card, ClaimState
+from generator.core.model import DEFAULT_LANG, Card, ClaimState
 
 _TASK = {"top1": "image-classification", "top5": "image-classification", "miou": "image-segmentation"}
 _METRIC_TYPE = {"top1": "accuracy", "top5": "top-5 accuracy", "miou": "mean_iou"}
@@ -22,7 +22,7 @@ def model_index(card: Card, claim_states: Sequence[ClaimState],
     """{"model-index": [{"name": row, "results": [...]}]}. `datasets` maps a dataset id to its
     registry `model_index` block ({type, name, split}); without it the id is used."""
     langs = {s.claim.lang for s in claim_states}
-    lang = "en_US" if "en_US" in langs else (sorted(langs)[0] if langs else "")
+    lang = DEFAULT_LANG if DEFAULT_LANG in langs else (sorted(langs)[0] if langs else "")
     models: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
     for s in claim_states:
         c = s.claim

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Protocol, Sequence, cast
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from markdown_it.token import Token
 from markupsafe import Markup
 
 from generator.site import markdown
@@ -23,12 +24,11 @@ from generator.site import urls
 from generator.site.highlight import highlight
 from generator.core.errors import Code, UserError, error
 from generator.site.i18n import Catalog, check_templates
-from generator.core.model import HTML_LANG, LANGS, Card, CardVerification, Snippet, Tag
+from generator.core.model import DEFAULT_LANG, HTML_LANG, LANGS, Card, CardVerification, Snippet, Tag, other_langs
 from generator.site.views import (BlockView, ClaimView, Summary, block_view, catalog_keys, claim_view,
                        column_key, find_block, summarize, summary_keys, summary_text,
                        summary_tone)
 
-DEFAULT_LANG = "en_US"  # x-default and the language of language-neutral pages
 
 
 class _PartsMacros(Protocol):
@@ -96,13 +96,14 @@ class Renderer:
                                    f"templates/{getattr(exc, 'name', '') or '?'}",
                                    getattr(exc, "lineno", 1) or 1)])
         self._parts = cast(_PartsMacros, self._tpl["_parts.html"].module)
+        self._skeletons: dict[tuple[str, str, str], _Skeleton] = {}
         self._t = {lang: functools.partial(catalog.get, lang) for lang in LANGS}
 
     # ------------------------------------------------------------ shared page context
 
     def _context(self, lang: str, url: str, alternates: Mapping[str, str]) -> dict[str, object]:
         t = self._t[lang]
-        other = next(l for l in LANGS if l != lang)
+        other = other_langs(lang)[0]  # the switch offers the first other language
         alts: list[Alternate] = []
         if alternates:
             for l in sorted(alternates, key=lambda x: HTML_LANG[x]):
@@ -200,7 +201,7 @@ class Renderer:
         ctx = self._context(lang, url, alternates)
         t = self._t[lang]
         section = card.section(lang)
-        other = next(l for l in LANGS if l != lang)
+        other = other_langs(lang)[0]
         claims = [claim_view(t, s) for s in (verification.claims if verification else ())
                   if s.claim.lang == lang]
         summary: Summary = summarize(card, verification)
@@ -255,19 +256,17 @@ class Renderer:
                       claims: Sequence[ClaimView]) -> str:
         section = card.sections[lang]
         t = self._t[lang]
-        offset = section.body_line
         by_line = {s.loc.line: s for s in section.snippets}
         by_cell = {(c.line, column_key(c.column)): c for c in claims}
-        sk = _skeleton(section.body)
+        sk = self._skeleton(card, lang)
 
         def fill(m: re.Match[str]) -> str:
             kind, i = m.group(1), int(m.group(2))
             if kind == "F":
-                rel, info, code = sk.fences[i]
-                line = offset + rel
+                line, info, code = sk.fences[i]
                 return self._code_block(t, by_line.get(line), code, info, f"code-L{line}", verification, lang) + "\n"
-            rel, _col, header = sk.cells[i]
-            view = by_cell.get((offset + rel, column_key(header)))
+            line, _col, header = sk.cells[i]
+            view = by_cell.get((line, column_key(header)))
             return str(self._parts.claim_badge(view, t)) if view is not None else ""
 
         # Wide tables scroll inside their box on small screens: keyboard users must reach it.
@@ -275,15 +274,24 @@ class Renderer:
 
     def section_html_plain(self, card: Card, lang: str) -> str:
         """The section as plain HTML (no badges), as the hub's JSON API serves it."""
-        sk = _skeleton(card.sections[lang].body)
+        sk = self._skeleton(card, lang)
 
         def fill(m: re.Match[str]) -> str:
             if m.group(1) == "F":
-                _rel, info, code = sk.fences[int(m.group(2))]
+                _line, info, code = sk.fences[int(m.group(2))]
                 return highlight(code, info) + "\n"
             return ""
 
         return _SLOT.sub(fill, sk.html)
+
+    def _skeleton(self, card: Card, lang: str) -> "_Skeleton":
+        """The section rendered once per build (the model page and the API fill its slots)."""
+        key = (card.path, lang, card.source)
+        sk = self._skeletons.get(key)
+        if sk is None:
+            section = card.sections[lang]
+            sk = self._skeletons[key] = _skeleton(markdown.section_tokens(section.tokens, dict(card.markdown_env)))
+        return sk
 
 
 # markdown-it turns NUL into U+FFFD, so NUL-delimited slots cannot clash with card text.
@@ -297,22 +305,22 @@ class _Skeleton:
     once per section and build."""
 
     html: str
-    fences: tuple[tuple[int, str, str], ...]  # (line within body, info, code)
-    cells: tuple[tuple[int, int, str], ...]  # (line within body, column, header)
+    fences: tuple[tuple[int, str, str], ...]  # (card line of the fence, info, code)
+    cells: tuple[tuple[int, int, str], ...]  # (card line of the row, column, header)
 
 
-@functools.lru_cache(maxsize=16)
-def _skeleton(body: str) -> _Skeleton:
+def _skeleton(tokens: list[Token]) -> _Skeleton:
     fences: list[tuple[int, str, str]] = []
     cells: list[tuple[int, int, str]] = []
 
-    def fence(rel: int, info: str, code: str) -> str:
-        fences.append((rel, info, code))
+    # Token lines are 0-based lines of the card; cards are numbered from 1.
+    def fence(line: int, info: str, code: str) -> str:
+        fences.append((line + 1, info, code))
         return f"\x00F{len(fences) - 1}\x00"
 
-    def cell(rel: int, col: int, header: str) -> str:
-        cells.append((rel, col, header))
+    def cell(line: int, col: int, header: str) -> str:
+        cells.append((line + 1, col, header))
         return f"\x00C{len(cells) - 1}\x00"
 
-    html = markdown.render_tokens(markdown.parse(body), fence_hook=fence, cell_hook=cell)
+    html = markdown.render_tokens(tokens, fence_hook=fence, cell_hook=cell)
     return _Skeleton(html, tuple(fences), tuple(cells))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from generator.cards.discover import load_tags
+from generator.cards.tags import load_tags
 from generator.cards.parse import parse_card
 
 HERE = Path(__file__).parent

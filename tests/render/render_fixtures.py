@@ -7,12 +7,12 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from generator.cards.discover import load_tags
+from generator.cards.tags import load_tags
 from generator.core.errors import Loc
 from generator.core.model import (PRELUDE, BlockResult, Card, CardVerification, CheckOutcome, Claim,
                              ClaimState, ProgramResult, Tag)
 from generator.cards.parse import parse_card
-from generator.site.build import SiteOptions
+from generator.site.options import SiteOptions
 
 HERE = Path(__file__).resolve().parent
 CARDS = HERE / "cards"

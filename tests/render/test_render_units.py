@@ -14,7 +14,7 @@ from generator.core.errors import UserError
 from generator.site.i18n import check_templates, parse_catalog
 from generator.core.model import PRELUDE, BlockResult, CardVerification, ProgramResult
 from generator.site.render import Renderer
-from generator.site.build import SiteRenderer
+from generator.site.pages import SiteRenderer
 
 
 # ---------------------------------------------------------------- markdown
@@ -159,7 +159,7 @@ def test_index_summary_counts(fixture_cards) -> None:
 
 
 def _jobs(cards):  # type: ignore[no-untyped-def]
-    from generator.site.build import plan_site
+    from generator.site.plan import plan_site
 
     return plan_site(cards, {}, [])
 
@@ -180,7 +180,7 @@ def test_template_runtime_error_is_a_diagnostic(fixture_cards, tmp_path: Path) -
 
 
 def test_catalog_from_the_cards_folder_when_present(tmp_path: Path) -> None:
-    from generator.site.build import DEFAULT_CATALOG, SiteOptions
+    from generator.site.options import DEFAULT_CATALOG, SiteOptions
 
     assert SiteOptions.for_project(tmp_path).catalog_path == DEFAULT_CATALOG
     (tmp_path / "i18n.yaml").write_text("a: {en_US: A, zh_CN: 甲}\n", encoding="utf-8")
