@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from typing import Callable, Mapping
 
 from markdown_it.token import Token
 
@@ -43,6 +44,62 @@ def marks_for(marks: list[Mark], allowed: tuple[str, ...], out: Problems) -> lis
     return kept
 
 
+# One reader per mark kind: (the comment's words, the index of this mark's word, its `=value`,
+# where it is, problems) -> (the mark or None, how many of the following words it took). A new
+# mark is one entry here (and its kind in SNIPPET_MARKS or TABLE_MARKS).
+_Reader = Callable[[list[str], int, str, Loc, Problems], tuple[Mark | None, int]]
+
+
+def _skip(words: list[str], k: int, value: str, loc: Loc, out: Problems) -> tuple[Mark | None, int]:
+    reason, took = "", 0
+    if k + 1 < len(words) and words[k + 1].startswith("reason="):
+        reason, took = words[k + 1].partition("=")[2], 1
+    if not reason.strip():
+        out.err(Code.BAD_MARK, loc.line, 'skip needs a reason: <!-- verify: skip reason="..." -->')
+    return Mark("skip", reason, loc), took
+
+
+def _expect_error(words: list[str], k: int, value: str, loc: Loc, out: Problems) -> tuple[Mark | None, int]:
+    if k + 1 >= len(words) or not words[k + 1].isidentifier():
+        out.err(Code.BAD_MARK, loc.line, "expect-error needs an exception name, e.g. expect-error TypeError")
+        return None, 0
+    return Mark("expect-error", words[k + 1], loc), 1
+
+
+def _timeout(words: list[str], k: int, value: str, loc: Loc, out: Problems) -> tuple[Mark | None, int]:
+    try:
+        if float(value) <= 0:
+            raise ValueError
+    except ValueError:
+        out.err(Code.BAD_MARK, loc.line, f"timeout must be a positive number of seconds, not {value!r}")
+        return None, 0
+    return Mark("timeout", value, loc), 0
+
+
+def _output_contains(words: list[str], k: int, value: str, loc: Loc, out: Problems) -> tuple[Mark | None, int]:
+    if k + 1 >= len(words) or not words[k + 1]:
+        out.err(Code.BAD_MARK, loc.line, 'output-contains needs a quoted text, e.g. output-contains "tiger cat"')
+        return None, 0
+    return Mark("output-contains", words[k + 1], loc), 1
+
+
+def _table(words: list[str], k: int, value: str, loc: Loc, out: Problems) -> tuple[Mark | None, int]:
+    if value not in ("results", "ignore"):
+        out.err(Code.BAD_MARK, loc.line, f"table= takes results or ignore, not {value!r}")
+        return None, 0
+    return Mark("table", value, loc), 0
+
+
+# kind -> (reader, whether it is written `kind=value`)
+_READERS: Mapping[str, tuple[_Reader, bool]] = {
+    "skip": (_skip, False),
+    "expect-error": (_expect_error, False),
+    "timeout": (_timeout, True),
+    "output-contains": (_output_contains, False),
+    "table": (_table, True),
+}
+
+
 def parse_marks(tok: Token, out: Problems) -> list[Mark]:
     """`<!-- verify: skip reason="needs a GPU" -->`, `expect-error TypeError`, `timeout=300`,
     `output-contains "tiger cat"`, `table=results|ignore`; several may share one comment."""
@@ -57,45 +114,15 @@ def parse_marks(tok: Token, out: Problems) -> list[Mark]:
             continue
         k = 0
         while k < len(words):
-            word = words[k]
-            key, eq, value = word.partition("=")
-            loc = Loc(out.path, line)
-            if key == "skip":
-                reason = ""
-                if k + 1 < len(words) and words[k + 1].startswith("reason="):
-                    reason = words[k + 1].partition("=")[2]
-                    k += 1
-                if not reason.strip():
-                    out.err(Code.BAD_MARK, line, 'skip needs a reason: <!-- verify: skip reason="..." -->')
-                marks.append(Mark("skip", reason, loc))
-            elif key == "expect-error":
-                if k + 1 >= len(words) or not words[k + 1].isidentifier():
-                    out.err(Code.BAD_MARK, line, "expect-error needs an exception name, e.g. expect-error TypeError")
-                else:
-                    marks.append(Mark("expect-error", words[k + 1], loc))
-                    k += 1
-            elif key == "timeout" and eq:
-                try:
-                    seconds = float(value)
-                    if seconds <= 0:
-                        raise ValueError
-                except ValueError:
-                    out.err(Code.BAD_MARK, line, f"timeout must be a positive number of seconds, not {value!r}")
-                else:
-                    marks.append(Mark("timeout", value, loc))
-            elif key == "output-contains":
-                if k + 1 >= len(words) or not words[k + 1]:
-                    out.err(Code.BAD_MARK, line, 'output-contains needs a quoted text, e.g. output-contains "tiger cat"')
-                else:
-                    marks.append(Mark("output-contains", words[k + 1], loc))
-                    k += 1
-            elif key == "table" and eq:
-                if value not in ("results", "ignore"):
-                    out.err(Code.BAD_MARK, line, f"table= takes results or ignore, not {value!r}")
-                else:
-                    marks.append(Mark("table", value, loc))
-            else:
-                out.err(Code.UNKNOWN_MARK, line, f"unknown verify mark {word!r} (known: skip, expect-error, "
+            key, eq, value = words[k].partition("=")
+            reader = _READERS.get(key)
+            if reader is None or (reader[1] and not eq):  # `timeout` alone is not `timeout=N`
+                out.err(Code.UNKNOWN_MARK, line, f"unknown verify mark {words[k]!r} (known: skip, expect-error, "
                         "timeout=, output-contains, table=)")
-            k += 1
+                k += 1
+                continue
+            mark, took = reader[0](words, k, value, Loc(out.path, line), out)
+            if mark is not None:
+                marks.append(mark)
+            k += 1 + took
     return marks

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 from generator import __version__
 from generator.cli.config import Config, project_root
 from generator.core.errors import Code, UserError, error
+from generator.site.options import package_templates
 
 
 class ExitCode(enum.IntEnum):
@@ -98,7 +99,7 @@ def config_from(args: argparse.Namespace) -> Config:
     return Config(
         project=project,
         cards=(args.cards or project / "cards").resolve(),
-        templates=project / "templates" if (project / "templates").is_dir() else Path(__file__).resolve().parents[2] / "templates",
+        templates=project / "templates" if (project / "templates").is_dir() else package_templates(),
         out=(args.out or project / "site").resolve(),
         store=store.resolve(),
         cache=project / ".cache",

@@ -67,11 +67,6 @@ def run_plan(plan: Plan, assets_factory: AssetsFactory, limits: Limits = Limits(
     return result
 
 
-def run_card(card: Card, assets_factory: AssetsFactory, limits: Limits = Limits(), **kw: Any
-             ) -> tuple[ProgramResult, ...]:
-    return tuple(run_plan(p, assets_factory, limits, **kw) for p in plan_programs(card))
-
-
 def run_all(cards: Iterable[Card], assets_factory: AssetsFactory, jobs: int | None = None,
             rerun: bool = False, progress: ProgressFn | None = None, *,
             limits: Limits = Limits(), cache: RunCache | None | bool = True,

@@ -51,8 +51,8 @@ Log = Callable[[str], None]
 def site_input_files(options: SiteOptions) -> list[Path]:
     """The files this stage reads besides the cards (catalog, templates, static files): add
     them to the card files when calling `incremental.inputs_unchanged`."""
-    return [options.catalog_path] + sorted(p for p in options.templates_dir.rglob("*")
-                                           if p.is_file() and "__pycache__" not in p.parts)
+    files = sorted(p for p in options.templates_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    return files if options.catalog_path in files else [options.catalog_path] + files
 
 
 def site_is_current(out_dir: Path, card_files: Sequence[Path], options: SiteOptions, fingerprint: str) -> bool:

@@ -1,4 +1,5 @@
-"""The UI string catalog (`cards/i18n.yaml`): every string the site shows that is not card text.
+"""The UI string catalog (`templates/i18n.yaml`, or a cards folder's own `i18n.yaml`): every string
+the site shows that is not card text.
 
 Format: a mapping `key -> {en_US: text, zh_CN: text}`. Texts may hold `{name}` placeholders for
 `str.format`; both languages must use the same placeholders. Loading checks that every key has

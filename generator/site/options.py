@@ -9,12 +9,23 @@ from pathlib import Path
 
 from generator import __version__
 
-PROJECT = Path(__file__).resolve().parents[2]
-DEFAULT_TEMPLATES = PROJECT / "templates"
-DEFAULT_CATALOG = PROJECT / "cards" / "i18n.yaml"
+
+
+def package_templates() -> Path:
+    """The templates the tool ships: `generator/templates/` in an installed wheel (package data),
+    the checkout's top-level `templates/` when run from source (see pyproject.toml)."""
+    package = Path(__file__).resolve().parents[1]
+    inside = package / "templates"
+    return inside if inside.is_dir() else package.parent / "templates"
+
+
+DEFAULT_TEMPLATES = package_templates()
+CATALOG_FILE = "i18n.yaml"  # the UI strings: next to the templates, or a cards folder's own
+DEFAULT_CATALOG = DEFAULT_TEMPLATES / CATALOG_FILE
 # sitemap.xml must hold absolute URLs; without --base-url this placeholder makes the need to
 # configure one obvious (the .invalid TLD can never resolve) while keeping builds deterministic.
 SITEMAP_FALLBACK_BASE = "https://example.invalid/"
+
 
 @dataclass(frozen=True)
 class SiteOptions:
@@ -25,16 +36,17 @@ class SiteOptions:
     base_url: str = ""
     templates_dir: Path = DEFAULT_TEMPLATES
     catalog_path: Path = DEFAULT_CATALOG
-    catalog_display: str = "cards/i18n.yaml"  # how diagnostics name the catalog
+    catalog_display: str = f"templates/{CATALOG_FILE}"  # how diagnostics name the catalog
     tool_version: str = __version__
 
     @classmethod
     def for_project(cls, cards_dir: Path, templates_dir: Path | None = None, base_url: str = "") -> "SiteOptions":
-        """The catalog is `<cards>/i18n.yaml` when the cards folder has one, else the project's."""
-        own = cards_dir / "i18n.yaml"
-        catalog = own if own.is_file() else DEFAULT_CATALOG
+        """The catalog is the cards folder's `i18n.yaml` when it has one, else the templates'."""
+        templates = templates_dir or DEFAULT_TEMPLATES
+        catalog = next((p for p in (cards_dir / CATALOG_FILE, templates / CATALOG_FILE) if p.is_file()),
+                       DEFAULT_CATALOG)
         shown = os.path.relpath(catalog) if catalog.is_absolute() else str(catalog)
-        return cls(base_url=base_url, templates_dir=templates_dir or DEFAULT_TEMPLATES,
+        return cls(base_url=base_url, templates_dir=templates,
                    catalog_path=catalog, catalog_display=shown)
 
     @property

@@ -21,14 +21,18 @@ BLOCK_STATUSES: tuple[str, ...] = (
 )
 CLAIM_STATUSES: tuple[str, ...] = ("verified", "consistent", "mismatch", "unverified")
 CHECK_STATUSES: tuple[str, ...] = ("pass", "mismatch", "unverified", "consistent", "verified")
-KNOWN_FLAGS: tuple[str, ...] = ("placeholder-weights", "substitute-asset")
+# A block's flags and the catalog key of the note the page shows for each.
+FLAG_NOTES: Mapping[str, str] = {
+    "placeholder-weights": "note.placeholder_weights",
+    "substitute-asset": "note.substitute_asset",
+}
 
 
 def catalog_keys() -> tuple[str, ...]:
     """UI strings looked up with computed keys, so the catalog check can cover them too."""
     return (tuple(f"status.{s}" for s in BLOCK_STATUSES)
             + tuple(f"claim.{s}" for s in CLAIM_STATUSES)
-            + tuple(f"check.{s}" for s in CHECK_STATUSES))
+            + tuple(f"check.{s}" for s in CHECK_STATUSES) + tuple(FLAG_NOTES.values()))
 
 
 def block_status(result: BlockResult | None) -> str:
@@ -86,14 +90,7 @@ def block_view(t: Translate, block_id: str, result: BlockResult | None,
         tip.append(t("tip.cached"))
     if result.reason:
         tip.append(result.reason)
-    notes = []
-    for flag in result.flags:
-        if flag == "placeholder-weights":
-            notes.append(t("note.placeholder_weights"))
-        elif flag == "substitute-asset":
-            notes.append(t("note.substitute_asset"))
-        else:
-            notes.append(t("note.flag", flag=flag))
+    notes = [t(FLAG_NOTES[flag]) if flag in FLAG_NOTES else t("note.flag", flag=flag) for flag in result.flags]
     outputs = [(title, strip_ansi(text)) for title, text in (
         (t("out.reason"), result.reason),
         (t("out.stdout"), result.stdout),

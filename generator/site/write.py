@@ -15,9 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Iterable
-
-from generator.core.model import Page
 
 
 def _tmp_name(out_dir: Path, kind: str) -> Path:
@@ -75,19 +72,6 @@ class Stage(FolderWriter):
             os.link(src, dst)
         except OSError:
             shutil.copy2(src, dst)
-
-
-def write_site(pages: Iterable[Page], out_dir: Path, *, reuse: Iterable[str] = (),
-               extra_files: dict[str, bytes] | None = None) -> None:
-    """Write `pages` (+ `reuse`: site URLs whose file in the current `out_dir` is still right,
-    + `extra_files`, e.g. the build state) as the new `out_dir`, atomically."""
-    with Stage(out_dir) as stage:
-        for url in reuse:
-            stage.reuse(url)
-        for page in pages:
-            stage.write(page.url, page.content)
-        for name, data in (extra_files or {}).items():
-            stage.write(name, data)
 
 
 def swap_in(new: Path, out_dir: Path) -> None:

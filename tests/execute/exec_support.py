@@ -13,7 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from generator.run.plan import Limits
+from generator.core.model import ProgramResult
+from generator.run.execute import run_plan
+from generator.run.plan import Limits, plan_programs
 from generator.core.model import Card
 from generator.cards.parse import parse_card
 
@@ -124,3 +126,9 @@ def pid_alive(pid: int) -> bool:
             return f.read().split(")")[-1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def run_card(card: Card, assets_factory: Any, limits: Limits = Limits(), **kw: Any) -> tuple[ProgramResult, ...]:
+    """Every program of one card, each through the executor's run_plan (what run_all does per
+    program, without its thread pool and progress display)."""
+    return tuple(run_plan(p, assets_factory, limits, **kw) for p in plan_programs(card))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from exec_support import TEST_LIMITS, AssetsFactoryDouble, load_card
+from exec_support import TEST_LIMITS, AssetsFactoryDouble, load_card, run_card
 from generator.run import execute, supervise
 from generator.run.plan import Limits
 from generator.run import sandbox
@@ -19,13 +19,13 @@ def test_child_has_no_network_interfaces(tmp_path) -> None:  # type: ignore[no-u
     text = (execute.PROJECT_DIR / "tests/execute/cards/exec_secrets.md").read_text()
     text = text.replace("print(os.getcwd())", "import socket\nprint(sorted(n for _, n in socket.if_nameindex()))")
     card_path.write_text(text)
-    (p,) = execute.run_card(load_card("", card_path), AssetsFactoryDouble(), TEST_LIMITS)
+    (p,) = run_card(load_card("", card_path), AssetsFactoryDouble(), TEST_LIMITS)
     assert p.block("zh_CN", 0).stdout == "['lo']\n"
 
 
 def test_shim_alone_blocks_the_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sandbox, "_netns", ())  # as on a machine where unshare is refused
-    zh, en = execute.run_card(load_card("exec_network.md"), AssetsFactoryDouble(), TEST_LIMITS)
+    zh, en = run_card(load_card("exec_network.md"), AssetsFactoryDouble(), TEST_LIMITS)
     assert zh.block("zh_CN", 0).status == "blocked"
     assert "93.184.216.34:80" in zh.block("zh_CN", 0).reason
     assert zh.block("zh_CN", 0).duration_s < 2
@@ -39,7 +39,7 @@ def test_memory_limit_applies(tmp_path) -> None:  # type: ignore[no-untyped-def]
     text = text.replace("print(os.getcwd())", "block = bytearray(4 * 2**30)")
     card_path.write_text(text)
     limits = Limits(block_timeout_s=60, memory_bytes=3 * 2**30, kill_grace_s=1)
-    (p,) = execute.run_card(load_card("", card_path), AssetsFactoryDouble(), limits)
+    (p,) = run_card(load_card("", card_path), AssetsFactoryDouble(), limits)
     assert p.blocks[0].status == "passed"  # MegEngine itself fits in 3 GiB of address space
     assert p.blocks[1].status == "failed" and p.blocks[1].reason.startswith("MemoryError")
 
@@ -56,6 +56,6 @@ def test_loopback_still_works(tmp_path) -> None:  # type: ignore[no-untyped-def]
         "print(conn.recv(4))",
     ]))
     card_path.write_text(text)
-    (p,) = execute.run_card(load_card("", card_path), AssetsFactoryDouble(), TEST_LIMITS)
+    (p,) = run_card(load_card("", card_path), AssetsFactoryDouble(), TEST_LIMITS)
     assert p.blocks[1].status == "passed", p.blocks[1].traceback
     assert p.blocks[1].stdout == "b'ping'\n"

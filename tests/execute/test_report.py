@@ -6,7 +6,6 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
 
 from generator.core.model import BlockResult, CardVerification, ProgramResult
 from generator.core.jsonio import atomic_write, pretty

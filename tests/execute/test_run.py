@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from exec_support import (CAT_URL, CHELSEA, FIXTURES, TEST_LIMITS, TINY_WEIGHTS_URL,
-                      AssetsFactoryDouble, MissingItemDouble, load_card, pid_alive)
-from generator.run.execute import run_card
+                      AssetsFactoryDouble, MissingItemDouble, load_card, pid_alive, run_card)
 from generator.run.plan import Limits
 from generator.core.model import ProgramResult
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from exec_support import FIXTURES, TEST_LIMITS, load_card
-from generator.run.execute import run_card, store_assets
+from exec_support import FIXTURES, TEST_LIMITS, load_card, run_card
+from generator.run.execute import store_assets
 from generator.store.lock import Lock, LockItem
 from generator.store.content import Store
 

@@ -1,0 +1,129 @@
+"""Finding the cards and the registries on disk, and when each card last changed."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import multiprocessing
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from generator.core.errors import Code, Diagnostic, error
+from generator.core.model import Card, Tag
+from generator.cards.parse import parse_card
+from generator.cards.tags import load_tags
+
+
+
+@dataclass(frozen=True)
+class CardFile:
+    path: Path  # absolute
+    display: str  # as shown in diagnostics, relative to the working directory when possible
+    text: str
+
+
+def display_path(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def find_cards(cards_dir: Path) -> list[CardFile]:
+    """Every `*.md` directly in the cards folder, sorted by name so builds are deterministic."""
+    files = []
+    for p in sorted(cards_dir.glob("*.md")):
+        if p.name.lower() == "readme.md":
+            continue
+        files.append(CardFile(p.resolve(), display_path(p), p.read_text(encoding="utf-8")))
+    return files
+
+
+def git_update_times(cards_dir: Path) -> dict[Path, str]:
+    """Last commit time of every file under `cards_dir`, from one `git log` (one process, not one
+    per card: a thousand cards would otherwise cost seconds). Empty outside a git work tree."""
+    try:
+        proc = subprocess.run(
+            ["git", "log", "--format=@%ct", "--name-only", "--no-renames", "--", "."],
+            cwd=cards_dir, capture_output=True, text=True, timeout=30, check=False,
+        )
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=cards_dir,
+                             capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    if proc.returncode != 0 or top.returncode != 0:
+        return {}
+    root = Path(top.stdout.strip())
+    times: dict[Path, str] = {}
+    # A file edited since its last commit is dated by its mtime instead (see update_time).
+    status = subprocess.run(["git", "status", "--porcelain", "--no-renames", "--", "."], cwd=cards_dir,
+                            capture_output=True, text=True, timeout=30, check=False)
+    dirty = {(root / line[3:].strip()).resolve() for line in status.stdout.splitlines() if len(line) > 3}
+    stamp = ""
+    for line in proc.stdout.splitlines():
+        if line.startswith("@"):
+            stamp = iso_utc(int(line[1:]))
+        elif line.strip():
+            times.setdefault((root / line.strip()).resolve(), stamp)
+    return {p: t for p, t in times.items() if p not in dirty}
+
+
+def iso_utc(epoch: float) -> str:
+    return _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def update_time(path: Path, git_times: Mapping[Path, str]) -> str:
+    """Git's last commit time when the file is committed and unchanged, else its mtime."""
+    return git_times.get(path) or iso_utc(path.stat().st_mtime)
+
+
+def read_cards(cards_dir: Path) -> tuple[list[Card], dict[str, Tag], list[Diagnostic]]:
+    """Read and validate every card; all problems are returned together, none raised."""
+    tags, problems = load_tags(cards_dir)
+    files = find_cards(cards_dir)
+    git_times = git_update_times(cards_dir) if files else {}
+    cards: list[Card] = []
+    ids: dict[str, str] = {}
+    registry = tags if tags or not problems else None
+    for f, (card, diags) in zip(files, _parse_all(files, registry)):
+        problems.extend(diags)
+        if card is None:
+            continue
+        if card.meta.id.lower() in ids:
+            problems.append(error(Code.DUPLICATE_ID, f"card id {card.meta.id!r} differs only in case from "
+                                  f"{ids[card.meta.id.lower()]}", f.display, 1))
+            continue
+        ids[card.meta.id.lower()] = f.display
+        cards.append(_with_time(card, update_time(f.path, git_times)))
+    if not files:
+        problems.append(error(Code.REGISTRY, "no cards (*.md) in this folder", display_path(cards_dir), 1))
+    return cards, tags, problems
+
+
+# Below this many cards a process pool costs more than it saves (start-up, pickling results).
+PARALLEL_PARSE_MIN = 200
+
+
+def _parse_all(files: list[CardFile], tags: Mapping[str, Tag] | None
+               ) -> list[tuple[Card | None, list[Diagnostic]]]:
+    workers = min(os.cpu_count() or 1, 4)
+    if len(files) < PARALLEL_PARSE_MIN or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [parse_card(f.display, f.text, tags) for f in files]
+    global _POOL_TAGS
+    _POOL_TAGS = tags  # inherited by the forked workers, not pickled per card
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        return pool.starmap(_parse_one, [(f.display, f.text) for f in files], chunksize=64)
+
+
+_POOL_TAGS: Mapping[str, Tag] | None = None
+
+
+def _parse_one(display: str, text: str) -> tuple[Card | None, list[Diagnostic]]:
+    return parse_card(display, text, _POOL_TAGS)
+
+
+def _with_time(card: Card, when: str) -> Card:
+    from dataclasses import replace
+    return replace(card, update_time=when)

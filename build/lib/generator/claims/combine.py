@@ -1,0 +1,36 @@
+"""The outcomes of one claim's checks -> exactly one state. Pure.
+
+mismatch (any check disagreed) > verified (full-set evaluation agreed) > consistent (subset
+evaluation's 95 % interval contains the claim) > unverified (with every reason).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence
+
+from generator.core.model import CheckOutcome, Claim, ClaimState
+
+
+def combine(claim: Claim, outcomes: Iterable[CheckOutcome]) -> ClaimState:
+    """Exactly one state per number; every CheckOutcome is kept."""
+    checks = tuple(outcomes)
+    mism = [o for o in checks if o.status == "mismatch"]
+    if mism:
+        reason = "; ".join(f"{o.name} check: {o.reason}" for o in mism)
+        return ClaimState(claim, "mismatch", checks, reason)
+    ev = [o for o in checks if o.name == "evaluation"]
+    if any(o.status == "verified" for o in ev):
+        return ClaimState(claim, "verified", checks, next(o.reason for o in ev if o.status == "verified"))
+    if any(o.status == "consistent" for o in ev):
+        return ClaimState(claim, "consistent", checks, next(o.reason for o in ev if o.status == "consistent"))
+    reasons = [f"{o.name}: {o.reason}" for o in checks if o.status == "unverified" and o.reason]
+    if not ev:
+        reasons.append("evaluation: not run")
+    return ClaimState(claim, "unverified", checks, "; ".join(reasons))
+
+
+def combine_all(
+    claims: Sequence[Claim], *outcome_maps: Mapping[Claim, CheckOutcome]
+) -> list[ClaimState]:
+    """One ClaimState per claim from per-check outcome maps (missing entries are simply absent)."""
+    return [combine(c, [m[c] for m in outcome_maps if c in m]) for c in claims]

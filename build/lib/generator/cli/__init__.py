@@ -1,0 +1,142 @@
+"""Arguments -> Config -> one command (one module each in this package). The only place that
+turns a UserError into printed diagnostics and an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from generator import __version__
+from generator.cli.config import Config, project_root
+from generator.core.errors import Code, UserError, error
+from generator.site.options import package_templates
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    STRICT = 1  # verification failed under --strict (the site was written)
+    BAD_INPUT = 2  # cards, registries, options or lock: nothing was written
+    INTERRUPTED = 130
+
+
+# command -> (module in this package, function taking (Config, argparse.Namespace)). Modules are
+# imported when their command runs: `--help` must not pay for Jinja2 or markdown-it.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "build": ("build", "run"),
+    "check": ("check", "run"),
+    "fetch": ("fetch", "run"),
+    "setup": ("setup", "run"),
+    "eval": ("eval", "run"),
+    "serve": ("serve", "run"),
+}
+
+
+def _common(p: argparse.ArgumentParser, *, out: bool = True) -> None:
+    p.add_argument("--project", type=Path, default=None, help="project folder (default: the one holding cards/)")
+    p.add_argument("--cards", type=Path, default=None, help="cards folder (default: PROJECT/cards)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: PROJECT/site)" if out else argparse.SUPPRESS)
+    p.add_argument("--store", type=Path, default=None, help="asset store (default: $HUB_STORE or PROJECT/.store)")
+    p.add_argument("-v", "--verbose", action="store_true", help="say why each page is rebuilt")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="build-site", description="Build and verify a MegEngine model hub site.")
+    top.add_argument("--version", action="version", version=f"build-site {__version__}")
+    sub = top.add_subparsers(dest="command")
+
+    b = sub.add_parser("build", help="build site/ (the default command), running every snippet and checking every number")
+    _common(b)
+    b.add_argument("--strict", action="store_true", help="CI mode: exit 1 on failed/timeout/blocked code or mismatching numbers")
+    b.add_argument("--no-verify", action="store_true", help="render only; every block and number shows 'not verified'")
+    b.add_argument("--rerun", action="store_true", help="ignore cached results and run everything again")
+    b.add_argument("--jobs", type=int, default=0, help="cards run in parallel (default: number of cores)")
+    b.add_argument("--junit", type=Path, default=None, help="also write JUnit XML here")
+    b.add_argument("--no-search", action="store_true", help="skip the search index (faster; the search box is hidden)")
+    b.add_argument("--base-url", default="", help="absolute URL the site is served from (for sitemap.xml and hreflang)")
+    b.add_argument("--eval-limit", type=int, default=None, help="evaluate a class-stratified subset of N items (CI)")
+    b.add_argument("--imagenet-dir", type=Path, default=None, help="ILSVRC2012 validation images (or $IMAGENET_VAL_DIR)")
+
+    c = sub.add_parser("check", help="parse and validate the cards only")
+    _common(c)
+
+    f = sub.add_parser("fetch", help="download every store item the lock lists but the store lacks, or add one with --from")
+    _common(f, out=False)
+    from generator.cli.fetch import add_fetch_arguments
+
+    add_fetch_arguments(f)  # --from --url --repo --kind --substitute --source --git-host --mirror ...
+
+    s = sub.add_parser("setup", help="put the project's own assets (zoo repository, converted weights, substitutes) into the store")
+    _common(s)
+
+    e = sub.add_parser("eval", help="evaluate the accuracy claims (optionally one shard of them)")
+    _common(e)
+    e.add_argument("--shard", default=None, help="i/n: evaluate a deterministic 1/n of the jobs")
+    e.add_argument("--results", type=Path, default=None, help="folder to write this shard's results to")
+    e.add_argument("--merge", type=Path, nargs="*", default=None, help="results folders to merge into the cache")
+    e.add_argument("--eval-limit", type=int, default=None)
+    e.add_argument("--imagenet-dir", type=Path, default=None)
+    e.add_argument("--rerun", action="store_true")
+
+    v = sub.add_parser("serve", help="build, serve site/ on 127.0.0.1 and rebuild on change")
+    _common(v)
+    v.add_argument("--port", type=int, default=8000)
+    v.add_argument("--no-verify", action="store_true")
+    return top
+
+
+def config_from(args: argparse.Namespace) -> Config:
+    project = (args.project or project_root(Path.cwd())).resolve()
+    store = args.store or (Path(os.environ["HUB_STORE"]) if os.environ.get("HUB_STORE") else project / ".store")
+    imagenet = getattr(args, "imagenet_dir", None) or (
+        Path(os.environ["IMAGENET_VAL_DIR"]) if os.environ.get("IMAGENET_VAL_DIR") else None)
+    return Config(
+        project=project,
+        cards=(args.cards or project / "cards").resolve(),
+        templates=project / "templates" if (project / "templates").is_dir() else package_templates(),
+        out=(args.out or project / "site").resolve(),
+        store=store.resolve(),
+        cache=project / ".cache",
+        verify=not getattr(args, "no_verify", False),
+        strict=getattr(args, "strict", False),
+        rerun=getattr(args, "rerun", False),
+        jobs=getattr(args, "jobs", 0) or 0,
+        junit=getattr(args, "junit", None),
+        verbose=args.verbose,
+        base_url=getattr(args, "base_url", "") or "",
+        eval_limit=getattr(args, "eval_limit", None),
+        imagenet_dir=imagenet,
+        search=not getattr(args, "no_search", False),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "build")  # `build-site --strict` means `build-site build --strict`
+    args = parser().parse_args(argv)
+    try:
+        cfg = config_from(args)
+        if args.command != "eval" or not getattr(args, "merge", None):
+            if not cfg.cards.is_dir():
+                raise UserError([error(Code.REGISTRY, f"no cards folder at {cfg.cards} (use --cards or --project)",
+                                       "<command line>", 0)])
+        module, function = COMMANDS[args.command]
+        command: Callable[[Config, argparse.Namespace], int] = getattr(
+            importlib.import_module(f"generator.cli.{module}"), function)
+        return command(cfg, args)
+    except UserError as exc:
+        print(exc.text, file=sys.stderr)
+        n = sum(1 for d in exc.diagnostics if d.level == "error")
+        if exc.diagnostics:
+            print(f"build-site: {n} error(s); nothing was written", file=sys.stderr)
+        return ExitCode.BAD_INPUT
+    except KeyboardInterrupt:
+        print("build-site: interrupted; the previous site/ is left as it was", file=sys.stderr)
+        return ExitCode.INTERRUPTED

@@ -1,0 +1,180 @@
+"""`build-site build`: the whole pipeline, top to bottom. The only place that orders the stages.
+
+    read + validate every card, registry, lock and verify spec   (nothing runs before all pass)
+ -> verify: run every program, check every number                (cached: no child when unchanged)
+ -> render + write the site, report.json and model-index files    (only what changed; atomic)
+ -> search index
+ -> under --strict: exit 1 on failed/timeout/blocked code or mismatching numbers
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from generator import __version__
+from generator.claims.evalcache import EvalCache
+from generator.claims.verify import mismatches, verify_claims
+from generator.cli.config import Config, eval_cache_dir, eval_options, run_cache_dir
+from generator.cli.inputs import read_inputs
+from generator.core.errors import Diagnostic, UserError, has_errors
+from generator.core.jsonio import atomic_write
+from generator.core.model import Card, CardVerification
+from generator.run.cache import RunCache
+from generator.run.execute import run_all, store_assets
+from generator.run.results import strict_failures
+from generator.run.sandbox import library_versions
+from generator.site import state
+from generator.site.build import BuildReport, build_site, site_is_current
+from generator.site.options import SiteOptions
+from generator.site.report import junit_xml, report_files
+from generator.site.search import index_stage, repair_index
+from generator.store.content import Store
+from generator.store.materialize import item_digest
+from generator.store.lock import parse_lock
+from generator.store.sync import sync_local
+
+
+def build(cfg: Config) -> int:
+    started = time.perf_counter()
+    options = SiteOptions.for_project(cfg.cards, cfg.templates, cfg.base_url)
+    input_files = _input_files(cfg)
+    fingerprint = _fingerprint(cfg)
+    # The fast path skips even reading the cards. Under --strict the verdict must be recomputed
+    # (from the caches), --junit needs it written, and --rerun asks for real runs.
+    if (not cfg.strict and not cfg.rerun and cfg.junit is None
+            and site_is_current(cfg.out, input_files, options, fingerprint)):
+        _say(cfg, f"site is up to date ({time.perf_counter() - started:.3f} s)")
+        return 0
+    stats = state.stat_inputs(input_files)
+    clock = _Stopwatch()
+
+    # 1. read: every card and registry, validated before anything runs
+    inputs, problems = read_inputs(cfg, verification=cfg.verify)
+    lock, store = inputs.lock, Store(cfg.store)
+    if lock is not None and not has_errors(problems):
+        lock, more = sync_local(lock, store, cfg.project, refresh=False)  # the project's own assets
+        problems.extend(more)
+    if has_errors(problems):
+        raise UserError(problems)
+    _print(problems)
+    cards = list(inputs.cards)
+    clock.lap("read")
+
+    # 2. run every program, 3. check every number (both cached)
+    verification: dict[str, CardVerification] = {}
+    if lock is not None:
+        programs = run_all(cards, store_assets(lock, store), jobs=cfg.workers, rerun=cfg.rerun,
+                           cache=RunCache(run_cache_dir(cfg), __version__))
+        claims, more = verify_claims(cards, inputs.specs, lock, store, inputs.datasets,
+                                     eval_options(cfg, progress=sys.stderr.isatty()),
+                                     None if cfg.rerun else EvalCache(eval_cache_dir(cfg)))
+        _print(more)
+        verification = {c.meta.id: CardVerification(c.meta.id, programs.get(c.meta.id, ()), claims[c.meta.id])
+                        for c in cards}
+    clock.lap("verify")
+
+    # 4. render and write the site with its machine-readable files, 5. search index (before the swap)
+    extra = report_files(cards, verification, {k: dict(v.model_index) for k, v in inputs.datasets.items()},
+                         cfg.eval_limit)
+    log = (lambda m: print(m, file=sys.stderr)) if cfg.verbose else None
+    report = build_site(cards, inputs.tags, verification, options, cfg.out, log=log, input_stats=stats,
+                        fingerprint=fingerprint, workers=cfg.jobs, extra=extra,
+                        before_swap=(lambda stage, changed: _print(index_stage(cfg.out, stage, changed)))
+                        if cfg.search else None)
+    if cfg.search and not report.wrote:
+        _print(repair_index(cfg.out))
+    clock.lap("render+write+search")
+    if cfg.junit is not None and verification:
+        atomic_write(cfg.junit, junit_xml(verification.values()))
+
+    _say(cfg, _summary(cards, verification, report, time.perf_counter() - started)
+         + " (" + ", ".join(f"{name} {sec:.2f} s" for name, sec in clock.laps) + ")")
+    if cfg.strict:
+        failures = strict_failures(verification.values()) + mismatches(verification.values())
+        if failures:
+            _print(failures)
+            print(f"build-site: --strict: {len(failures)} problem(s); the site was written, CI should fail",
+                  file=sys.stderr)
+            return 1
+    return 0
+
+
+# ---------------------------------------------------------------- inputs and fingerprint
+
+def _input_files(cfg: Config) -> list[Path]:
+    """Every file the read and verify stages read from the cards folder (cards, registries, lock,
+    verify sidecars). Templates and the catalog are added by the site stage."""
+    return sorted(p for p in cfg.cards.iterdir() if p.is_file() and not p.name.startswith("."))
+
+
+def _fingerprint(cfg: Config) -> str:
+    """What else changes the output besides the input files: options, and for verification the
+    tool and library versions, which store items are present and which datasets are reachable.
+    (The project's own hub repository is pinned by tree hash in the lock, so a change to it
+    changes the lock file, which is an input file.)"""
+    parts: list[str] = [f"tool={__version__}", f"verify={cfg.verify}", f"base={cfg.base_url}",
+                        f"search={cfg.search}"]
+    if cfg.verify:
+        parts += [f"eval_limit={cfg.eval_limit}", f"imagenet={cfg.imagenet_dir}"]
+        parts += [f"{k}={v}" for k, v in sorted(library_versions().items())]
+        parts += [f"{k}={os.environ.get(k, '')}" for k in ("IMAGENET_VAL_DIR", "FASHION_MNIST_DIR")]
+        parts.append(f"fmnist={Path('/usr/share/datasets/fashion-mnist').is_dir()}")
+        parts.append(f"store={_store_presence(cfg)}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _store_presence(cfg: Config) -> str:
+    """Which lock items the store holds (a `build-site fetch` changes this, not the lock): the
+    same digest the run cache keys on."""
+    try:
+        lock, problems = parse_lock(cfg.lock_file.read_text(encoding="utf-8"))
+    except OSError:
+        return "no lock"
+    return "unreadable" if problems else item_digest(lock, Store(cfg.store))
+
+
+def _summary(cards: Sequence[Card], verification: Mapping[str, CardVerification],
+             report: BuildReport, seconds: float) -> str:
+    blocks: dict[str, int] = {}
+    claims: dict[str, int] = {}
+    for cv in verification.values():
+        for p in cv.programs:
+            for b in p.blocks:
+                key = "placeholder" if "placeholder-weights" in b.flags else b.status
+                blocks[key] = blocks.get(key, 0) + len(p.langs)
+        for s in cv.claims:
+            claims[s.status] = claims.get(s.status, 0) + 1
+    fmt = lambda d: ", ".join(f"{n} {k}" for k, n in sorted(d.items())) or "none"  # noqa: E731
+    verified = f"; code blocks: {fmt(blocks)}; numbers: {fmt(claims)}" if verification else "; not verified (--no-verify)"
+    return (f"built {len(cards)} card(s) in {seconds:.2f} s: {report.rendered} file(s) rendered, "
+            f"{report.reused} reused, {report.removed} removed{verified}")
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.laps: list[tuple[str, float]] = []
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps.append((name, now - self._last))
+        self._last = now
+
+
+def _print(diags: Sequence[Diagnostic]) -> None:
+    for d in diags:
+        print(d, file=sys.stderr)
+
+
+def _say(cfg: Config, message: str) -> None:
+    print(f"build-site: {message}", file=sys.stderr)
+
+
+def run(cfg: Config, args: argparse.Namespace) -> int:
+    return build(cfg)

@@ -1,0 +1,77 @@
+"""Command-line options as one frozen value, validated once before any work starts."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from generator.store.lock import LOCK_FILE
+
+if TYPE_CHECKING:
+    from generator.claims.evaluate import EvalOptions
+
+
+@dataclass(frozen=True)
+class Config:
+    project: Path  # the folder holding cards/, templates/, site/
+    cards: Path
+    templates: Path
+    out: Path
+    store: Path
+    cache: Path
+    verify: bool = True  # run snippets and check numbers (off: render only)
+    strict: bool = False  # exit 1 on failed/timeout/blocked blocks and on mismatching numbers
+    rerun: bool = False  # ignore cached run/evaluation results
+    jobs: int = 0  # 0: one per core
+    junit: Path | None = None
+    verbose: bool = False
+    base_url: str = ""
+    eval_limit: int | None = None  # evaluate a class-stratified subset of N items
+    imagenet_dir: Path | None = None
+    search: bool = True  # build the Pagefind index (off: faster local builds; the box stays hidden)
+
+    @property
+    def workers(self) -> int:
+        return self.jobs or (os.cpu_count() or 1)
+
+    @property
+    def lock_file(self) -> Path:
+        """The one lock every command reads: the cards folder's (build, check, fetch, setup)."""
+        return self.cards / LOCK_FILE
+
+    @property
+    def lock_display(self) -> str:
+        """How diagnostics name the lock: relative to the project (what is committed), else whole."""
+        try:
+            return self.lock_file.relative_to(self.project).as_posix()
+        except ValueError:
+            return str(self.lock_file)
+
+
+def project_root(start: Path) -> Path:
+    """The folder with a cards/ folder: the working directory or one of its parents."""
+    for p in (start, *start.parents):
+        if (p / "cards").is_dir():
+            return p
+    return start
+
+
+def eval_cache_dir(cfg: Config) -> Path:
+    """Evaluation results of this tool version (build, eval --shard/--merge share them)."""
+    from generator import __version__
+
+    return cfg.cache / "evals" / __version__
+
+
+def run_cache_dir(cfg: Config) -> Path:
+    return cfg.cache / "runs"
+
+
+def eval_options(cfg: Config, progress: bool) -> "EvalOptions":
+    """How this build evaluates: the --eval-limit sample, where ImageNet is, progress lines."""
+    from generator.claims.evaluate import EvalOptions
+
+    return EvalOptions(limit=cfg.eval_limit or 0, workers=2, progress=progress,
+                       dataset_dirs={"imagenet-val": str(cfg.imagenet_dir)} if cfg.imagenet_dir else {})

@@ -1,0 +1,78 @@
+"""JSON as this tool writes it, and the one way files are replaced.
+
+- `canonical` / `digest`: sorted keys, no whitespace, UTF-8: the same data always gives the same
+  text, so its sha256 can key a cache;
+- `pretty`: what people read and diff (the JSON API, report.json, model-index files): sorted keys,
+  2-space indent, final newline, UTF-8 kept as is;
+- `atomic_write`: a sibling temp file renamed over the target, so a reader (or a crash) sees the
+  old file or the new one, never half of one;
+- `JsonCache`: a folder of `<key>.json` entries, the storage of the run and evaluation caches.
+  An entry that is absent or does not parse is a miss, never an error: caches only save time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+
+def canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def digest(obj: Any) -> str:
+    """sha256 (hex) of the canonical JSON of `obj`."""
+    return hashlib.sha256(canonical(obj).encode("utf-8")).hexdigest()
+
+
+def pretty(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def atomic_write(path: Path, data: bytes, *, durable: bool = False) -> None:
+    """Replace `path` with `data` in one rename. `durable` also fsyncs the data first (for files
+    that must survive a power cut, like the lock), which costs a disk flush."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class JsonCache:
+    """`<root>/<key>.json`, or `<root>/<key[:2]>/<key>.json` with `fanout` (many entries)."""
+
+    def __init__(self, root: Path, *, fanout: bool = False) -> None:
+        self.root = Path(root)
+        self.fanout = fanout
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json" if self.fanout else self.root / f"{key}.json"
+
+    def read(self, key: str) -> Any | None:
+        try:
+            with open(self.path(key), encoding="utf-8") as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+
+    def write(self, key: str, data: Mapping[str, Any]) -> None:
+        atomic_write(self.path(key), (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)
+                                      + "\n").encode("utf-8"))
+
+    def keys(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        pattern = "*/*.json" if self.fanout else "*.json"
+        return sorted(p.stem for p in self.root.glob(pattern))

@@ -1,0 +1,257 @@
+"""The typed values that flow between stages. No I/O here.
+
+parse:    card text            -> Card (meta, prelude, sections, snippets, tables)
+execute:  Card programs        -> ProgramResult (one BlockResult per snippet and language)
+claims:   Card tables          -> Claim
+verify:   claims + evaluations -> ClaimState (one state per number, with every check)
+render:   cards + verification -> Page
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+from generator.core.errors import Loc
+
+# Card language codes as the hub1 format spells them, and the URL segment of each. Everything
+# that depends on which languages a hub has derives from these (the checks, pages, API, search).
+LANGS: tuple[str, ...] = ("en_US", "zh_CN")
+DEFAULT_LANG = "en_US"  # x-default, language-neutral pages, and the model-index's language
+# How messages name the sections: in the order hub1 cards write them (zh_CN first).
+SECTION_ORDER: tuple[str, ...] = tuple(sorted(LANGS, reverse=True))
+SECTIONS_TEXT = " and ".join(SECTION_ORDER)
+URL_LANG: Mapping[str, str] = {"en_US": "en", "zh_CN": "zh"}
+HTML_LANG: Mapping[str, str] = {"en_US": "en", "zh_CN": "zh-CN"}
+
+PRELUDE = "prelude"
+
+
+def other_langs(lang: str) -> tuple[str, ...]:
+    return tuple(other for other in LANGS if other != lang)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A `<!-- verify: ... -->` comment that changes how the next code block or table is judged.
+
+    kind: skip | expect-error | timeout | output-contains | table
+    value: the argument (reason, exception name, seconds, text, results|ignore)
+    """
+
+    kind: str
+    value: str
+    loc: Loc
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """One fenced code block. `loc.line` is the line of the opening fence; `code_line` the
+    line of the first line of code (so tracebacks can be mapped back onto the card)."""
+
+    card_id: str
+    lang: str  # PRELUDE, "zh_CN" or "en_US"
+    index: int  # position within its section (prelude: 0)
+    info: str  # fence info string, e.g. "python"
+    code: str
+    loc: Loc
+    code_line: int
+    marks: tuple[Mark, ...] = ()
+
+    @property
+    def is_python(self) -> bool:
+        return self.info.split()[0].lower() in ("python", "python3", "py") if self.info else False
+
+    def mark(self, kind: str) -> Mark | None:
+        for m in self.marks:
+            if m.kind == kind:
+                return m
+        return None
+
+
+@dataclass(frozen=True)
+class Table:
+    """A pipe table with its header and body cells as written (inline Markdown kept)."""
+
+    card_id: str
+    lang: str
+    index: int  # position within its section
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    loc: Loc  # header line
+    row_lines: tuple[int, ...]  # card line of each body row
+    marks: tuple[Mark, ...] = ()
+
+
+@dataclass(frozen=True)
+class Section:
+    lang: str
+    loc: Loc  # line of the `<!-- section: ... -->` comment
+    body: str  # Markdown text of the section, without the section comment
+    body_line: int  # card line number of the first line of `body`
+    snippets: tuple[Snippet, ...]
+    tables: tuple[Table, ...]
+    # The section's block tokens from the card's one parse (cards/markdown.py), for the site
+    # stage. Not part of the section's value: `body` is.
+    tokens: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class CardMeta:
+    id: str
+    template: str
+    title: str
+    summary: Mapping[str, str]  # lang -> text
+    author: str
+    tags: tuple[str, ...]
+    github_link: str
+    verify: Mapping[str, object] | None = None  # optional `verify:` spec from the front matter
+
+
+@dataclass(frozen=True)
+class Card:
+    path: str  # as given on the command line / relative to the project, used in Loc
+    source: str
+    meta: CardMeta
+    prelude: Snippet | None
+    sections: Mapping[str, Section]  # lang -> section, in file order
+    update_time: str = ""  # ISO-8601 UTC, from git or the file's mtime (filled by discover)
+    # The parse's env (link reference definitions), which the inline parse of sections needs.
+    markdown_env: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def section(self, lang: str) -> Section | None:
+        return self.sections.get(lang)
+
+    def program(self, lang: str) -> tuple[Snippet, ...]:
+        """Prelude + that language's Python blocks, in order: one program run in one interpreter."""
+        blocks: list[Snippet] = []
+        if self.prelude is not None and self.prelude.is_python:
+            blocks.append(self.prelude)
+        sec = self.sections.get(lang)
+        if sec is not None:
+            blocks.extend(s for s in sec.snippets if s.is_python)
+        return tuple(blocks)
+
+
+@dataclass(frozen=True)
+class Tag:
+    id: str
+    names: Mapping[str, str]  # lang -> display name
+
+
+# ---------------------------------------------------------------- snippet execution
+
+RunStatus = Literal["passed", "failed", "timeout", "blocked", "skipped", "expected-error"]
+
+
+@dataclass(frozen=True)
+class BlockResult:
+    lang: str  # language the block belongs to (PRELUDE for the prelude)
+    index: int
+    line: int  # card line of the opening fence
+    status: RunStatus
+    flags: tuple[str, ...] = ()  # e.g. "placeholder-weights", "substitute-asset"
+    duration_s: float = 0.0
+    peak_mb: float = 0.0
+    stdout: str = ""
+    stderr: str = ""
+    traceback: str = ""  # mapped onto the card's lines, tool frames removed
+    reason: str = ""  # why blocked / skipped / failed, in one line
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class ProgramResult:
+    """The run of one program (prelude + one language's blocks). `langs` lists every language it
+    stands for: when zh_CN and en_US code is identical it runs once and reports for both."""
+
+    card_id: str
+    langs: tuple[str, ...]
+    blocks: tuple[BlockResult, ...]
+    cache_key: str
+    ran_at: str  # ISO-8601 UTC of the real run (kept when served from cache)
+    environment: Mapping[str, str] = field(default_factory=dict)  # python, megengine, numpy versions
+    card_path: str = ""  # the card file, for diagnostics at a block's line (Card.path)
+
+    def block(self, lang: str, index: int) -> BlockResult | None:
+        for b in self.blocks:
+            if b.lang == lang and b.index == index:
+                return b
+        return None
+
+
+# ---------------------------------------------------------------- accuracy claims
+
+ClaimStatus = Literal["verified", "consistent", "mismatch", "unverified"]
+CheckStatus = Literal["pass", "mismatch", "unverified", "consistent", "verified"]
+
+
+@dataclass(frozen=True)
+class Claim:
+    card_id: str
+    lang: str
+    table: int  # table index within the section
+    row: str  # row label as written (e.g. "ResNet18")
+    column: str  # header as written (e.g. "Top1 acc")
+    metric: str  # normalised metric id: top1, top5, map, miou, ap, ...
+    text: str  # the cell as written
+    value: float  # as written (29.688 for an error of 29.688 %)
+    scale: Literal["percent", "fraction"]
+    kind: Literal["accuracy", "error"]
+    loc: Loc
+    # Position in the table (0-based body row, 0-based column): languages are matched on it because
+    # headers and row labels may be translated.
+    row_index: int = -1
+    col_index: int = -1
+
+    @property
+    def accuracy_percent(self) -> float:
+        """The same fact as an accuracy in percent, so error/accuracy and 0-1/percent compare."""
+        v = self.value * 100.0 if self.scale == "fraction" else self.value
+        return 100.0 - v if self.kind == "error" else v
+
+    @property
+    def decimals(self) -> int:
+        """Digits after the point as written; the precision a comparison may assume."""
+        t = self.text.strip().strip("*").strip()
+        return len(t.split(".", 1)[1]) if "." in t else 0
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: Literal["languages", "weight-name", "evaluation"]
+    status: CheckStatus
+    measured: float | None = None  # in the claim's own unit and kind
+    reason: str = ""
+    provenance: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClaimState:
+    claim: Claim
+    status: ClaimStatus
+    checks: tuple[CheckOutcome, ...]
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CardVerification:
+    card_id: str
+    programs: tuple[ProgramResult, ...] = ()
+    claims: tuple[ClaimState, ...] = ()
+
+    def program_for(self, lang: str) -> ProgramResult | None:
+        for p in self.programs:
+            if lang in p.langs:
+                return p
+        return None
+
+
+# ---------------------------------------------------------------- output
+
+@dataclass(frozen=True)
+class Page:
+    url: str  # site-relative path of the file, e.g. "en/models/megengine_vision_resnet/index.html"
+    content: bytes
+    lang: str | None = None
+    alternates: Mapping[str, str] = field(default_factory=dict)  # lang -> url

@@ -1,0 +1,107 @@
+"""What a card program is and what its cached result depends on.
+
+A program is `card.program(lang)`: the prelude and that language's Python blocks, run in order in
+one fresh interpreter sharing one `__main__` namespace. When zh_CN and en_US have the same code
+and marks, the program runs once and reports for both languages. Its cache key covers the code,
+the marks, the assets the store can offer, the child-side code, library versions and limits.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from generator import __version__ as TOOL_VERSION
+from generator.core.jsonio import digest
+from generator.core.model import PRELUDE, Card, Snippet
+from generator.run import sandbox
+from generator.run.child import CHILD_DIR
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Everything here is part of the cache key: a different limit can give a different result."""
+
+    block_timeout_s: float = 600.0  # per block, unless the card says `<!-- verify: timeout=N -->`
+    # `import megengine` maps ~2.2 GB of address space before any model (VmPeak, measured); a
+    # ResNet-50 batch of 32 needs ~3.6 GB resident. 8 GiB leaves room and still stops a runaway.
+    memory_bytes: int = sandbox.DEFAULT_MEMORY_BYTES
+    kill_grace_s: float = 5.0  # after a block's limit, how long the child gets to report it
+    startup_s: float = 60.0  # interpreter start-up allowance in the whole-program deadline
+
+
+def runtime_environment() -> dict[str, str]:
+    """Versions and platform facts that change a run's result (part of its cache key)."""
+    return {**sandbox.library_versions(), "platform": f"{platform.system()}-{platform.machine()}",
+            "device": "cpux"}
+
+
+@functools.lru_cache(maxsize=1)
+def _runner_digest() -> str:
+    """Hash of the child-side code: changing how blocks are run invalidates cached runs even
+    before the tool version is bumped."""
+    h = []
+    for p in sorted(CHILD_DIR.rglob("*.py")):
+        h.append((str(p.relative_to(CHILD_DIR)), p.read_text(encoding="utf-8")))
+    return digest({"files": h, "supervise": (Path(__file__).with_name("supervise.py")).read_text(encoding="utf-8")})
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One program to run: `blocks` of the first language in `langs`, reported for all of them
+    (`per_lang[lang]` are that language's own section snippets, aligned with the run's)."""
+
+    card: Card
+    langs: tuple[str, ...]
+    blocks: tuple[Snippet, ...]
+    per_lang: Mapping[str, tuple[Snippet, ...]]
+
+
+def _judging(s: Snippet) -> tuple[object, ...]:
+    return (s.code, tuple((m.kind, m.value) for m in s.marks))
+
+
+def plan_programs(card: Card) -> list[Plan]:
+    """Group the card's languages whose programs are identical (same code, same marks)."""
+    plans: list[Plan] = []
+    groups: dict[tuple[object, ...], list[str]] = {}
+    for lang in card.sections:
+        sec = tuple(s for s in card.program(lang) if s.lang != PRELUDE)
+        groups.setdefault(tuple(_judging(s) for s in sec), []).append(lang)
+    for langs in groups.values():
+        per_lang = {lang: tuple(s for s in card.program(lang) if s.lang != PRELUDE) for lang in langs}
+        plans.append(Plan(card, tuple(langs), card.program(langs[0]), per_lang))
+    if not plans and card.prelude is not None and card.prelude.is_python:
+        plans.append(Plan(card, (), (card.prelude,), {}))
+    return [p for p in plans if p.blocks]
+
+
+def timeout_of(s: Snippet, limits: Limits) -> tuple[float, str]:
+    m = s.mark("timeout")
+    if m is not None:
+        try:
+            value = float(m.value.strip().rstrip("s"))
+            if value > 0:
+                return value, f"limit from <!-- verify: timeout={m.value} --> at line {m.loc.line}"
+        except ValueError:
+            pass  # the parser reports bad marks; fall back to the default
+    return limits.block_timeout_s, "default limit"
+
+
+def program_key(plan: Plan, assets_digest: str, limits: Limits) -> str:
+    snippets = list(plan.blocks) + [s for lang in plan.langs[1:] for s in plan.per_lang[lang]]
+    return digest({
+        "tool": TOOL_VERSION,
+        "runner": _runner_digest(),
+        "card": plan.card.path,
+        "langs": list(plan.langs),
+        "blocks": [{"lang": s.lang, "index": s.index, "line": s.loc.line, "code_line": s.code_line,
+                    "info": s.info, "code": s.code,
+                    "marks": [[m.kind, m.value, m.loc.line] for m in s.marks]} for s in snippets],
+        "assets": assets_digest,
+        "env": runtime_environment(),
+        "limits": [limits.block_timeout_s, limits.memory_bytes],
+    })

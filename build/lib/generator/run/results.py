@@ -1,0 +1,75 @@
+"""A program's block results restated for every language it stands for, and the --strict
+diagnostics of failed, timed-out and blocked blocks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Iterable, Mapping, Sequence
+
+from generator.core.errors import Code, Diagnostic, error
+from generator.core.model import PRELUDE, BlockResult, CardVerification, ProgramResult, Snippet
+from generator.run.plan import Plan, runtime_environment
+from generator.run.supervise import network_isolation
+
+
+_FRAME_RE = re.compile(r'(File "(?P<path>[^"]+)", line )(?P<line>\d+)')
+
+
+def _for_lang(r: BlockResult, run: Snippet, other: Snippet, card_path: str) -> BlockResult:
+    """A block's result restated for the same block of another language (identical code at
+    another place in the card): its line, and traceback lines moved by the same offset."""
+    offset = other.code_line - run.code_line
+    lo, hi = run.code_line, run.code_line + run.code.count("\n") + 1
+
+    def move(m: re.Match[str]) -> str:
+        line = int(m.group("line"))
+        if m.group("path") == card_path and lo <= line < hi:
+            line += offset
+        return f"{m.group(1)}{line}"
+
+    return replace(r, lang=other.lang, index=other.index, line=other.loc.line,
+                   traceback=_FRAME_RE.sub(move, r.traceback) if r.traceback else "")
+
+
+def program_result(plan: Plan, blocks: Sequence[BlockResult], key: str, ran_at: str) -> ProgramResult:
+    allb = list(blocks)
+    n_pre = len(plan.blocks) - (len(plan.per_lang[plan.langs[0]]) if plan.langs else 0)
+    for lang in plan.langs[1:]:
+        for run_s, other_s, r in zip(plan.blocks[n_pre:], plan.per_lang[lang], blocks[n_pre:]):
+            allb.append(_for_lang(r, run_s, other_s, plan.card.path))
+    # How the run was kept offline is recorded, but not part of the cache key: probing it
+    # starts a process, and a rebuild with nothing changed must start none.
+    network = "network namespace + shim" if network_isolation() else "shim only"
+    return ProgramResult(card_id=plan.card.meta.id, langs=plan.langs, blocks=tuple(allb),
+                         cache_key=key, ran_at=ran_at,
+                         environment={**runtime_environment(), "network": network},
+                         card_path=plan.card.path)
+
+
+_STRICT_CODES = {"failed": Code.SNIPPET_FAILED, "timeout": Code.SNIPPET_TIMEOUT,
+                 "blocked": Code.SNIPPET_BLOCKED}
+
+
+def strict_failures(results: Mapping[str, Sequence[ProgramResult]] | Iterable[CardVerification]
+                    ) -> list[Diagnostic]:
+    """An error at the block's card line for every failed, timed-out or blocked block (a block
+    with a skip mark is `skipped`, so it never counts). Accepts run_all's mapping or
+    CardVerification objects."""
+    programs: list[ProgramResult] = []
+    if isinstance(results, Mapping):
+        for progs in results.values():
+            programs.extend(progs)
+    else:
+        for cv in results:
+            programs.extend(cv.programs)
+    diags: list[Diagnostic] = []
+    for p in programs:
+        for b in p.blocks:
+            code = _STRICT_CODES.get(b.status)
+            if code is None:
+                continue
+            where = "prelude" if b.lang == PRELUDE else f"{b.lang} block {b.index + 1}"
+            diags.append(error(code, f"{where} {b.status}: {b.reason}", p.card_path or p.card_id,
+                               b.line))
+    return sorted(set(diags), key=lambda d: (d.loc, d.code.value, d.message))

@@ -1,0 +1,94 @@
+"""The UI string catalog (`templates/i18n.yaml`, or a cards folder's own `i18n.yaml`): every string
+the site shows that is not card text.
+
+Format: a mapping `key -> {en_US: text, zh_CN: text}`. Texts may hold `{name}` placeholders for
+`str.format`; both languages must use the same placeholders. Loading checks that every key has
+both languages, and `check_templates` checks that every `t("key")` in the templates exists, so a
+missing translation is a build error, not a blank on the live site.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from generator.cards.registry import YamlProblem, load_yaml
+from generator.core.errors import Code, Diagnostic, UserError, error
+from generator.core.model import LANGS
+
+
+@dataclass(frozen=True)
+class Catalog:
+    path: str
+    strings: Mapping[str, Mapping[str, str]]  # key -> lang -> text
+
+    def get(self, lang: str, key: str, **params: object) -> str:
+        try:
+            text = self.strings[key][lang]
+        except KeyError:
+            raise UserError([error(Code.REGISTRY, f"UI string {key!r} missing for {lang}", self.path, 1)])
+        return text.format(**params) if params else text
+
+
+def _placeholders(text: str) -> frozenset[str]:
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(text) if name)
+
+
+def parse_catalog(path: str, text: str) -> Catalog:
+    diags: list[Diagnostic] = []
+    try:
+        doc = load_yaml(text)
+    except YamlProblem as p:
+        raise UserError([error(Code.YAML_SYNTAX, f"invalid YAML: {p.exc}", path, p.line)])
+    data = doc.data
+    if not isinstance(data, dict):
+        raise UserError([error(Code.REGISTRY, "UI catalog must be a mapping of keys", path, 1)])
+    lines = doc.lines
+    strings: dict[str, dict[str, str]] = {}
+    for key in sorted(data, key=str):
+        entry = data[key]
+        line = lines.get(str(key), 1)
+        if not isinstance(entry, dict):
+            diags.append(error(Code.REGISTRY, f"UI string {key!r} must map languages to text", path, line))
+            continue
+        texts: dict[str, str] = {}
+        for lang in LANGS:
+            value = entry.get(lang)
+            if not isinstance(value, str) or not value.strip():
+                diags.append(error(Code.REGISTRY, f"UI string {key!r} has no {lang} text", path, line))
+            else:
+                texts[lang] = value
+        extra = sorted(set(map(str, entry)) - set(LANGS))
+        if extra:
+            diags.append(error(Code.REGISTRY, f"UI string {key!r} has unknown languages {extra}", path, line))
+        if len(texts) == len(LANGS):
+            ph = {lang: _placeholders(t) for lang, t in texts.items()}
+            if len(set(ph.values())) > 1:
+                diags.append(error(Code.REGISTRY, f"UI string {key!r} uses different placeholders per language", path, line))
+        strings[str(key)] = texts
+    if diags:
+        raise UserError(diags)
+    return Catalog(path, strings)
+
+
+def load_catalog(path: Path, display_path: str | None = None) -> Catalog:
+    return parse_catalog(display_path or str(path), path.read_text(encoding="utf-8"))
+
+
+_T_CALL = re.compile(r"""\bt\(\s*["']([A-Za-z0-9_.-]+)["']""")
+
+
+def check_templates(catalog: Catalog, templates: Mapping[str, str]) -> None:
+    """Every literal `t("key")` in the templates must exist in the catalog (name -> source)."""
+    diags = []
+    for name in sorted(templates):
+        for n, line in enumerate(templates[name].splitlines(), 1):
+            for key in _T_CALL.findall(line):
+                if key not in catalog.strings:
+                    diags.append(error(Code.REGISTRY, f"template uses UI string {key!r} that {catalog.path} lacks",
+                                       f"templates/{name}", n))
+    if diags:
+        raise UserError(diags)

@@ -1,0 +1,125 @@
+"""Card Markdown -> HTML: one markdown-it setup, built once (highlighting: highlight.py).
+
+Cards are trusted to be *Markdown*, not HTML: raw HTML in a card is shown escaped, so a card
+cannot inject markup or scripts into the hub. Two exceptions that published cards rely on:
+`<!-- ... -->` comments (section and verify marks) are dropped, and `<br>` inside a table cell
+(e.g. `mAP<br>@5-95`) is a line break.
+
+The renderer knows nothing about verification. Callers pass two hooks in `env`:
+`fence_hook(line, info, code) -> html` renders a code block (badge, output panel) and
+`cell_hook(line, col, header) -> html` adds markup at the end of a body table cell. `line` is the
+0-based line within the parsed text (for a card's section tokens: within the card).
+
+Tokens come from the card's one parse (cards/markdown.py); `render` parses a text for callers
+that have no card (tests, the JSON API of a text).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable, MutableMapping, Sequence
+
+from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
+from markdown_it.renderer import RendererHTML
+from markdown_it.token import Token
+from markdown_it.utils import EnvType, OptionsDict
+
+from generator.cards.markdown import complete, markdown_parser
+from generator.site.highlight import highlight
+
+FenceHook = Callable[[int, str, str], str]
+CellHook = Callable[[int, int, str], str]
+
+_COMMENT = re.compile(r"<!--.*?-->", re.S)
+
+# ---------------------------------------------------------------- markdown-it
+
+
+def _render_html_block(self: RendererHTML, tokens: Sequence[Token], idx: int,
+                       options: OptionsDict, env: EnvType) -> str:
+    rest = _COMMENT.sub("", tokens[idx].content).strip()
+    if not rest:
+        return ""
+    return f'<p class="raw-html">{escapeHtml(rest)}</p>\n'
+
+
+def _render_html_inline(self: RendererHTML, tokens: Sequence[Token], idx: int,
+                        options: OptionsDict, env: EnvType) -> str:
+    tok = tokens[idx]
+    if tok.meta.get("br"):
+        return "<br>"
+    if tok.content.startswith("<!--"):
+        return escapeHtml(_COMMENT.sub("", tok.content))
+    return escapeHtml(tok.content)
+
+
+def _render_fence(self: RendererHTML, tokens: Sequence[Token], idx: int,
+                  options: OptionsDict, env: EnvType) -> str:
+    tok = tokens[idx]
+    info = tok.info.strip()
+    hook: FenceHook | None = env.get("fence_hook")
+    if hook is not None:
+        return hook(tok.map[0] if tok.map else -1, info, tok.content)
+    return highlight(tok.content, info) + "\n"
+
+
+def _render_td_close(self: RendererHTML, tokens: Sequence[Token], idx: int,
+                     options: OptionsDict, env: EnvType) -> str:
+    tok = tokens[idx]
+    hook: CellHook | None = env.get("cell_hook")
+    extra = ""
+    if hook is not None and tok.meta:
+        extra = hook(tok.meta["line"], tok.meta["col"], tok.meta["header"])
+    return extra + "</td>\n"
+
+
+def _render_table_open(self: RendererHTML, tokens: Sequence[Token], idx: int,
+                       options: OptionsDict, env: EnvType) -> str:
+    # A wrapper lets wide tables scroll on narrow screens instead of breaking the layout.
+    return '<div class="table-wrap"><table>\n'
+
+
+def _render_table_close(self: RendererHTML, tokens: Sequence[Token], idx: int,
+                        options: OptionsDict, env: EnvType) -> str:
+    return "</table></div>\n"
+
+
+def make_markdown() -> MarkdownIt:
+    # The project's dialect recognises raw HTML (html=True); the rules above escape it.
+    md = markdown_parser()
+    md.add_render_rule("html_block", _render_html_block)
+    md.add_render_rule("html_inline", _render_html_inline)
+    md.add_render_rule("fence", _render_fence)
+    md.add_render_rule("code_block", _render_fence)
+    md.add_render_rule("td_close", _render_td_close)
+    md.add_render_rule("table_open", _render_table_open)
+    md.add_render_rule("table_close", _render_table_close)
+    return md
+
+
+_MD = make_markdown()
+
+
+def parse(text: str) -> list[Token]:
+    return _MD.parse(text, {})
+
+
+def section_tokens(tokens: Sequence[Token], env: MutableMapping[str, Any]) -> list[Token]:
+    """A card section's block tokens, completed for rendering (inline parse, cell annotations)."""
+    return complete(tokens, env)
+
+
+def render_tokens(tokens: list[Token], *, fence_hook: FenceHook | None = None,
+                  cell_hook: CellHook | None = None) -> str:
+    env: dict[str, Any] = {}
+    if fence_hook is not None:
+        env["fence_hook"] = fence_hook
+    if cell_hook is not None:
+        env["cell_hook"] = cell_hook
+    return _MD.renderer.render(tokens, _MD.options, env)
+
+
+def render(text: str) -> str:
+    """Plain HTML of card Markdown (no verification decorations), e.g. for the JSON API."""
+    return render_tokens(parse(text))

@@ -1,0 +1,326 @@
+"""Cards + verification -> HTML bytes, one page at a time.
+
+One `Renderer` holds everything that is expensive to build (the Jinja environment with its
+compiled templates, the catalog, the tag registry); make it once per build and call it per page.
+Every link it writes is relative to the page (see urls.py), so output does not depend on where
+the site is served from.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Mapping, Protocol, Sequence, cast
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from markdown_it.token import Token
+from markupsafe import Markup
+
+from generator.site import markdown
+
+from generator.site import urls
+from generator.site.highlight import highlight
+from generator.core.errors import Code, UserError, error
+from generator.site.i18n import Catalog, check_templates
+from generator.core.model import DEFAULT_LANG, HTML_LANG, LANGS, Card, CardVerification, Snippet, Tag, other_langs
+from generator.site.views import (BlockView, ClaimView, Summary, block_view, catalog_keys, claim_view,
+                       column_key, find_block, summarize, summary_keys, summary_text,
+                       summary_tone)
+
+
+
+class _PartsMacros(Protocol):
+    """The macros of templates/_parts.html called from Python. Jinja2 sets them as attributes of
+    the template module at run time, which its type hints cannot know."""
+
+    def plain_code(self, code_html: Markup) -> Markup: ...
+    def code_block(self, v: BlockView, code_html: Markup, t: Callable[..., str]) -> Markup: ...
+    def claim_badge(self, v: ClaimView, t: Callable[..., str]) -> Markup: ...
+
+
+@dataclass(frozen=True)
+class Link:
+    href: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Alternate:
+    hreflang: str
+    href: str
+
+
+@dataclass(frozen=True)
+class CardEntry:
+    """One model on an index page."""
+
+    id: str
+    href: str
+    title: str
+    summary: str
+    author: str
+    tags: tuple[Link, ...]
+    tag_ids: str  # space-separated, for a later in-page filter
+    verification: str
+    tone: str  # none | bad | ok | mixed (see verdicts.summary_tone)
+
+
+class Renderer:
+    def __init__(self, templates_dir: Path, catalog: Catalog, tags: Mapping[str, Tag],
+                 *, base_url: str | None, version: str) -> None:
+        self.catalog = catalog
+        self.tags = tags
+        self.base_url = base_url
+        self.version = version
+        self.env = Environment(
+            loader=FileSystemLoader(str(templates_dir)),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+            auto_reload=False,
+        )
+        sources = {p.name: p.read_text(encoding="utf-8") for p in sorted(templates_dir.glob("*.html"))}
+        check_templates(catalog, sources)
+        missing = [k for k in catalog_keys() + summary_keys() if k not in catalog.strings]
+        if missing:
+            raise UserError([error(Code.REGISTRY, f"UI string {k!r} missing", catalog.path, 1) for k in missing])
+        try:
+            self._tpl = {name: self.env.get_template(name) for name in
+                         ("root.html", "index.html", "model.html", "404.html", "_parts.html")}
+        except TemplateError as exc:
+            raise UserError([error(Code.REGISTRY, f"template error: {exc}",
+                                   f"templates/{getattr(exc, 'name', '') or '?'}",
+                                   getattr(exc, "lineno", 1) or 1)])
+        self._parts = cast(_PartsMacros, self._tpl["_parts.html"].module)
+        self._skeletons: dict[tuple[str, str, str], _Skeleton] = {}
+        self._t = {lang: functools.partial(catalog.get, lang) for lang in LANGS}
+
+    # ------------------------------------------------------------ shared page context
+
+    def _context(self, lang: str, url: str, alternates: Mapping[str, str]) -> dict[str, object]:
+        t = self._t[lang]
+        other = other_langs(lang)[0]  # the switch offers the first other language
+        alts: list[Alternate] = []
+        if alternates:
+            for l in sorted(alternates, key=lambda x: HTML_LANG[x]):
+                alts.append(Alternate(HTML_LANG[l], self._href(url, alternates[l])))
+            alts.append(Alternate("x-default", self._href(url, alternates.get(DEFAULT_LANG, url))))
+        return {
+            "lang": lang,
+            "html_lang": HTML_LANG[lang],
+            "root": urls.root_prefix(url),
+            "t": t,
+            "alternates": alts,
+            "canonical": urls.absolute(self.base_url, url) if self.base_url else "",
+            "switch": Link(urls.relative(url, alternates[other]), self.catalog.get(other, "lang_name"))
+            if other in alternates else None,
+            "switch_lang": HTML_LANG[other],
+            "home": urls.relative(url, urls.lang_index(lang)),
+            "search_bundle": urls.relative(url, urls.search_bundle(lang)),
+            "version": self.version,
+        }
+
+    def _href(self, from_url: str, to_url: str) -> str:
+        # hreflang links are absolute only when the site knows where it lives.
+        return urls.absolute(self.base_url, to_url) if self.base_url else urls.relative(from_url, to_url)
+
+    def _tag_links(self, lang: str, from_url: str, tag_ids: Sequence[str]) -> tuple[Link, ...]:
+        return tuple(Link(urls.relative(from_url, urls.tag_page(lang, tag)), self.tag_name(lang, tag))
+                     for tag in tag_ids)
+
+    def tag_name(self, lang: str, tag: str) -> str:
+        reg = self.tags.get(tag)
+        return reg.names.get(lang, tag) if reg is not None else tag
+
+    # ------------------------------------------------------------ pages
+
+    def root_page(self) -> bytes:
+        """The language chooser at the site root (script picks, links are the fallback)."""
+        ctx = self._context(DEFAULT_LANG, urls.ROOT_INDEX, {})
+        ctx["choices"] = [Link(urls.lang_index(l), self.catalog.get(l, "lang_name")) for l in LANGS]
+        ctx["choice_langs"] = [HTML_LANG[l] for l in LANGS]
+        ctx["t_all"] = {l: self._t[l] for l in LANGS}
+        return self._tpl["root.html"].render(ctx).encode("utf-8")
+
+    def not_found_page(self) -> bytes:
+        """Served for any missing path, so relative links cannot work in general: with a base_url
+        the links are absolute; without one they are relative to the site root (right for
+        misses at the top level only)."""
+        ctx = self._context(DEFAULT_LANG, urls.NOT_FOUND, {})
+        ctx["links"] = [Link(urls.lang_index(l), self._t[l]("not_found_back")) for l in LANGS]
+        ctx["t_all"] = [(HTML_LANG[l], self._t[l]) for l in LANGS]
+        if self.base_url:
+            ctx["root"] = self.base_url if self.base_url.endswith("/") else self.base_url + "/"
+        return self._tpl["404.html"].render(ctx).encode("utf-8")
+
+    def index_entries(self, lang: str, cards: Sequence[Card],
+                      verification: Mapping[str, CardVerification]) -> list[CardEntry]:
+        """One entry per card, links relative to the site root (templates prefix `root`), so the
+        hub index and every tag page share them."""
+        t = self._t[lang]
+        entries = []
+        for card in cards:
+            s = summarize(card, verification.get(card.meta.id))
+            entries.append(CardEntry(
+                id=card.meta.id,
+                href=urls.model_page(lang, card.meta.id),
+                title=card.meta.title,
+                summary=card.meta.summary.get(lang, "") or next(iter(card.meta.summary.values()), ""),
+                author=card.meta.author,
+                tags=tuple(Link(urls.tag_page(lang, tag), self.tag_name(lang, tag)) for tag in card.meta.tags),
+                tag_ids=" ".join(card.meta.tags),
+                verification=summary_text(t, s),
+                tone=summary_tone(s),
+            ))
+        return entries
+
+    def index_page(self, lang: str, entries: Sequence[CardEntry], tag_counts: Sequence[tuple[str, int]],
+                   all_count: int, tag: str | None = None) -> bytes:
+        """The hub index (tag=None) or one tag's page; `entries` from index_entries, already
+        filtered to the tag."""
+        url = urls.tag_page(lang, tag) if tag else urls.lang_index(lang)
+        alternates = {l: (urls.tag_page(l, tag) if tag else urls.lang_index(l)) for l in LANGS}
+        ctx = self._context(lang, url, alternates)
+        ctx["cards"] = entries
+        ctx["tag"] = Link(url, self.tag_name(lang, tag)) if tag else None
+        ctx["all_href"] = urls.relative(url, urls.lang_index(lang))
+        ctx["tag_filter"] = [(Link(urls.relative(url, urls.tag_page(lang, tid)), self.tag_name(lang, tid)), n, tid == tag, tid)
+                             for tid, n in tag_counts]
+        ctx["total"] = len(entries)
+        ctx["all_count"] = all_count
+        return self._tpl["index.html"].render(ctx).encode("utf-8")
+
+    def model_page(self, card: Card, lang: str, verification: CardVerification | None) -> bytes:
+        cid = card.meta.id
+        url = urls.model_page(lang, cid)
+        alternates = {l: urls.model_page(l, cid) for l in LANGS}
+        ctx = self._context(lang, url, alternates)
+        t = self._t[lang]
+        section = card.section(lang)
+        other = other_langs(lang)[0]
+        claims = [claim_view(t, s) for s in (verification.claims if verification else ())
+                  if s.claim.lang == lang]
+        summary: Summary = summarize(card, verification)
+        ctx.update({
+            "card": card.meta,
+            "summary": card.meta.summary.get(lang) or card.meta.summary.get(other, ""),
+            "tags": self._tag_links(lang, url, card.meta.tags),
+            "update_time": card.update_time,
+            "update_date": card.update_time[:10],
+            "verification_line": summary_text(t, summary),
+            "verified": summary.verified,
+            "tone": summary_tone(summary),
+            "prelude": self._prelude_html(card, lang, verification),
+            "body": Markup(self._section_html(card, lang, verification, claims)) if section else None,
+            "other_page": urls.relative(url, urls.model_page(other, cid)),
+            "other_has_section": card.section(other) is not None,
+            "claims": claims,
+            "programs": self._programs(lang, verification),
+            "api_href": urls.relative(url, urls.api_model(cid)),
+            "report_href": urls.report_problem(card.meta.github_link, f"[{cid}] "),
+        })
+        return self._tpl["model.html"].render(ctx).encode("utf-8")
+
+    # ------------------------------------------------------------ model page parts
+
+    def _programs(self, lang: str, verification: CardVerification | None) -> list[tuple[str, str, str]]:
+        if verification is None:
+            return []
+        p = verification.program_for(lang)
+        if p is None:
+            return []
+        env = ", ".join(f"{k}: {v}" for k, v in sorted(p.environment.items()))
+        return [(p.ran_at, env, p.cache_key[:12])]
+
+    def _code_block(self, t: Callable[..., str], snip: Snippet | None, code: str, info: str, block_id: str,
+                    verification: CardVerification | None, lang: str) -> str:
+        # On the page the block scrolls sideways, so keyboard users must be able to focus it.
+        code_html = Markup(highlight(code, info).replace("<pre ", '<pre tabindex="0" ', 1))
+        if snip is None or not snip.is_python:
+            return str(self._parts.plain_code(code_html))
+        result, program = find_block(verification, lang, snip.lang, snip.index)
+        view: BlockView = block_view(t, block_id, result, program)
+        return str(self._parts.code_block(view, code_html, t))
+
+    def _prelude_html(self, card: Card, lang: str, verification: CardVerification | None) -> Markup | None:
+        p = card.prelude
+        if p is None:
+            return None
+        return Markup(self._code_block(self._t[lang], p, p.code, p.info, "code-prelude", verification, lang))
+
+    def _section_html(self, card: Card, lang: str, verification: CardVerification | None,
+                      claims: Sequence[ClaimView]) -> str:
+        section = card.sections[lang]
+        t = self._t[lang]
+        by_line = {s.loc.line: s for s in section.snippets}
+        by_cell = {(c.line, column_key(c.column)): c for c in claims}
+        sk = self._skeleton(card, lang)
+
+        def fill(m: re.Match[str]) -> str:
+            kind, i = m.group(1), int(m.group(2))
+            if kind == "F":
+                line, info, code = sk.fences[i]
+                return self._code_block(t, by_line.get(line), code, info, f"code-L{line}", verification, lang) + "\n"
+            line, _col, header = sk.cells[i]
+            view = by_cell.get((line, column_key(header)))
+            return str(self._parts.claim_badge(view, t)) if view is not None else ""
+
+        # Wide tables scroll inside their box on small screens: keyboard users must reach it.
+        return _SLOT.sub(fill, sk.html).replace('<div class="table-wrap">', '<div class="table-wrap" tabindex="0">')
+
+    def section_html_plain(self, card: Card, lang: str) -> str:
+        """The section as plain HTML (no badges), as the hub's JSON API serves it."""
+        sk = self._skeleton(card, lang)
+
+        def fill(m: re.Match[str]) -> str:
+            if m.group(1) == "F":
+                _line, info, code = sk.fences[int(m.group(2))]
+                return highlight(code, info) + "\n"
+            return ""
+
+        return _SLOT.sub(fill, sk.html)
+
+    def _skeleton(self, card: Card, lang: str) -> "_Skeleton":
+        """The section rendered once per build (the model page and the API fill its slots)."""
+        key = (card.path, lang, card.source)
+        sk = self._skeletons.get(key)
+        if sk is None:
+            section = card.sections[lang]
+            sk = self._skeletons[key] = _skeleton(markdown.section_tokens(section.tokens, dict(card.markdown_env)))
+        return sk
+
+
+# markdown-it turns NUL into U+FFFD, so NUL-delimited slots cannot clash with card text.
+_SLOT = re.compile("\x00([FC])(\\d+)\x00")
+
+
+@dataclass(frozen=True)
+class _Skeleton:
+    """A section rendered once, with numbered slots where code blocks and cell badges go; the
+    model page and the API fill the slots differently, so the Markdown is parsed and rendered
+    once per section and build."""
+
+    html: str
+    fences: tuple[tuple[int, str, str], ...]  # (card line of the fence, info, code)
+    cells: tuple[tuple[int, int, str], ...]  # (card line of the row, column, header)
+
+
+def _skeleton(tokens: list[Token]) -> _Skeleton:
+    fences: list[tuple[int, str, str]] = []
+    cells: list[tuple[int, int, str]] = []
+
+    # Token lines are 0-based lines of the card; cards are numbered from 1.
+    def fence(line: int, info: str, code: str) -> str:
+        fences.append((line + 1, info, code))
+        return f"\x00F{len(fences) - 1}\x00"
+
+    def cell(line: int, col: int, header: str) -> str:
+        cells.append((line + 1, col, header))
+        return f"\x00C{len(cells) - 1}\x00"
+
+    html = markdown.render_tokens(tokens, fence_hook=fence, cell_hook=cell)
+    return _Skeleton(html, tuple(fences), tuple(cells))

@@ -1,0 +1,183 @@
+"""Full-text search: one Pagefind bundle per language, built over the written site.
+
+The build calls `index_stage` on the new site folder before it is swapped in (so pages and their
+index change together), and `repair_index` when nothing was rendered.
+
+Why one run per language folder (`site/en/pagefind/`, `site/zh/pagefind/`) rather than one run
+over the whole site (which would also split by `<html lang>`):
+- each language's pages load only their own bundle, at a path relative to the page;
+- Pagefind resolves result URLs against the bundle's own location, so results link to
+  `<lang>/models/<id>/index.html` under any base path, with nothing to configure;
+- the language chooser, 404 and tag pages stay out of the index (only `models/*/index.html`).
+
+Chinese: the *extended* binary (pip `pagefind-bin-extended`) segments Chinese text into words
+when indexing (深度|残差|网络). The browser side segments the *query* with the browser's own
+dictionary (Intl.Segmenter), which does not know every technical term: Chromium splits 残差 into
+残|差, and those single characters are not words of the index. So each page is indexed from a
+staged copy that also carries the CJK characters of its title and summary one by one (the
+"character hints"); the written page is left as it is. A query the browser splits into characters
+then still finds the page whose title or summary has them.
+
+When the binary is missing or fails, each language still gets `pagefind/pagefind-ui.js` and
+`pagefind-ui.css`, as stubs that define nothing: pages keep their search box hidden (site.js shows
+it only when `PagefindUI` exists), no request 404s, and the build goes on with a warning.
+
+Output is byte-identical across runs, folders and file times (tests/search and the site's
+determinism test check it), so no part of the site needs excluding from determinism checks.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from generator.core.errors import Code, Diagnostic, warning
+from generator.core.model import LANGS, URL_LANG
+from generator.site.urls import SEARCH_BUNDLE
+
+BUNDLE = SEARCH_BUNDLE  # folder inside each language folder
+PAGES = "models/*/index.html"  # what is searchable, relative to the language folder
+TIMEOUT_S = 300
+
+STUB_JS = (
+    "/* Search is not available on this build of the site: {reason}.\n"
+    "   Pages keep their search box hidden because PagefindUI is not defined. */\n"
+)
+STUB_CSS = "/* Search is not available on this build of the site. */\n"
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff]")
+_H1 = re.compile(r"<h1\b[^>]*>(.*?)</h1>", re.S | re.I)
+_DESCRIPTION = re.compile(r'<meta\s+name="description"\s+content="([^"]*)"', re.I)
+_INDEXED_OPEN = re.compile(r"<[a-z][^>]*\sdata-pagefind-body\b[^>]*>", re.I)
+_BODY_OPEN = re.compile(r"<body\b[^>]*>", re.I)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def pagefind_binary() -> Path | None:
+    """The extended Pagefind binary shipped by the `pagefind-bin-extended` wheel, else one on PATH."""
+    try:
+        from pagefind_bin_extended import get_executable
+
+        return Path(get_executable())
+    except (ImportError, FileNotFoundError):
+        pass
+    found = shutil.which("pagefind_extended")
+    return Path(found) if found else None
+
+
+def index_site(site_dir: Path) -> tuple[Diagnostic, ...]:
+    """Write `<lang>/pagefind/` into every language folder of `site_dir`.
+
+    The languages are indexed at the same time (Pagefind is a separate process each), each into a
+    fresh folder that then replaces the old bundle by rename, so a reader never meets a
+    half-written index. Never raises for a missing or failing Pagefind: the problem comes back as
+    a warning (the site is still complete, only without search) and stubs are written instead.
+    """
+    binary = pagefind_binary()
+    langs = [lang for lang in LANGS if (site_dir / URL_LANG[lang]).is_dir()]
+    with ThreadPoolExecutor(max_workers=max(1, len(langs))) as pool:
+        found = list(pool.map(lambda lang: _index_language(binary, site_dir / URL_LANG[lang]), langs))
+    return tuple(d for d in found if d is not None)
+
+
+def _index_language(binary: Path | None, lang_dir: Path) -> Diagnostic | None:
+    out = lang_dir / BUNDLE
+    fresh = Path(tempfile.mkdtemp(prefix=f".{BUNDLE}-new-", dir=lang_dir))
+    try:
+        pages = sorted(lang_dir.glob(PAGES))
+        if binary is None:
+            reason = "the Pagefind binary was not found (pip install pagefind[extended])"
+        elif not pages:
+            reason = "there are no model pages to index"
+        else:
+            reason = _index(binary, lang_dir, pages, fresh)
+        if reason:
+            shutil.rmtree(fresh)  # a half-written bundle would make the UI fail at search time
+            _write_stub(fresh, reason)
+        _swap_in(fresh, out)
+    finally:
+        if fresh.exists():
+            shutil.rmtree(fresh, ignore_errors=True)
+    if reason:
+        return warning(Code.SEARCH_INDEX, f"no search for {lang_dir.name}/: {reason}", str(lang_dir), 1)
+    return None
+
+
+def _swap_in(fresh: Path, out: Path) -> None:
+    old = out.with_name(f".{BUNDLE}-old-{os.getpid()}")
+    if out.exists():
+        os.replace(out, old)
+    os.replace(fresh, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def with_character_hints(page: str) -> str:
+    """The page with the CJK characters of its <h1> and meta description added one by one
+    (space-separated, hidden, low weight) at the start of what Pagefind indexes."""
+    sources = [html.unescape(_TAG.sub("", m.group(1))) for m in (_H1.search(page), _DESCRIPTION.search(page)) if m]
+    chars = [c for text in sources for c in text if _CJK.match(c)]
+    at = _INDEXED_OPEN.search(page) or _BODY_OPEN.search(page)
+    if not chars or at is None:
+        return page
+    hint = f'<div hidden data-pagefind-weight="0.5">{" ".join(chars)}</div>'
+    return page[:at.end()] + hint + page[at.end():]
+
+
+def _index(binary: Path, lang_dir: Path, pages: list[Path], out: Path) -> str:
+    """Index one language's pages from a staged copy; '' on success, else why it failed."""
+    # Staged next to the site, not in /tmp: often another (slower, smaller) file system.
+    with tempfile.TemporaryDirectory(prefix=".pagefind-stage-", dir=lang_dir.parent) as tmp:
+        stage = Path(tmp)
+        for page in pages:
+            dst = stage / page.relative_to(lang_dir)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_text(with_character_hints(page.read_text(encoding="utf-8")), encoding="utf-8")
+        # Pagefind also reads PAGEFIND_* variables and a pagefind.yml in its working directory:
+        # run it in the staging folder (which holds only our copies) with those variables removed.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEFIND_")}
+        cmd = [str(binary), "--site", ".", "--output-path", str(out.resolve()),
+               "--keep-index-url", "--silent"]
+        try:
+            proc = subprocess.run(cmd, cwd=stage, env=env, capture_output=True, text=True,
+                                  timeout=TIMEOUT_S, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"Pagefind could not run ({exc})"
+    if proc.returncode != 0 or not (out / "pagefind-ui.js").is_file():
+        last = (proc.stderr or proc.stdout).strip().splitlines()
+        return f"Pagefind exited with status {proc.returncode}" + (f": {last[0]}" if last else "")
+    return ""
+
+
+def _write_stub(out: Path, reason: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pagefind-ui.js").write_text(STUB_JS.format(reason=reason.replace("*/", "* /")), encoding="utf-8")
+    (out / "pagefind-ui.css").write_text(STUB_CSS, encoding="utf-8")
+
+
+def index_stage(current: Path, stage: Path, changed: frozenset[str]) -> tuple[Diagnostic, ...]:
+    """Index the new site folder `stage`. Pagefind reads only the model pages: when none of them
+    changed, the bundles of the `current` site are carried over (hard links) instead."""
+    pages_changed = any("/models/" in url and url.endswith(".html") for url in changed)
+    old = [(current / lang / BUNDLE, stage / lang / BUNDLE) for lang in _lang_dirs(stage)]
+    if not pages_changed and old and all(src.is_dir() for src, _ in old):
+        for src, dst in old:
+            shutil.copytree(src, dst, copy_function=os.link)
+        return ()
+    return index_site(stage)
+
+
+def repair_index(site_dir: Path) -> tuple[Diagnostic, ...]:
+    """Nothing was rendered, but a bundle is missing (the last build ran with --no-search)."""
+    if any(not (site_dir / lang / BUNDLE).is_dir() for lang in _lang_dirs(site_dir)):
+        return index_site(site_dir)
+    return ()
+
+
+def _lang_dirs(site_dir: Path) -> list[str]:
+    return [URL_LANG[lang] for lang in LANGS if (site_dir / URL_LANG[lang]).is_dir()]

@@ -1,0 +1,156 @@
+"""Build state: what produced each file of the site, so a rebuild redoes only what changed.
+
+The state lives *inside* the site (`site/.build-state.json`), so it is swapped in together with
+the files it describes and can never disagree with them. It records
+
+- `globals`: hashes that every page depends on (templates + static files, UI catalog, tag
+  registry, tool and library versions, site options);
+- `pages`: for each output file, its own dependencies as `{reason label: hash}`, e.g.
+  `{"card changed: cards/x.md": "ab12…", "verification changed: x": "…"}`; a differing hash
+  *is* the reason the page is rebuilt, so `-v` output cannot drift from the real decision;
+- `inputs` + `fingerprint`: (mtime_ns, size) of every input file and a caller-supplied key for
+  everything else (options, verify on/off). When all are unchanged the caller may skip reading
+  and parsing the cards altogether (`inputs_unchanged`). Like git's index, this trusts mtimes:
+  a same-size edit within one timestamp tick would be missed; the hash level below catches it
+  on the next build that reads the cards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+STATE_FILE = ".build-state.json"
+STATE_VERSION = 1
+
+GLOBAL_REASONS: Mapping[str, str] = {
+    "templates": "templates changed",
+    "catalog": "UI catalog changed",
+    "tags": "tag registry changed",
+    "tool": "tool version changed",
+    "options": "site options changed",
+}
+
+
+def digest(*parts: bytes | str) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        b = p.encode("utf-8") if isinstance(p, str) else p
+        h.update(len(b).to_bytes(8, "little"))  # length-prefixed: ("ab","c") != ("a","bc")
+        h.update(b)
+    return h.hexdigest()[:32]
+
+
+def hash_tree(root: Path) -> str:
+    """Hash of every file's relative path and content under `root` (sorted)."""
+    h = hashlib.sha256()
+    for p in sorted(x for x in root.rglob("*") if x.is_file()):
+        rel = p.relative_to(root).as_posix()
+        if "__pycache__" in rel:
+            continue
+        h.update(rel.encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class BuildState:
+    globals: Mapping[str, str] = field(default_factory=dict)
+    pages: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    inputs: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    fingerprint: str = ""
+
+    def to_bytes(self) -> bytes:
+        data = {
+            "version": STATE_VERSION,
+            "globals": dict(self.globals),
+            "pages": {u: dict(d) for u, d in self.pages.items()},
+            "inputs": {p: list(v) for p, v in self.inputs.items()},
+            "fingerprint": self.fingerprint,
+        }
+        return (json.dumps(data, indent=0, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def load_state(out_dir: Path) -> BuildState | None:
+    """The state of the site in `out_dir`, or None (no site, old format, unreadable)."""
+    try:
+        data = json.loads((out_dir / STATE_FILE).read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+        return None
+    try:
+        return BuildState(
+            globals=dict(data["globals"]),
+            pages={u: dict(d) for u, d in data["pages"].items()},
+            inputs={p: (int(v[0]), int(v[1])) for p, v in data["inputs"].items()},
+            fingerprint=str(data["fingerprint"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        return None
+
+
+def stat_inputs(paths: Iterable[Path | str]) -> dict[str, tuple[int, int]]:
+    """(mtime_ns, size) of each file; take it *before* reading the files so that an edit made
+    while the build runs is seen by the next build."""
+    out: dict[str, tuple[int, int]] = {}
+    for p in paths:
+        st = os.stat(p)
+        out[_path_key(p)] = (st.st_mtime_ns, st.st_size)
+    return out
+
+
+def _path_key(path: Path | str) -> str:
+    """The state file is published with the site, so it names inputs by a hash of their path:
+    equal for the same file, and no local folder names (home directories …) on the web."""
+    return hashlib.sha256(os.fsencode(os.path.abspath(path))).hexdigest()[:20]
+
+
+def inputs_unchanged(out_dir: Path, paths: Sequence[Path | str], fingerprint: str) -> bool:
+    """True when the site in `out_dir` was built from exactly these files (same set, same
+    mtime and size) and the same fingerprint: the build can stop without reading anything.
+    `paths` must list every input file (cards, registries, catalog, templates, verification
+    results if they come from files)."""
+    state = load_state(out_dir)
+    if state is None or state.fingerprint != fingerprint or not state.inputs:
+        return False
+    try:
+        current = stat_inputs(paths)
+    except OSError:
+        return False
+    return current == state.inputs
+
+
+@dataclass(frozen=True)
+class Decision:
+    url: str
+    reasons: tuple[str, ...]  # empty: reuse the existing file
+
+
+def decide(pages: Mapping[str, Mapping[str, str]], globals_: Mapping[str, str],
+           state: BuildState | None, out_dir: Path) -> list[Decision]:
+    """For each planned page (url -> its own deps), why it must be rendered again, if at all."""
+    if state is None:
+        return [Decision(url, ("new page",) if out_dir.exists() else ("no previous build",))
+                for url in pages]
+    global_reasons = tuple(GLOBAL_REASONS.get(k, f"{k} changed") for k in sorted(globals_)
+                           if state.globals.get(k) != globals_[k])
+    out: list[Decision] = []
+    for url, deps in pages.items():
+        old = state.pages.get(url)
+        if old is None:
+            out.append(Decision(url, ("new page",)))
+            continue
+        if global_reasons:
+            out.append(Decision(url, global_reasons))
+            continue
+        reasons = tuple(label for label in sorted(deps) if old.get(label) != deps[label])
+        reasons += tuple(f"{label.split(':', 1)[0]} no longer applies" for label in sorted(old)
+                         if label not in deps)
+        if not reasons and not (out_dir / url).is_file():
+            reasons = ("output missing",)
+        out.append(Decision(url, reasons))
+    return out

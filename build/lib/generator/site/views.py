@@ -1,0 +1,253 @@
+"""What the verification says about one code block, one number and one card, as display data.
+
+Pure functions from the shared result types to small view records; the templates only lay them
+out. Honesty rule: no result means "not run" / "not verified", never a success.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+from generator.core.model import PRELUDE, BlockResult, Card, CardVerification, ClaimState, ProgramResult
+
+Translate = Callable[..., str]
+
+# Display statuses of a code block, worst first (used to combine the prelude's runs).
+BLOCK_STATUSES: tuple[str, ...] = (
+    "failed", "timeout", "blocked", "not-run", "skipped", "placeholder", "expected-error", "passed",
+)
+CLAIM_STATUSES: tuple[str, ...] = ("verified", "consistent", "mismatch", "unverified")
+CHECK_STATUSES: tuple[str, ...] = ("pass", "mismatch", "unverified", "consistent", "verified")
+# A block's flags and the catalog key of the note the page shows for each.
+FLAG_NOTES: Mapping[str, str] = {
+    "placeholder-weights": "note.placeholder_weights",
+    "substitute-asset": "note.substitute_asset",
+}
+
+
+def catalog_keys() -> tuple[str, ...]:
+    """UI strings looked up with computed keys, so the catalog check can cover them too."""
+    return (tuple(f"status.{s}" for s in BLOCK_STATUSES)
+            + tuple(f"claim.{s}" for s in CLAIM_STATUSES)
+            + tuple(f"check.{s}" for s in CHECK_STATUSES) + tuple(FLAG_NOTES.values()))
+
+
+def block_status(result: BlockResult | None) -> str:
+    if result is None:
+        return "not-run"
+    if result.status == "passed" and "placeholder-weights" in result.flags:
+        return "placeholder"
+    return result.status
+
+
+def find_block(verification: CardVerification | None, lang: str, block_lang: str,
+               index: int) -> tuple[BlockResult | None, ProgramResult | None]:
+    """The result of block (block_lang, index) in the program that ran `lang`'s page.
+
+    A program that stands for both languages may label its section blocks with either one."""
+    if verification is None:
+        return None, None
+    program = verification.program_for(lang)
+    if program is None:
+        return None, None
+    result = program.block(block_lang, index)
+    if result is None and block_lang != PRELUDE:
+        for other in program.langs:
+            result = program.block(other, index)
+            if result is not None:
+                break
+    return result, program
+
+
+@dataclass(frozen=True)
+class BlockView:
+    id: str
+    status: str
+    label: str
+    tip: tuple[str, ...]
+    notes: tuple[str, ...]
+    outputs: tuple[tuple[str, str], ...]  # (title, text)
+    has_result: bool
+
+
+def block_view(t: Translate, block_id: str, result: BlockResult | None,
+               program: ProgramResult | None) -> BlockView:
+    status = block_status(result)
+    label = t(f"status.{status}")
+    if result is None:
+        return BlockView(block_id, status, label, (t("tip.not_run"),), (), (), False)
+    tip = [label, t("tip.duration", seconds=f"{result.duration_s:.2f}")]
+    if program is not None:
+        if program.ran_at:
+            tip.append(t("tip.ran_at", when=program.ran_at))
+        version = program.environment.get("megengine")
+        if version:
+            tip.append(t("tip.megengine", version=version))
+    if result.cached:
+        tip.append(t("tip.cached"))
+    if result.reason:
+        tip.append(result.reason)
+    notes = [t(FLAG_NOTES[flag]) if flag in FLAG_NOTES else t("note.flag", flag=flag) for flag in result.flags]
+    outputs = [(title, strip_ansi(text)) for title, text in (
+        (t("out.reason"), result.reason),
+        (t("out.stdout"), result.stdout),
+        (t("out.stderr"), result.stderr),
+        (t("out.traceback"), result.traceback),
+    ) if text]
+    return BlockView(block_id, status, label, tuple(tip), tuple(notes), tuple(outputs), True)
+
+
+# Terminal colour codes (MegEngine's logger colours its lines): meaningless in a web page.
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def strip_ansi(text: str) -> str:
+    return _ANSI.sub("", text)
+
+
+@dataclass(frozen=True)
+class CheckView:
+    name: str
+    status: str
+    label: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ClaimView:
+    id: str
+    line: int
+    row: str
+    column: str
+    column_display: str  # header with `<br>` as a space
+    written: str
+    status: str
+    label: str
+    measured: str  # "" when nothing was measured
+    delta: str
+    tip: tuple[str, ...]
+    checks: tuple[CheckView, ...]
+    reason: str
+
+
+# Provenance keys as evaluators may spell them; the first present one is shown.
+_N_KEYS = ("n", "samples", "num_samples", "count")
+_DATASET_KEYS = ("dataset", "data")
+_DATE_KEYS = ("date", "evaluated_at", "ran_at", "time")
+
+
+def _first(prov: Mapping[str, object], keys: tuple[str, ...]) -> object | None:
+    for k in keys:
+        if k in prov and prov[k] not in (None, ""):
+            return prov[k]
+    return None
+
+
+def claim_view(t: Translate, state: ClaimState) -> ClaimView:
+    claim = state.claim
+    decimals = max(claim.decimals, 1)
+    written = claim.text.strip().strip("*").strip()
+    # Only an evaluation measures: the other language's cell or a weight file name are claims
+    # too, and showing them as "measured" would dress a comparison up as a measurement.
+    measured_check = next((c for c in state.checks if c.name == "evaluation" and c.measured is not None), None)
+    label = t(f"claim.{state.status}")
+    tip = [label, t("tip.written", value=written)]
+    measured = delta = ""
+    if measured_check is not None and measured_check.measured is not None:
+        m = measured_check.measured
+        measured = f"{m:.{decimals}f}"
+        delta = f"{m - claim.value:+.{decimals}f}".replace("-", "\u2212")
+        tip.append(t("tip.measured", value=measured, delta=delta))
+        prov = measured_check.provenance
+        for key, keys in (("tip.n", _N_KEYS), ("tip.dataset", _DATASET_KEYS), ("tip.date", _DATE_KEYS)):
+            value = _first(prov, keys)
+            if value is not None:
+                tip.append(t(key, value=value))
+    else:
+        tip.append(t("tip.no_measurement"))
+    if state.reason:
+        tip.append(state.reason)
+    checks = tuple(CheckView(c.name, c.status, t(f"check.{c.status}"), c.reason) for c in state.checks)
+    cid = f"claim-{claim.loc.line}-{_slug(claim.column)}"
+    column_display = " ".join(re.sub(r"<br\s*/?>", " ", claim.column, flags=re.I).split())
+    return ClaimView(cid, claim.loc.line, claim.row, claim.column, column_display, written, state.status, label,
+                     measured, delta, tuple(tip), checks, state.reason)
+
+
+def _slug(text: str) -> str:
+    out = "".join(ch.lower() if ch.isalnum() else "-" for ch in text)
+    return "-".join(p for p in out.split("-") if p) or "x"
+
+
+def column_key(header: str) -> str:
+    """Header text compared loosely (spacing, case) so a claim finds its cell."""
+    return " ".join(header.split()).casefold()
+
+
+# ---------------------------------------------------------------- card summary
+
+
+@dataclass(frozen=True)
+class Summary:
+    verified: bool  # a CardVerification exists at all
+    ran: bool  # at least one program ran
+    blocks: Mapping[str, int]
+    claims: Mapping[str, int]
+
+
+def summarize(card: Card, verification: CardVerification | None) -> Summary:
+    """Counts over the card's distinct code blocks (the prelude once, at its worst) and numbers."""
+    if verification is None:
+        return Summary(False, False, {}, {})
+    blocks: Counter[str] = Counter()
+    prelude_states = []
+    for lang in sorted(card.sections):
+        if card.prelude is not None and card.prelude.is_python:
+            prelude_states.append(block_status(find_block(verification, lang, PRELUDE, 0)[0]))
+        for snip in card.sections[lang].snippets:
+            if snip.is_python:
+                blocks[block_status(find_block(verification, lang, lang, snip.index)[0])] += 1
+    if prelude_states:
+        blocks[min(prelude_states, key=BLOCK_STATUSES.index)] += 1
+    claims: Counter[str] = Counter(s.status for s in verification.claims)
+    return Summary(True, bool(verification.programs), dict(blocks), dict(claims))
+
+
+def summary_text(t: Translate, s: Summary) -> str:
+    if not s.verified:
+        return t("summary.not_verified")
+    sep = t("list_sep")
+    if s.ran:
+        parts = [t(f"count.{k}", n=s.blocks.get(k, 0)) for k in ("passed", "failed", "blocked")]
+        parts += [t(f"count.{k}", n=s.blocks[k]) for k in ("placeholder", "timeout", "skipped",
+                                                          "expected-error", "not-run") if s.blocks.get(k)]
+        code = t("summary.code", counts=sep.join(parts))
+    else:
+        code = t("summary.code_not_run")
+    if s.claims:
+        parts = [t(f"count.{k}", n=s.claims.get(k, 0)) for k in ("verified", "mismatch", "unverified")]
+        if s.claims.get("consistent"):
+            parts.insert(1, t("count.consistent", n=s.claims["consistent"]))
+        numbers = t("summary.numbers", counts=sep.join(parts))
+    else:
+        numbers = t("summary.no_numbers")
+    return t("summary.line", code=code, numbers=numbers)
+
+
+def summary_tone(s: Summary) -> str:
+    """CSS tone of a summary line: none (not verified), bad (something failed or disagrees),
+    ok (everything ran and every number was verified), mixed otherwise."""
+    if not s.verified:
+        return "none"
+    if any(s.blocks.get(k) for k in ("failed", "timeout", "blocked")) or s.claims.get("mismatch"):
+        return "bad"
+    clean_blocks = s.ran and set(s.blocks) <= {"passed", "expected-error"}
+    clean_claims = set(s.claims) <= {"verified"}
+    return "ok" if clean_blocks and clean_claims else "mixed"
+
+
+def summary_keys() -> tuple[str, ...]:
+    return tuple(f"count.{k}" for k in BLOCK_STATUSES + CLAIM_STATUSES)
