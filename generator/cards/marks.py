@@ -1,6 +1,6 @@
 """`<!-- verify: ... -->` marks: comments just before a code block or a table that change how it
 is judged (`skip reason="..."`, `expect-error Name`, `timeout=N`, `output-contains "..."`,
-`table=results|ignore`). The executor and claims stages give them meaning.
+`table=results|ignore`, `memory=16GiB`). The executor and claims stages give them meaning.
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from markdown_it.token import Token
 
 from generator.cards.problems import Problems
 from generator.core.errors import Code, Loc
+from generator.core.sizes import parse_size
 from generator.core.model import Mark
 
 VERIFY_RE = re.compile(r"<!--\s*verify:(?P<body>.*?)-->", re.S)
 
 # Mark kinds and whether they take an argument.
-SNIPPET_MARKS = ("skip", "expect-error", "timeout", "output-contains")
+SNIPPET_MARKS = ("skip", "expect-error", "timeout", "output-contains", "memory")
 TABLE_MARKS = ("table",)
 
 
@@ -76,6 +77,15 @@ def _timeout(words: list[str], k: int, value: str, loc: Loc, out: Problems) -> t
     return Mark("timeout", value, loc), 0
 
 
+def _memory(words: list[str], k: int, value: str, loc: Loc, out: Problems) -> tuple[Mark | None, int]:
+    try:
+        parse_size(value)
+    except ValueError as exc:
+        out.err(Code.BAD_MARK, loc.line, f"memory= takes a size such as 16GiB: {exc}")
+        return None, 0
+    return Mark("memory", value, loc), 0
+
+
 def _output_contains(words: list[str], k: int, value: str, loc: Loc, out: Problems) -> tuple[Mark | None, int]:
     if k + 1 >= len(words) or not words[k + 1]:
         out.err(Code.BAD_MARK, loc.line, 'output-contains needs a quoted text, e.g. output-contains "tiger cat"')
@@ -97,6 +107,7 @@ _READERS: Mapping[str, tuple[_Reader, bool]] = {
     "timeout": (_timeout, True),
     "output-contains": (_output_contains, False),
     "table": (_table, True),
+    "memory": (_memory, True),
 }
 
 
@@ -118,7 +129,7 @@ def parse_marks(tok: Token, out: Problems) -> list[Mark]:
             reader = _READERS.get(key)
             if reader is None or (reader[1] and not eq):  # `timeout` alone is not `timeout=N`
                 out.err(Code.UNKNOWN_MARK, line, f"unknown verify mark {words[k]!r} (known: skip, expect-error, "
-                        "timeout=, output-contains, table=)")
+                        "timeout=, output-contains, table=, memory=)")
                 k += 1
                 continue
             mark, took = reader[0](words, k, value, Loc(out.path, line), out)

@@ -18,7 +18,10 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from generator.cards.registry import YamlProblem, load_yaml
 from generator.core.errors import Code, Diagnostic, error
@@ -216,3 +219,40 @@ def stratified_subset(labels: tuple[int, ...] | list[int], limit: int) -> list[i
                     break
         depth += 1
     return sorted(chosen)
+
+
+# ---------------------------------------------------------------- what the evaluator is sent
+
+
+def read_idx_images(path: Path) -> "np.ndarray":
+    import numpy as np
+
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    if int.from_bytes(data[:4], "big") != 0x803:
+        raise ValueError(f"{path} is not an idx3 image file")
+    n, h, w = (int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(3))
+    return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(n, h, w)
+
+
+def image_stream(m: Manifest, order: Sequence[int]) -> tuple[dict[str, object], Iterator[bytes]]:
+    """The header and the records of the evaluator's input for the manifest positions `order`:
+    image bytes only (encoded files as stored, or raw arrays), never a name or a label."""
+    if m.kind == "imagenet-folder":
+        root = Path(m.root)
+
+        def files() -> Iterator[bytes]:
+            for i in order:
+                yield (root / m.items[i]).read_bytes()
+
+        return {"count": len(order), "format": "encoded"}, files()
+    import numpy as np
+
+    if m.kind == "idx-gz":
+        images = read_idx_images(Path(m.files["images"]))
+    else:
+        with np.load(m.files["npz"]) as z:
+            images = np.asarray(z["images"])
+    header = {"count": len(order), "format": "array", "dtype": str(images.dtype),
+              "shape": list(images.shape[1:])}
+    return header, (np.ascontiguousarray(images[int(m.items[i])]).tobytes() for i in order)

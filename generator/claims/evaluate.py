@@ -4,29 +4,31 @@
     sandboxed child (run/child/evaluate_child.py), cached (evalcache.py) -> one evaluation
     outcome per claim (verify.py combines it with the other checks).
 
-The child is sandboxed like a snippet run (sandbox.py): an environment built from an allow-list,
-a temporary HOME and working directory, the run's MGE_HOME, an empty network namespace where the
-machine allows one, no core dumps, an address-space cap and a time limit. Placeholder weights are never evaluated; weights missing from the store or
-an absent dataset make the claim `unverified` with the reason.
+The child runs in the same sandbox as snippet runs (run/sandbox.py): it sees the Python, the
+run's MGE_HOME (read-only) and a private writable folder, nothing else; limits cover its whole
+process tree. It is sent the images only, in an order only the parent knows, and returns its
+predictions; the parent keeps the labels and counts (count_correct). Placeholder weights are
+never evaluated; weights missing from the store or an absent dataset make the claim
+`unverified` with the reason.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
+import secrets
+import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, BinaryIO, Callable, Iterable, Mapping, Sequence
 
 from generator.claims.checks import evaluation_outcome
-from generator.claims.datasets import DatasetDef, Manifest, Unavailable, manifest, stratified_subset
+from generator.claims.datasets import DatasetDef, Manifest, Unavailable, image_stream, manifest, stratified_subset
 from generator.claims.evalcache import EvalCache, EvalResult, cache_key
 from generator.claims.extract import match_entry, plain_text, results_table_ordinal
 from generator.claims.spec import MEASUREMENTS, VerifySpec
@@ -36,6 +38,7 @@ from generator.hub.hubconf import hub_entry_names, weights_url_for
 from generator.hub.layout import DEFAULT_MEGENGINE_VERSION, repo_tree, serialized_filename
 from generator.run import sandbox
 from generator.run.child import CHILD_DIR
+from generator.run.isolation.spec import RunResult, SandboxError
 from generator.store.content import sha256_file
 from generator.store.materialize import RunAssets
 
@@ -50,7 +53,10 @@ class EvalOptions:
     dataset_dirs: Mapping[str, str] = field(default_factory=dict)  # dataset id -> location
     timeout_s: float = 6 * 3600.0
     python: str = sys.executable
-    isolate_network: bool = True
+    isolate: bool = True  # False: --unsafe-no-sandbox
+    memory_bytes: int = sandbox.DEFAULT_MEMORY_BYTES  # resident, the whole evaluation
+    pids: int = 512
+    disk_bytes: int = 1024 ** 3
     progress: bool = True  # forward the child's progress lines to stderr
     run: bool = True  # False: only use cached results (plan, never start a child)
 
@@ -211,48 +217,100 @@ def _row_blocker(c: Claim, spec: VerifySpec, tree: Path | None, entry: str | Non
 
 # ---------------------------------------------------------------- running
 
+TOPK = 5  # the child returns this many classes per image; top-1 and top-5 are counted from them
+
+
 def child_env(mge_home: str, home: str, threads: int = 2) -> dict[str, str]:
-    """The same allow-list environment snippet runs get (sandbox.py); evaluations need no
-    offline shim: they read only the materialised MGE_HOME and the dataset."""
+    """The same allow-list environment snippet runs get (run/sandbox.py); evaluations need no
+    offline shim: they read only the materialised MGE_HOME, and their images come on stdin."""
     return sandbox.child_env(Path(home), mge_home, threads)
 
 
-def launch(argv: list[str], env: Mapping[str, str], cwd: str, timeout_s: float, progress: bool,
-           isolate_network: bool = True) -> tuple[int, str]:
-    """Run the child; returns (exit code, last lines of stderr). Progress lines (`eval …`) are
-    passed on to our stderr as they come."""
-    if isolate_network:
-        argv = [*sandbox.network_prefix(), *argv]
+def launch(argv: list[str], env: Mapping[str, str], box: sandbox.Sandbox, progress: bool,
+           feed: Callable[[BinaryIO], None] | None = None) -> tuple[RunResult, str]:
+    """Run the child in `box`; (how it ended, last lines of its stderr). `feed` writes its stdin
+    (from a thread, so a child that stops reading cannot block the build). Progress lines
+    (`eval …`) are passed on to our stderr as they come."""
     tail: deque[str] = deque(maxlen=30)
-    with subprocess.Popen(argv, env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True, errors="replace", start_new_session=True,
-                          preexec_fn=sandbox.limit_resources) as proc:
-        timer = threading.Timer(timeout_s, proc.kill)
-        timer.start()
+    proc = box.start(argv, env=env, cwd=box.writable, stdin=subprocess.PIPE if feed else subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    writer = None
+    if feed is not None:
+        assert proc.stdin is not None
+        writer = threading.Thread(target=_feed, args=(feed, proc.stdin), daemon=True)
+        writer.start()
+    sandbox.ACTIVE.add(box)
+    try:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            line = raw.decode("utf-8", "replace")
+            tail.append(line.rstrip("\n"))
+            if progress and line.startswith("eval "):
+                sys.stderr.write(line)
+                sys.stderr.flush()
+        ended = box.wait()
+    finally:
+        sandbox.ACTIVE.discard(box)
+        if proc.stderr is not None:
+            proc.stderr.close()
+    if writer is not None:
+        writer.join(timeout=5)
+    return ended, "\n".join(tail)
+
+
+def _feed(feed: Callable[[BinaryIO], None], stdin: BinaryIO) -> None:
+    try:
+        feed(stdin)
+    except (BrokenPipeError, ValueError, OSError):
+        pass  # the child stopped reading: how it ended says why
+    finally:
         try:
-            assert proc.stderr is not None
-            for line in proc.stderr:
-                tail.append(line.rstrip("\n"))
-                if progress and line.startswith("eval "):
-                    sys.stderr.write(line)
-                    sys.stderr.flush()
-            rc = proc.wait()
-        finally:
-            timer.cancel()
-    if rc < 0 and not tail:
-        tail.append(f"killed by signal {-rc}")
-    return rc, "\n".join(tail)
+            stdin.close()
+        except OSError:
+            pass
+
+
+def write_stream(header: Mapping[str, object], records: Iterable[bytes], out: BinaryIO) -> None:
+    out.write((json.dumps(header) + "\n").encode())
+    for data in records:
+        out.write(struct.pack(">I", len(data)))
+        out.write(data)
 
 
 def job_payload(job: EvalJob, options: EvalOptions) -> dict[str, Any]:
-    m = job.dataset
+    """What the child is told: the model and how to preprocess. No dataset, no labels."""
     return {
         "repo": job.spec.repo, "entry": job.entry, "git_host": job.spec.git_host, "commit": job.spec.commit,
         "entry_kwargs": dict(job.spec.entry_kwargs), "batch_size": job.batch_size, "workers": options.workers,
-        "topk": [1, 5], "preprocess": dict(job.spec.preprocess),
-        "dataset": {"id": m.dataset, "kind": m.kind, "root": m.root, "files": dict(m.files),
-                    "items": [m.items[i] for i in job.positions], "labels": [m.labels[i] for i in job.positions]},
+        "topk": TOPK, "preprocess": dict(job.spec.preprocess),
     }
+
+
+def count_correct(top: Any, order: Sequence[int], labels: Sequence[int], classes: Any) -> dict[str, int] | str:
+    """top-1 and top-5 counts of the child's predictions (`top[j]` for manifest position
+    `order[j]`), or why the predictions cannot be counted. Only the parent knows the labels."""
+    if not isinstance(classes, int) or classes <= 0:
+        return "the evaluator reported no classes"
+    if not isinstance(top, list) or len(top) != len(order):
+        return f"the evaluator returned {len(top) if isinstance(top, list) else 'no'} predictions for {len(order)} images"
+    k = min(TOPK, classes)
+    correct = {"top1": 0, "top5": 0}
+    for preds, pos in zip(top, order):
+        if (not isinstance(preds, list) or len(preds) != k
+                or not all(isinstance(c, int) and 0 <= c < classes for c in preds)):
+            return "the evaluator returned a malformed prediction"
+        y = labels[pos]
+        correct["top1"] += preds[0] == y
+        correct["top5"] += y in preds[:5]
+    if classes < 5:
+        del correct["top5"]  # top-5 of a 3-class model says nothing
+    return correct
+
+
+def _dataset_dirs(m: Manifest) -> list[Path]:
+    """Where the dataset (and its labels) lie: hidden from the child even under /usr."""
+    root = Path(m.root)
+    return [root if root.is_dir() else root.parent, *(Path(f).parent for f in m.files.values())]
 
 
 def run_job(job: EvalJob, options: EvalOptions, cache: EvalCache | None) -> EvalResult | str:
@@ -265,32 +323,48 @@ def run_job(job: EvalJob, options: EvalOptions, cache: EvalCache | None) -> Eval
     if not options.run:
         return "not evaluated in this run (cached results only)"
     started = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
-    with tempfile.TemporaryDirectory(prefix="vh-eval-") as tmp:
-        job_path, out_path = os.path.join(tmp, "job.json"), os.path.join(tmp, "result.json")
-        with open(job_path, "w", encoding="utf-8") as f:
-            json.dump(job_payload(job, options), f)
-        home = os.path.join(tmp, "home")
-        os.mkdir(home)
+    # The images go in an order only this process knows (a model cannot look its labels up
+    # by position); the counts do not depend on it.
+    order = list(job.positions)
+    secrets.SystemRandom().shuffle(order)
+    header, records = image_stream(job.dataset, order)
+    with sandbox.open_sandbox(isolate=options.isolate, memory_bytes=options.memory_bytes, pids=options.pids,
+                              disk_bytes=options.disk_bytes, wall_s=options.timeout_s,
+                              mge_home=Path(job.mge_home), binds=[CHILD], hide=_dataset_dirs(job.dataset)) as box:
+        work = box.writable
+        (work / "home").mkdir()
+        (work / "job.json").write_text(json.dumps(job_payload(job, options)), encoding="utf-8")
         t0 = time.perf_counter()
-        rc, tail = launch([options.python, "-I", str(CHILD), job_path, out_path], child_env(job.mge_home, home),
-                          home, options.timeout_s, options.progress, options.isolate_network)
+        ended, tail = launch([options.python, "-I", str(CHILD), str(work / "job.json"), str(work / "result.json")],
+                             child_env(job.mge_home, str(work / "home")), box, options.progress,
+                             feed=lambda out: write_stream(header, records, out))
         wall = time.perf_counter() - t0
-        if rc != 0 or not os.path.exists(out_path):
-            last = next((ln for ln in reversed(tail.splitlines()) if ln.strip()), "no output")
-            return f"evaluation of {job.entry} failed (exit {rc}): {last}"
-        with open(out_path, encoding="utf-8") as f:
-            out = json.load(f)
+        if ended.limit is not None:
+            return f"evaluation of {job.entry} {ended.message}"
+        try:
+            out = json.loads(box.read_output("result.json", max_bytes=64 * 1024 ** 2))
+        except (SandboxError, ValueError):
+            out = None
+        if ended.exit_code != 0 or not isinstance(out, dict):
+            last = next((ln for ln in reversed(tail.splitlines()) if ln.strip()), ended.message)
+            return f"evaluation of {job.entry} failed ({ended.message}): {last}"
+    counted = count_correct(out.get("top"), order, job.dataset.labels, out.get("classes"))
+    if isinstance(counted, str):
+        return f"evaluation of {job.entry}: {counted}"
+    n = len(order)
+    speed = out.get("images_per_s")
+    versions = out.get("versions")
     prov = {
         "repo": job.spec.repo, "entry": job.entry, "weights_url": job.weights_url,
         "weights_sha256": job.weights_sha256, "dataset": job.dataset.dataset,
         "dataset_fingerprint": job.dataset.fingerprint, "dataset_size": job.dataset.size,
-        "n": out["n"], "limit": job.limit, "full": job.full, "preprocess": dict(job.spec.preprocess),
-        "versions": {**sandbox.library_versions(), **out.get("versions", {})}, "date": started,
-        "cpu": sandbox.cpu_model(), "wall_s": round(wall, 3), "images_per_s": round(out["images_per_s"], 2),
-        "batch_size": job.batch_size,
+        "n": n, "limit": job.limit, "full": job.full, "preprocess": dict(job.spec.preprocess),
+        "versions": {**(versions if isinstance(versions, dict) else {}), **sandbox.library_versions()},
+        "date": started, "cpu": sandbox.cpu_model(), "wall_s": round(wall, 3),
+        "images_per_s": round(float(speed), 2) if isinstance(speed, (int, float)) else None,
+        "batch_size": job.batch_size, "sandbox": "bubblewrap" if options.isolate else "none (--unsafe-no-sandbox)",
     }
-    result = EvalResult(key=key, job=job.key_fields(), n=int(out["n"]), correct=out["correct"], full=job.full,
-                        provenance=prov)
+    result = EvalResult(key=key, job=job.key_fields(), n=n, correct=counted, full=job.full, provenance=prov)
     if cache is not None:
         cache.put(result)
     return result

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 from generator import __version__
 from generator.cli.config import Config, project_root
 from generator.core.errors import Code, UserError, error
+from generator.run.isolation.spec import SandboxUnavailable
 from generator.site.options import package_templates
 
 
@@ -22,6 +23,7 @@ class ExitCode(enum.IntEnum):
     OK = 0
     STRICT = 1  # verification failed under --strict (the site was written)
     BAD_INPUT = 2  # cards, registries, options or lock: nothing was written
+    ENVIRONMENT = 3  # this machine cannot do it (e.g. no sandbox for card code)
     INTERRUPTED = 130
 
 
@@ -46,6 +48,27 @@ def _common(p: argparse.ArgumentParser, *, out: bool = True) -> None:
     p.add_argument("-v", "--verbose", action="store_true", help="say why each page is rebuilt")
 
 
+def _size(text: str) -> int:
+    from generator.core.sizes import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _sandboxing(p: argparse.ArgumentParser) -> None:
+    """Options of the sandbox every card program and evaluation runs in (docs/SECURITY.md)."""
+    p.add_argument("--unsafe-no-sandbox", action="store_true",
+                   help="run card code WITHOUT the bubblewrap sandbox (limits only); never the default")
+    p.add_argument("--memory-limit", type=_size, default=None, metavar="SIZE",
+                   help="resident memory of one run, all its processes together (default: half the "
+                        "machine's memory); a block may ask for more with <!-- verify: memory=SIZE -->")
+    p.add_argument("--pids-limit", type=int, default=512, metavar="N", help="processes and threads of one run")
+    p.add_argument("--disk-limit", type=_size, default=2 * 1024 ** 3, metavar="SIZE",
+                   help="what one run may write (default 2GiB; it counts towards its memory too)")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="build-site", description="Build and verify a MegEngine model hub site.")
     top.add_argument("--version", action="version", version=f"build-site {__version__}")
@@ -62,6 +85,7 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--base-url", default="", help="absolute URL the site is served from (for sitemap.xml and hreflang)")
     b.add_argument("--eval-limit", type=int, default=None, help="evaluate a class-stratified subset of N items (CI)")
     b.add_argument("--imagenet-dir", type=Path, default=None, help="ILSVRC2012 validation images (or $IMAGENET_VAL_DIR)")
+    _sandboxing(b)
 
     c = sub.add_parser("check", help="parse and validate the cards only")
     _common(c)
@@ -83,11 +107,13 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--eval-limit", type=int, default=None)
     e.add_argument("--imagenet-dir", type=Path, default=None)
     e.add_argument("--rerun", action="store_true")
+    _sandboxing(e)
 
     v = sub.add_parser("serve", help="build, serve site/ on 127.0.0.1 and rebuild on change")
     _common(v)
     v.add_argument("--port", type=int, default=8000)
     v.add_argument("--no-verify", action="store_true")
+    _sandboxing(v)
     return top
 
 
@@ -113,6 +139,10 @@ def config_from(args: argparse.Namespace) -> Config:
         eval_limit=getattr(args, "eval_limit", None),
         imagenet_dir=imagenet,
         search=not getattr(args, "no_search", False),
+        sandbox=not getattr(args, "unsafe_no_sandbox", False),
+        memory_limit=getattr(args, "memory_limit", None),
+        pids_limit=getattr(args, "pids_limit", 512),
+        disk_limit=getattr(args, "disk_limit", 2 * 1024 ** 3),
     )
 
 
@@ -137,6 +167,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.diagnostics:
             print(f"build-site: {n} error(s); nothing was written", file=sys.stderr)
         return ExitCode.BAD_INPUT
+    except SandboxUnavailable as exc:
+        print(f"build-site: cannot run card code safely: {exc}. Install bubblewrap "
+              "(apt-get install bubblewrap), or pass --unsafe-no-sandbox to run it without isolation",
+              file=sys.stderr)
+        return ExitCode.ENVIRONMENT
     except KeyboardInterrupt:
         print("build-site: interrupted; the previous site/ is left as it was", file=sys.stderr)
         return ExitCode.INTERRUPTED

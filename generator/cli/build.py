@@ -20,7 +20,7 @@ from typing import Mapping, Sequence
 from generator import __version__
 from generator.claims.evalcache import EvalCache
 from generator.claims.verify import mismatches, verify_claims
-from generator.cli.config import Config, eval_cache_dir, eval_options, run_cache_dir
+from generator.cli.config import Config, eval_cache_dir, eval_options, run_cache_dir, run_limits
 from generator.cli.inputs import read_inputs
 from generator.core.errors import Diagnostic, UserError, has_errors
 from generator.core.jsonio import atomic_write
@@ -70,7 +70,7 @@ def build(cfg: Config) -> int:
     verification: dict[str, CardVerification] = {}
     if lock is not None:
         programs = run_all(cards, store_assets(lock, store), jobs=cfg.workers, rerun=cfg.rerun,
-                           cache=RunCache(run_cache_dir(cfg), __version__))
+                           limits=run_limits(cfg), cache=RunCache(run_cache_dir(cfg), __version__))
         claims, more = verify_claims(cards, inputs.specs, lock, store, inputs.datasets,
                                      eval_options(cfg, progress=sys.stderr.isatty()),
                                      None if cfg.rerun else EvalCache(eval_cache_dir(cfg)))

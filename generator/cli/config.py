@@ -11,6 +11,7 @@ from generator.store.lock import LOCK_FILE
 
 if TYPE_CHECKING:
     from generator.claims.evaluate import EvalOptions
+    from generator.run.plan import Limits
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,11 @@ class Config:
     eval_limit: int | None = None  # evaluate a class-stratified subset of N items
     imagenet_dir: Path | None = None
     search: bool = True  # build the Pagefind index (off: faster local builds; the box stays hidden)
+    # The sandbox of every child (card programs and evaluations); see docs/SECURITY.md.
+    sandbox: bool = True  # False only with --unsafe-no-sandbox
+    memory_limit: int | None = None  # bytes per run (None: the machine's default)
+    pids_limit: int = 512
+    disk_limit: int = 2 * 1024 ** 3
 
     @property
     def workers(self) -> int:
@@ -73,5 +79,18 @@ def eval_options(cfg: Config, progress: bool) -> "EvalOptions":
     """How this build evaluates: the --eval-limit sample, where ImageNet is, progress lines."""
     from generator.claims.evaluate import EvalOptions
 
+    from generator.run import sandbox
+
     return EvalOptions(limit=cfg.eval_limit or 0, workers=2, progress=progress,
-                       dataset_dirs={"imagenet-val": str(cfg.imagenet_dir)} if cfg.imagenet_dir else {})
+                       dataset_dirs={"imagenet-val": str(cfg.imagenet_dir)} if cfg.imagenet_dir else {},
+                       isolate=cfg.sandbox, memory_bytes=cfg.memory_limit or sandbox.DEFAULT_MEMORY_BYTES,
+                       pids=cfg.pids_limit, disk_bytes=cfg.disk_limit)
+
+
+def run_limits(cfg: Config) -> "Limits":
+    """How card programs may run in this build (per-block marks can ask for more memory)."""
+    from generator.run import sandbox
+    from generator.run.plan import Limits
+
+    return Limits(memory_bytes=cfg.memory_limit or sandbox.DEFAULT_MEMORY_BYTES, pids=cfg.pids_limit,
+                  disk_bytes=cfg.disk_limit, isolate=cfg.sandbox)

@@ -55,6 +55,7 @@ class Code(str, enum.Enum):
     SNIPPET_FAILED = "snippet-failed"
     SNIPPET_TIMEOUT = "snippet-timeout"
     SNIPPET_BLOCKED = "snippet-blocked"
+    SNIPPET_LIMIT = "snippet-limit"  # stopped by a limit of the build, not the card's fault
     CLAIM_MISMATCH = "claim-mismatch"
     # store / fetch
     FETCH = "fetch"

@@ -141,7 +141,9 @@ class Tag:
 
 # ---------------------------------------------------------------- snippet execution
 
-RunStatus = Literal["passed", "failed", "timeout", "blocked", "skipped", "expected-error"]
+RunStatus = Literal["passed", "failed", "timeout", "blocked", "skipped", "expected-error", "limit"]
+# `limit`: stopped by a limit of the build (memory, processes, disk): not the card's error.
+RUN_STATUSES: frozenset[str] = frozenset(RunStatus.__args__)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

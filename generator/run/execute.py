@@ -17,6 +17,7 @@ from typing import Any, Iterable
 
 from generator import __version__ as TOOL_VERSION
 from generator.core.model import Card, ProgramResult
+from generator.run import sandbox
 from generator.run.cache import RunCache
 from generator.run.plan import Limits, Plan, plan_programs, program_key
 from generator.run.progress import Progress, ProgressFn, StderrProgress
@@ -26,7 +27,7 @@ from generator.run.supervise import AssetsFactory, RunAssetsLike, SpawnHook, spa
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE_DIR = PROJECT_DIR / ".cache" / "runs"
 
-BAD = ("failed", "timeout", "blocked")
+BAD = ("failed", "timeout", "blocked", "limit")
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def run_plan(plan: Plan, assets_factory: AssetsFactory, limits: Limits = Limits(
             return hit
     ran_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     blocks = spawn(plan, assets_factory, limits, threads, on_spawn)
-    result = program_result(plan, blocks, key, ran_at)
+    result = program_result(plan, blocks, key, ran_at, limits.isolate)
     if cache is not None and not any(b.reason.startswith("runner error") for b in blocks):
         cache.put(result)  # a broken tool is not a result worth keeping
     return result
@@ -121,17 +122,25 @@ def run_all(cards: Iterable[Card], assets_factory: AssetsFactory, jobs: int | No
     results: dict[int, ProgramResult] = {}
     pending: dict[concurrent.futures.Future[ProgramResult], int] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="run") as pool:
-        for i, plan in enumerate(plans):
-            hit = None
-            if store is not None and not rerun:
-                hit = store.get(program_key(plan, assets_factory.digest, limits))
-            if hit is not None:
-                results[i] = hit
-                finish(plan, hit, "cached")
-            else:
-                pending[pool.submit(work, plan)] = i
-        for fut in concurrent.futures.as_completed(pending):
-            results[pending[fut]] = fut.result()
+        try:
+            for i, plan in enumerate(plans):
+                hit = None
+                if store is not None and not rerun:
+                    hit = store.get(program_key(plan, assets_factory.digest, limits))
+                if hit is not None:
+                    results[i] = hit
+                    finish(plan, hit, "cached")
+                else:
+                    pending[pool.submit(work, plan)] = i
+            for fut in concurrent.futures.as_completed(pending):
+                results[pending[fut]] = fut.result()
+        except BaseException:
+            # Ctrl-C, SIGTERM, or a run that could not be sandboxed: stop every run now instead
+            # of waiting for their deadlines (the pool's exit waits for its threads).
+            sandbox.ACTIVE.kill_all()
+            for fut in pending:
+                fut.cancel()
+            raise
     for i, plan in enumerate(plans):
         out[plan.card.meta.id].append(results[i])
     report(Progress("all-done", "", (), len(plans), state["done"], 0, state["failed"]))

@@ -12,25 +12,46 @@ import functools
 import platform
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from generator import __version__ as TOOL_VERSION
 from generator.core.jsonio import digest
 from generator.core.model import PRELUDE, Card, Snippet
+from generator.core.sizes import parse_size
 from generator.run import sandbox
 from generator.run.child import CHILD_DIR
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Everything here is part of the cache key: a different limit can give a different result."""
+    """How a program may run. Everything here is part of the cache key: a different limit can
+    give a different result. Memory, processes and disk are limits of the whole run (every
+    process the card starts counts), enforced by the sandbox (run/isolation)."""
 
     block_timeout_s: float = 600.0  # per block, unless the card says `<!-- verify: timeout=N -->`
-    # `import megengine` maps ~2.2 GB of address space before any model (VmPeak, measured); a
-    # ResNet-50 batch of 32 needs ~3.6 GB resident. 8 GiB leaves room and still stops a runaway.
+    # Resident memory of the whole run, never address space: MegEngine maps far more than it
+    # touches (detection models: ~11 GB mapped for ~3.4 GB resident). A card may ask for more
+    # with `<!-- verify: memory=16GiB -->`. Files the run writes count too (tmpfs).
     memory_bytes: int = sandbox.DEFAULT_MEMORY_BYTES
+    pids: int = 512  # processes and threads together (MegEngine starts threads per core)
+    disk_bytes: int = 2 * 1024 ** 3  # what the run may write (its folder, /tmp, /dev/shm)
     kill_grace_s: float = 5.0  # after a block's limit, how long the child gets to report it
     startup_s: float = 60.0  # interpreter start-up allowance in the whole-program deadline
+    isolate: bool = True  # False: --unsafe-no-sandbox (limits only, no namespaces)
+
+    def key(self) -> list[object]:
+        return [self.block_timeout_s, self.memory_bytes, self.pids, self.disk_bytes, self.isolate]
+
+
+def memory_of(blocks: Sequence[Snippet], limits: Limits) -> tuple[int, str]:
+    """The program's memory limit: the largest `memory=` mark of its blocks, else the build's."""
+    marked = [(parse_size(m.value), m) for s in blocks if (m := s.mark("memory")) is not None]
+    best = max(marked, key=lambda x: x[0], default=None)
+    if best is not None and best[0] > limits.memory_bytes:
+        return best[0], f"<!-- verify: memory={best[1].value} --> at line {best[1].loc.line}"
+    return limits.memory_bytes, "the build's memory limit"
+
+
 
 
 def runtime_environment() -> dict[str, str]:
@@ -103,5 +124,5 @@ def program_key(plan: Plan, assets_digest: str, limits: Limits) -> str:
                     "marks": [[m.kind, m.value, m.loc.line] for m in s.marks]} for s in snippets],
         "assets": assets_digest,
         "env": runtime_environment(),
-        "limits": [limits.block_timeout_s, limits.memory_bytes],
+        "limits": limits.key(),
     })

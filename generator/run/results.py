@@ -10,7 +10,6 @@ from typing import Iterable, Mapping, Sequence
 from generator.core.errors import Code, Diagnostic, error
 from generator.core.model import PRELUDE, BlockResult, CardVerification, ProgramResult, Snippet
 from generator.run.plan import Plan, runtime_environment
-from generator.run.supervise import network_isolation
 
 
 _FRAME_RE = re.compile(r'(File "(?P<path>[^"]+)", line )(?P<line>\d+)')
@@ -32,22 +31,21 @@ def _for_lang(r: BlockResult, run: Snippet, other: Snippet, card_path: str) -> B
                    traceback=_FRAME_RE.sub(move, r.traceback) if r.traceback else "")
 
 
-def program_result(plan: Plan, blocks: Sequence[BlockResult], key: str, ran_at: str) -> ProgramResult:
+def program_result(plan: Plan, blocks: Sequence[BlockResult], key: str, ran_at: str,
+                   isolated: bool = True) -> ProgramResult:
     allb = list(blocks)
     n_pre = len(plan.blocks) - (len(plan.per_lang[plan.langs[0]]) if plan.langs else 0)
     for lang in plan.langs[1:]:
         for run_s, other_s, r in zip(plan.blocks[n_pre:], plan.per_lang[lang], blocks[n_pre:]):
             allb.append(_for_lang(r, run_s, other_s, plan.card.path))
-    # How the run was kept offline is recorded, but not part of the cache key: probing it
-    # starts a process, and a rebuild with nothing changed must start none.
-    network = "network namespace + shim" if network_isolation() else "shim only"
+    network = "bubblewrap sandbox + offline shim" if isolated else "offline shim only (--unsafe-no-sandbox)"
     return ProgramResult(card_id=plan.card.meta.id, langs=plan.langs, blocks=tuple(allb),
                          cache_key=key, ran_at=ran_at,
                          environment={**runtime_environment(), "network": network},
                          card_path=plan.card.path)
 
 
-_STRICT_CODES = {"failed": Code.SNIPPET_FAILED, "timeout": Code.SNIPPET_TIMEOUT,
+_STRICT_CODES = {"failed": Code.SNIPPET_FAILED, "timeout": Code.SNIPPET_TIMEOUT, "limit": Code.SNIPPET_LIMIT,
                  "blocked": Code.SNIPPET_BLOCKED}
 
 

@@ -1,46 +1,38 @@
-"""What every child process of the tool shares, snippet runs and evaluations alike: an empty
-network namespace where the machine allows one, an environment built from an allow-list (no
-tokens or secrets of the parent), resource limits, and the library versions that key caches.
-
-The snippet runner (child/runner.py) sets its own limits from inside, per block; an evaluation
-child gets them from `limit_resources` before it starts.
+"""What every child process of the tool shares, snippet runs and evaluations alike: the sandbox it
+runs in (run/isolation: bubblewrap namespaces, seccomp, limits over the whole process tree), an
+environment built from an allow-list (no tokens or secrets of the parent), and the library
+versions that key caches.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.metadata
+import os
 import platform
-import resource
-import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Sequence
 
-# MegEngine's CUDA build reserves ~2.2 GB of address space at import; 8 GiB leaves room for
-# real work while a runaway allocation still fails instead of taking the machine down.
-DEFAULT_MEMORY_BYTES = 8 * 1024 ** 3
+from generator.run.isolation.sandbox import Sandbox
+from generator.run.isolation.spec import Bind, Limits as SandboxLimits, SandboxSpec, SandboxUnavailable
 
-_lock = threading.Lock()
-_netns: tuple[str, ...] | None = None
+__all__ = ["ACTIVE", "DEFAULT_MEMORY_BYTES", "Sandbox", "SandboxUnavailable", "child_env", "cpu_model",
+           "ensure_available", "library_versions", "open_sandbox"]
 
 
-def network_prefix() -> tuple[str, ...]:
-    """The command prefix that puts a process in an empty network namespace, or () when this
-    machine does not allow it. Probed once per process."""
-    global _netns
-    with _lock:
-        if _netns is None:
-            _netns = ()
-            for prefix in (("unshare", "--net", "--"), ("unshare", "-rn", "--")):
-                try:
-                    r = subprocess.run([*prefix, "true"], capture_output=True, timeout=10)
-                except (OSError, subprocess.SubprocessError):
-                    continue
-                if r.returncode == 0:
-                    _netns = prefix
-                    break
-        return _netns
+def _default_memory() -> int:
+    """Half the machine's memory (two runs at once fit), at least 2 GiB: what a detection model
+    needs resident (~3.4 GB) fits on any machine with 8 GiB or more."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        total = 8 * 1024 ** 3
+    return max(2 * 1024 ** 3, total // 2)
+
+
+DEFAULT_MEMORY_BYTES = _default_memory()
 
 
 def _dist_version(name: str) -> str:
@@ -66,9 +58,9 @@ def child_env(home: Path, mge_home: Path | str, threads: int) -> dict[str, str]:
     """A child's whole environment: built from scratch, nothing inherited from the parent."""
     n = str(max(1, threads))
     return {
-        "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
         "HOME": str(home),
-        "TMPDIR": str(home),
+        "TMPDIR": "/tmp",
         "XDG_CACHE_HOME": str(Path(home) / ".cache"),
         "LANG": "C.UTF-8",
         "LC_ALL": "C.UTF-8",
@@ -87,11 +79,63 @@ def child_env(home: Path, mge_home: Path | str, threads: int) -> dict[str, str]:
     }
 
 
-def limit_resources(memory_bytes: int = DEFAULT_MEMORY_BYTES) -> None:
-    """For `preexec_fn`: no core dumps, a cap on address space."""
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if memory_bytes > 0:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+def open_sandbox(*, isolate: bool, memory_bytes: int, pids: int, disk_bytes: int,
+                 wall_s: float | None, mge_home: Path | None, binds: Sequence[Path] = (),
+                 hide: Sequence[Path] = ()) -> Sandbox:
+    """A sandbox for one child: this interpreter and its venv, `mge_home` and `binds` read-only,
+    one writable folder (`.writable`); `hide`: folders under the system binds shown empty (an
+    evaluation's dataset, labels included). With `isolate=False` (--unsafe-no-sandbox) only the
+    limits and the kill of the whole tree apply."""
+    # Each file or folder once, and none inside another (bwrap would bind it twice).
+    paths = sorted({Path(p).resolve() for p in binds})
+    kept = [p for p in paths if not any(q != p and q in p.parents for q in paths)]
+    base = SandboxSpec()
+    shown = [Path(d) for d in base.system if os.path.isdir(d) and not os.path.islink(d)]
+    # Only what the sandbox would show needs hiding: paths under its system binds (/usr).
+    hidden = tuple(base.hide) + tuple(str(h) for h in {Path(x).resolve() for x in hide}
+                                      if h.is_dir() and any(d in h.parents for d in shown))
+    spec = SandboxSpec(mge_home=mge_home, ro_binds=tuple(Bind(p) for p in kept), isolate=isolate, hide=hidden)
+    limits = SandboxLimits(memory_bytes=memory_bytes, pids=pids, wall_s=wall_s, disk_bytes=disk_bytes,
+                           fsize_bytes=disk_bytes)
+    return Sandbox(spec, limits)
+
+
+def ensure_available(isolate: bool) -> None:
+    """SandboxUnavailable (with the fix) when card code could not be sandboxed here. Checked
+    before the first child starts, so a build never runs untrusted code unsandboxed by accident."""
+    if not isolate:
+        return
+    Sandbox(SandboxSpec(), SandboxLimits(memory_bytes=None, pids=None)).close()
+
+
+class Active:
+    """The sandboxes of the runs in progress, so an interrupted build (Ctrl-C, SIGTERM) stops
+    them at once instead of waiting for their deadlines."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._boxes: set[Sandbox] = set()
+        self.stopping = False
+
+    def add(self, box: Sandbox) -> None:
+        with self._lock:
+            if self.stopping:
+                raise KeyboardInterrupt
+            self._boxes.add(box)
+
+    def discard(self, box: Sandbox) -> None:
+        with self._lock:
+            self._boxes.discard(box)
+
+    def kill_all(self) -> None:
+        with self._lock:
+            self.stopping = True
+            boxes = list(self._boxes)
+        for box in boxes:
+            box.kill()
+
+
+ACTIVE = Active()
 
 
 @functools.lru_cache(maxsize=1)

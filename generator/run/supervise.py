@@ -1,15 +1,21 @@
-"""One program run: the child interpreter started in its run folder, watched block by block,
-killed at its deadline, and its blocks' results read from the report pipe.
+"""One program run: the child interpreter started in a sandbox, watched block by block, killed at
+its deadline, and its blocks' results read from the report pipe.
 
-Isolation of a run:
-- the child is `python runner.py` under `unshare --net` when that works (checked once per
-  process), i.e. in a network namespace with no interfaces; in any case the offline shim
-  (run/child/site/vh_offline.py) serves store URLs and fails every other connection at once;
-- a fresh session/process group, killed as a whole when the run ends or a deadline passes;
-- an allow-listed environment (no tokens or secrets of the parent), HOME/TMPDIR/cwd in a
-  temporary folder deleted afterwards, MGE_HOME materialised from the asset store;
-- limits: wall time per block (the child's SIGALRM, then the parent's kill after a grace period),
-  RLIMIT_AS and RLIMIT_CORE=0 set by the runner itself before any card code.
+Isolation of a run (run/isolation, docs/SECURITY.md):
+- the child is `python runner.py` in a bubblewrap sandbox: its own user, mount, PID, IPC, UTS and
+  network namespaces (only `lo`), host uid 65534, a seccomp filter; it sees the Python and its
+  venv, the runner's folder, the run's MGE_HOME and the store files the offline shim serves, all
+  read-only, and one writable folder (cwd, HOME, /tmp); nothing of the checkout, the store, the
+  caches, the site or the cards;
+- the offline shim (run/child/site/vh_offline.py) serves store URLs and fails every other
+  connection at once;
+- an allow-listed environment (no tokens or secrets of the parent);
+- limits: wall time per block (the child's SIGALRM, then the parent's kill after a grace
+  period); resident memory, processes and disk over the whole run (cgroups), so a run stopped by
+  one gets the status `limit`, not the card's error.
+
+Everything the parent reads of the run's folder (a block's output after a crash) is read with
+isolation/outputs.py: the child controls that folder.
 
 Peak memory per block is the child's peak resident set size while the block ran (VmHWM, reset
 before each block via /proc/self/clear_refs; where that is unsupported, ru_maxrss: the peak of
@@ -22,18 +28,19 @@ import json
 import os
 import selectors
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-from generator.core.model import BlockResult, RunStatus, Snippet
+from generator.core.model import RUN_STATUSES, BlockResult, RunStatus, Snippet
 from generator.run import sandbox
 from generator.run.child import CHILD_DIR, protocol
-from generator.run.plan import Limits, Plan, timeout_of
+from generator.run.isolation.outputs import read_head_tail
+from generator.run.isolation.spec import RunResult
+from generator.run.plan import Limits, Plan, memory_of, timeout_of
 
 RUNNER = CHILD_DIR / "runner.py"
 SITE_DIR = CHILD_DIR / "site"
@@ -67,15 +74,12 @@ class AssetsFactory(Protocol):
     def __call__(self, run_dir: Path) -> RunAssetsLike: ...
 
 
-def network_isolation() -> tuple[str, ...]:
-    return sandbox.network_prefix()
 
 
 def _child_env(run_dir: Path, assets: RunAssetsLike, threads: int) -> dict[str, str]:
     """The shared allow-list environment, plus the offline shim and where it reports."""
     env = sandbox.child_env(run_dir / "home", assets.mge_home, threads)
     env.update({
-        "TMPDIR": str(run_dir / "tmp"),
         "PYTHONPATH": str(SITE_DIR),
         protocol.OFFLINE_CONFIG_ENV: str(run_dir / "offline.json"),
         protocol.EVENTS_ENV: str(run_dir / "events.jsonl"),
@@ -112,30 +116,7 @@ def _job(plan: Plan, run_dir: Path, limits: Limits) -> dict[str, object]:
             "output_contains": contains.value if contains else None,
         })
     return {"card_path": plan.card.path, "card_source": plan.card.source,
-            "out_dir": str(run_dir / "out"), "memory_bytes": limits.memory_bytes, "blocks": blocks}
-
-
-def _signal_name(returncode: int | None) -> str:
-    if returncode is None:
-        return "still running"
-    if returncode < 0:
-        try:
-            return f"killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"killed by signal {-returncode}"
-    return f"exited with code {returncode}"
-
-
-def _tail(path: Path, n: int = 2000) -> str:
-    text = protocol.read_bounded(str(path), 100_000)
-    return text[-n:].strip()
-
-
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+            "out_dir": str(run_dir / "out"), "blocks": blocks}
 
 
 def _block(s: Snippet, status: RunStatus, **kw: Any) -> BlockResult:
@@ -143,124 +124,198 @@ def _block(s: Snippet, status: RunStatus, **kw: Any) -> BlockResult:
 
 
 def spawn(plan: Plan, assets_factory: AssetsFactory, limits: Limits, threads: int,
-           on_spawn: SpawnHook | None) -> list[BlockResult]:
-    """Run the plan's blocks in a child; one BlockResult per block of plan.blocks."""
-    run_dir = Path(tempfile.mkdtemp(prefix="vh-run-"))
+          on_spawn: SpawnHook | None) -> list[BlockResult]:
+    """Run the plan's blocks in a sandboxed child; one BlockResult per block of plan.blocks."""
+    host = Path(tempfile.mkdtemp(prefix="vh-assets-"))  # the run's MGE_HOME: read-only inside
     try:
-        for sub in ("work", "home", "tmp", "out"):
-            (run_dir / sub).mkdir()
-        assets = assets_factory(run_dir)
-
-        (run_dir / "offline.json").write_text(json.dumps(_offline_config(assets)), encoding="utf-8")
-        (run_dir / "job.json").write_text(json.dumps(_job(plan, run_dir, limits)), encoding="utf-8")
-        (run_dir / "events.jsonl").touch()
-        return _supervise(plan, run_dir, assets, limits, threads, on_spawn)
+        assets = assets_factory(host)
+        timeouts = [timeout_of(s, limits)[0] for s in plan.blocks]
+        overall = limits.startup_s + sum(timeouts) + limits.kill_grace_s * len(timeouts)
+        memory, memory_source = memory_of(plan.blocks, limits)
+        box = sandbox.open_sandbox(
+            isolate=limits.isolate, memory_bytes=memory, pids=limits.pids, disk_bytes=limits.disk_bytes,
+            wall_s=overall + limits.kill_grace_s, mge_home=assets.mge_home,
+            binds=[CHILD_DIR, *map(Path, assets.url_map.values())])
+        with box:
+            run_dir = box.writable
+            for sub in ("work", "home", "tmp", "out"):
+                (run_dir / sub).mkdir()
+            (run_dir / "offline.json").write_text(json.dumps(_offline_config(assets)), encoding="utf-8")
+            (run_dir / "job.json").write_text(json.dumps(_job(plan, run_dir, limits)), encoding="utf-8")
+            (run_dir / "events.jsonl").touch()
+            sandbox.ACTIVE.add(box)
+            try:
+                return _supervise(plan, box, assets, limits, threads, on_spawn, timeouts, overall, memory_source)
+            finally:
+                sandbox.ACTIVE.discard(box)
     finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        shutil.rmtree(host, ignore_errors=True)
 
 
-def _supervise(plan: Plan, run_dir: Path, assets: RunAssetsLike, limits: Limits, threads: int,
-               on_spawn: SpawnHook | None) -> list[BlockResult]:
-    timeouts = [timeout_of(s, limits)[0] for s in plan.blocks]
-    cmd = [*network_isolation(), sys.executable, str(RUNNER), str(run_dir / "job.json")]
+@dataclass
+class _Watch:
+    """What the parent learns of a run from the report pipe."""
+
+    results: dict[int, BlockResult] = field(default_factory=dict)
+    started: dict[int, float] = field(default_factory=dict)
+    current: int | None = None
+    done: bool = False
+    internal: str = ""
+    killed_for: int | None = None  # the block whose deadline passed
+
+
+def _supervise(plan: Plan, box: sandbox.Sandbox, assets: RunAssetsLike, limits: Limits, threads: int,
+               on_spawn: SpawnHook | None, timeouts: list[float], overall_s: float,
+               memory_source: str) -> list[BlockResult]:
+    run_dir = box.writable
+    cmd = [sys.executable, str(RUNNER), str(run_dir / "job.json")]
     env = _child_env(run_dir, assets, threads)
     read_fd, write_fd = os.pipe()
     env[protocol.RESULT_FD_ENV] = str(write_fd)
-    if network_isolation():
-        env["VH_NETNS"] = "1"  # the runner brings loopback up inside the empty namespace
     if on_spawn is not None:
         on_spawn(cmd)
-    with open(run_dir / "runner.stdout", "wb") as out_f, open(run_dir / "runner.stderr", "wb") as err_f:
+    logs = box.root  # host-only: the child cannot see or change these
+    with open(logs / "runner.stdout", "wb") as out_f, open(logs / "runner.stderr", "wb") as err_f:
         try:
-            proc = subprocess.Popen(cmd, cwd=run_dir / "work", env=env, stdin=subprocess.DEVNULL,
-                                    stdout=out_f, stderr=err_f, pass_fds=(write_fd,),
-                                    start_new_session=True)
+            box.start(cmd, cwd=run_dir / "work", env=env, stdin=None, stdout=out_f, stderr=err_f,
+                      pass_fds=(write_fd,))
         except BaseException:
             os.close(read_fd)
             raise
         finally:
             os.close(write_fd)
-    results: dict[int, BlockResult] = {}
-    started: dict[int, float] = {}
-    current: int | None = None
-    done, internal, killed_for = False, "", None
+    w = _Watch()
     t0 = time.monotonic()
-    overall = t0 + limits.startup_s + sum(timeouts) + limits.kill_grace_s * len(timeouts)
+    in_time = False
+    try:
+        in_time = _read_reports(plan, read_fd, w, timeouts, t0 + overall_s, limits.kill_grace_s)
+    finally:
+        os.close(read_fd)
+        if in_time:  # done, or the runner ended on its own: let it exit, so its status is its own
+            _wait_exit(box, limits.kill_grace_s)
+        box.kill()  # also whatever the card started in the background
+    ended = box.wait()
+    return _results(plan, box, w, ended, timeouts, limits, t0, memory_source)
+
+
+def _read_reports(plan: Plan, read_fd: int, w: _Watch, timeouts: list[float], overall: float,
+                  grace: float) -> bool:
+    """Read the runner's JSON lines until it reports `done`, the pipe closes, or a deadline
+    passes (False)."""
     buf = b""
     sel = selectors.DefaultSelector()
     sel.register(read_fd, selectors.EVENT_READ)
     try:
-        while True:
+        while not w.done:
             now = time.monotonic()
             deadline = overall
-            if current is not None and current not in results:
-                deadline = min(deadline, started[current] + timeouts[current] + limits.kill_grace_s)
+            if w.current is not None and w.current not in w.results:
+                deadline = min(deadline, w.started[w.current] + timeouts[w.current] + grace)
             if now >= deadline:
-                killed_for = current
-                break
+                w.killed_for = w.current
+                return False
             if not sel.select(timeout=min(deadline - now, 1.0)):
                 continue
             data = os.read(read_fd, 1 << 16)
             if not data:
-                break  # EOF: the runner finished, crashed or was killed
+                return True  # EOF: the runner finished, crashed or was killed
             buf += data
             *lines, buf = buf.split(b"\n")
             for line in lines:
-                try:
-                    msg = json.loads(line)
-                    kind = msg.get("type")
-                except (ValueError, AttributeError):
-                    continue  # not the runner's (card code wrote to the pipe): ignore it
-                if kind == "start":
-                    current = int(msg["i"])
-                    started[current] = time.monotonic()
-                elif kind == "result":
-                    i = int(msg["i"])
-                    s = plan.blocks[i]
-                    results[i] = _block(
-                        s, msg["status"], flags=tuple(msg.get("flags", ())),
-                        duration_s=float(msg.get("duration_s", 0.0)),
-                        peak_mb=float(msg.get("peak_mb", 0.0)), stdout=msg.get("stdout", ""),
-                        stderr=msg.get("stderr", ""), traceback=msg.get("traceback", ""),
-                        reason=msg.get("reason", ""))
-                elif kind == "done":
-                    done = True
-                elif kind == "internal-error":
-                    internal = str(msg.get("message", ""))
-            if done:
-                break  # everything is reported: no need to wait for the interpreter to exit
+                _report(plan, line, w)
+        return True
     finally:
         sel.close()
-        os.close(read_fd)
-        _kill_group(proc)  # also whatever the card started in the background
-        proc.wait()
 
-    if len(results) == len(plan.blocks):
-        return [results[i] for i in range(len(plan.blocks))]
-    # The child did not report every block: it timed out, crashed, was killed or never started.
-    out: list[BlockResult] = []
+
+def _report(plan: Plan, line: bytes, w: _Watch) -> None:
+    """One message. Card code shares the runner's process and may write to the pipe too, so a
+    message that is not well-formed, or out of order, is ignored rather than trusted."""
+    try:
+        msg = json.loads(line)
+        kind, i = msg.get("type"), msg.get("i")
+    except (ValueError, AttributeError):
+        return
+    if kind in ("start", "result") and not (isinstance(i, int) and 0 <= i < len(plan.blocks)):
+        return
+    if kind == "start" and i not in w.started:
+        w.current = i
+        w.started[i] = time.monotonic()
+    elif kind == "result" and i not in w.results and msg.get("status") in RUN_STATUSES:
+        try:
+            w.results[i] = _block(
+                plan.blocks[i], msg["status"], flags=tuple(str(f) for f in msg.get("flags", ())),
+                duration_s=float(msg.get("duration_s", 0.0)), peak_mb=float(msg.get("peak_mb", 0.0)),
+                stdout=str(msg.get("stdout", "")), stderr=str(msg.get("stderr", "")),
+                traceback=str(msg.get("traceback", "")), reason=str(msg.get("reason", "")))
+        except (TypeError, ValueError):
+            return
+    elif kind == "done" and len(w.results) == len(plan.blocks):
+        w.done = True
+    elif kind == "internal-error":
+        w.internal = str(msg.get("message", ""))[:2000]
+
+
+def _wait_exit(box: sandbox.Sandbox, grace: float) -> None:
+    """After `done` the runner exits at once (os._exit(0)); give it a moment to do so."""
+    proc = box.proc
+    if proc is None:
+        return
+    try:
+        proc.wait(timeout=grace)
+    except Exception:  # noqa: BLE001 - still running: the caller kills it
+        pass
+
+
+def _results(plan: Plan, box: sandbox.Sandbox, w: _Watch, ended: RunResult, timeouts: list[float],
+             limits: Limits, t0: float, memory_source: str) -> list[BlockResult]:
+    if len(w.results) == len(plan.blocks):
+        out = [w.results[i] for i in range(len(plan.blocks))]
+        if w.done and ended.exit_code != 0 and not ended.killed_by_caller:
+            # The runner reports `done` and exits 0 right after; anything else happened after
+            # the last block, so that block is not trusted to have passed.
+            last = out[-1]
+            if last.status == "passed":
+                out[-1] = replace_status(last, "failed", f"the program did not exit cleanly after its "
+                                                           f"last block ({ended.message})")
+        return out
+    # The child did not report every block: it timed out, crashed, hit a limit, or never started.
+    out = []
     stop = ""
     for i, s in enumerate(plan.blocks):
-        if i in results:
-            out.append(results[i])
+        if i in w.results:
+            out.append(w.results[i])
             continue
         if stop:
             out.append(_block(s, "skipped", reason=stop))
             continue
-        stdout_p, stderr_p = protocol.stream_paths(str(run_dir / "out"), i)
-        partial = dict(stdout=protocol.read_bounded(stdout_p), stderr=protocol.read_bounded(stderr_p),
-                       duration_s=round(time.monotonic() - started.get(i, t0), 4))
-        if killed_for == i:
+        rel = [os.path.relpath(p, box.writable) for p in protocol.stream_paths(str(box.writable / "out"), i)]
+        partial = dict(stdout=read_head_tail(box.writable, rel[0], protocol.STREAM_CAP, protocol.TAIL),
+                       stderr=read_head_tail(box.writable, rel[1], protocol.STREAM_CAP, protocol.TAIL),
+                       duration_s=round(time.monotonic() - w.started.get(i, t0), 4))
+        if ended.limit is not None and not ended.killed_by_caller and (w.current == i or i in w.started):
+            note = f" ({memory_source})" if ended.limit == "memory" else ""
+            out.append(_block(s, "limit", reason=ended.message + note, **partial))
+            stop = "stopped by a limit of the build in an earlier block"
+            continue
+        if w.killed_for == i:
             out.append(_block(s, "timeout", reason=f"timed out after {timeouts[i]:g} s "
                               f"({timeout_of(s, limits)[1]}); the process was killed", **partial))
-        elif killed_for is not None or current == i or i in started:
-            why = ("the program exceeded its overall deadline" if killed_for is not None
-                   else f"the Python process died ({_signal_name(proc.returncode)})")
-            if proc.returncode == -signal.SIGKILL and killed_for is None:
-                why += f"; the memory limit is {limits.memory_bytes / 2**30:g} GiB"
+        elif w.killed_for is not None or w.current == i or i in w.started:
+            why = ("the program exceeded its overall deadline" if w.killed_for is not None
+                   else f"the Python process died ({ended.message})")
             out.append(_block(s, "failed", reason=why, **partial))
         else:
-            detail = internal or _tail(run_dir / "runner.stderr") or _signal_name(proc.returncode)
+            detail = w.internal or _log_tail(box.root / "runner.stderr") or ended.message
             out.append(_block(s, "failed", reason=f"runner error: {detail}"))
         stop = "earlier block failed"
     return out
+
+
+def replace_status(b: BlockResult, status: RunStatus, reason: str) -> BlockResult:
+    return replace(b, status=status, reason=reason)
+
+
+def _log_tail(path: Path, n: int = 2000) -> str:
+    text = protocol.read_bounded(str(path), 100_000)
+    return text[-n:].strip()

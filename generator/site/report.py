@@ -13,7 +13,7 @@ from generator.core.model import PRELUDE, BlockResult, Card, CardVerification, C
 from generator.site import urls
 from generator.site.modelindex import model_index
 
-BAD = ("failed", "timeout", "blocked")
+BAD = ("failed", "timeout", "blocked", "limit")
 
 
 def block_json(b: BlockResult) -> dict[str, Any]:

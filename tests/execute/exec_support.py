@@ -128,6 +128,19 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
+def host_processes_with(marker: str) -> list[int]:
+    """Host pids whose command line contains `marker` (zombies do not count)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if marker.encode() in Path(f"/proc/{entry}/cmdline").read_bytes() and pid_alive(int(entry)):
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
 def run_card(card: Card, assets_factory: Any, limits: Limits = Limits(), **kw: Any) -> tuple[ProgramResult, ...]:
     """Every program of one card, each through the executor's run_plan (what run_all does per
     program, without its thread pool and progress display)."""

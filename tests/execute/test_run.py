@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from exec_support import (CAT_URL, CHELSEA, FIXTURES, TEST_LIMITS, TINY_WEIGHTS_URL,
-                      AssetsFactoryDouble, MissingItemDouble, load_card, pid_alive, run_card)
+                      AssetsFactoryDouble, MissingItemDouble, host_processes_with, load_card, pid_alive, run_card)
 from generator.run.plan import Limits
 from generator.core.model import ProgramResult
 
@@ -93,14 +93,13 @@ def test_timeout_kills_the_process_group() -> None:
     assert "timed out after 2 s" in b.reason and "timeout=2" in b.reason
     assert "time.sleep(30)" in b.traceback  # where the card was stuck
     assert zh.block("zh_CN", 1).status == "skipped"
-    runner_pid, helper_pid = map(int, b.stdout.split()[1:3])
-    time.sleep(0.2)
-    assert not pid_alive(runner_pid) and not pid_alive(helper_pid)
+    assert b.stdout.startswith("pids ")  # the helper process had started
     # a card that swallows the runner's timeout is killed by the parent's deadline
     e = en.block("en_US", 0)
     assert e.status == "timeout" and "killed" in e.reason
     assert e.duration_s < 1 + 1.0 + 1.5
-    assert not pid_alive(int(e.stdout.split()[1]))
+    # pids inside the sandbox mean nothing on the host: look for the helpers by their command
+    assert host_processes_with("300.731") == [] and host_processes_with("300.732") == []
 
 
 def test_expect_error_both_ways() -> None:

@@ -1,65 +1,70 @@
-"""The evaluator's child process: load one hub entry with its real weights and count correct
-top-k predictions over a dataset. Never imports `generator` (run as a script, `python -I`).
+"""The evaluator's child process: load one hub entry with its real weights and predict the classes
+of the images the parent sends. It never sees a label: the parent keeps them and counts.
+Never imports `generator` (run as a script, `python -I`, in the sandbox).
 
-    python -I evaluate_child.py JOB.json RESULT.json
+    python -I evaluate_child.py JOB.json RESULT.json  < stream
 
-JOB.json: {repo, entry, git_host, commit, entry_kwargs, batch_size, workers, topk: [1, 5],
-           preprocess: {...} | {hub_entry: name},
-           dataset: {kind, root, files, items: [...], labels: [...]}, progress_every_s}
-RESULT.json: {n, correct: {top1: k, top5: k}, wall_s, load_s, eval_s, images_per_s,
-              forward_images_per_s, versions}
+JOB.json: {repo, entry, git_host, commit, entry_kwargs, batch_size, workers, topk: K,
+           preprocess: {...} | {hub_entry: name}, progress_every_s}
+stream (stdin): one JSON header line {"count": N, "format": "encoded" | "array", "dtype", "shape"}
+    then N records, each a 4-byte big-endian length and the bytes of one image: an encoded file
+    (JPEG/PNG, decoded here with OpenCV as BGR) or a raw array of `shape` and `dtype`. The
+    parent sends them in an order only it knows, without names.
+RESULT.json: {n, classes, top: [[class, ...] K per image, in stream order], wall_s, load_s,
+              eval_s, images_per_s, forward_images_per_s, versions}
 
 Decoding and preprocessing run in a producer thread (OpenCV and numpy release the GIL) that
 keeps a small queue of ready batches, so the forward pass never waits when decoding is faster
-than the model. Order is fixed (manifest order), the model is in eval mode, and ties in the
-logits are broken by class index, so two runs give the same counts.
+than the model. The model is in eval mode and ties in the logits are broken by class index, so
+the same images give the same predictions.
 """
 
 from __future__ import annotations
 
-import gzip
 import json
 import os
 import queue
+import struct
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any, BinaryIO, Callable, Iterator
 
 import numpy as np
 
 
-def _idx_images(path: str) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    if int.from_bytes(data[:4], "big") != 0x803:
-        raise ValueError(f"{path} is not an idx3 image file")
-    n, h, w = (int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(3))
-    return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(n, h, w)
+def _read_exact(stream: BinaryIO, n: int) -> bytes:
+    data = stream.read(n)
+    if len(data) != n:
+        raise EOFError(f"the image stream ended early ({len(data)} of {n} bytes)")
+    return data
 
 
-class Source:
-    """Item id -> decoded image (HxW or HxWx3 BGR, as stored)."""
+class Stream:
+    """The images of the job, one at a time, in the order the parent sends them."""
 
-    def __init__(self, ds: dict) -> None:
-        self.kind = ds["kind"]
-        self.root = ds["root"]
-        self.array: np.ndarray | None = None
-        if self.kind == "idx-gz":
-            self.array = _idx_images(ds["files"]["images"])
-        elif self.kind == "npz":
-            with np.load(ds["files"]["npz"]) as z:
-                self.array = np.asarray(z["images"])
+    def __init__(self, stream: BinaryIO) -> None:
+        header = json.loads(stream.readline())
+        self.stream = stream
+        self.count = int(header["count"])
+        self.format = header["format"]
+        self.dtype = np.dtype(header.get("dtype", "uint8"))
+        self.shape = tuple(int(x) for x in header.get("shape", ()))
 
-    def load(self, item: str) -> np.ndarray:
-        if self.array is not None:
-            return self.array[int(item)]
+    def records(self) -> Iterator[bytes]:
+        for _ in range(self.count):
+            (size,) = struct.unpack(">I", _read_exact(self.stream, 4))
+            yield _read_exact(self.stream, size)
+
+    def decode(self, data: bytes) -> np.ndarray:
+        if self.format == "array":
+            return np.frombuffer(data, dtype=self.dtype).reshape(self.shape)
         import cv2
 
-        img = cv2.imread(os.path.join(self.root, item), cv2.IMREAD_COLOR)
+        img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
         if img is None:
-            raise ValueError(f"cannot decode {item}")
+            raise ValueError("an image of the dataset cannot be decoded")
         return img
 
 
@@ -133,73 +138,69 @@ def main(job_path: str, result_path: str) -> int:
     else:
         transform = _declarative(pre)
 
-    ds = job["dataset"]
-    items, labels = ds["items"], np.asarray(ds["labels"], dtype=np.int64)
-    source = Source(ds)
+    source = Stream(sys.stdin.buffer)
     bs = int(job.get("batch_size", 32))
-    topk = [int(k) for k in job.get("topk", [1, 5])]
+    k = int(job.get("topk", 5))
     load_s = time.perf_counter() - t0
 
     batches: queue.Queue = queue.Queue(maxsize=4)
     pool = ThreadPoolExecutor(max(1, int(job.get("workers", 1))))
 
-    def one(item: str) -> np.ndarray:
-        return np.asarray(transform(source.load(item)), dtype=np.float32)
+    def one(data: bytes) -> np.ndarray:
+        return np.asarray(transform(source.decode(data)), dtype=np.float32)
 
     def produce() -> None:
         try:
-            for start in range(0, len(items), bs):
-                chunk = items[start:start + bs]
-                batches.put((start, np.stack(list(pool.map(one, chunk)))))
+            chunk: list[bytes] = []
+            for data in source.records():
+                chunk.append(data)
+                if len(chunk) == bs:
+                    batches.put(np.stack(list(pool.map(one, chunk))))
+                    chunk = []
+            if chunk:
+                batches.put(np.stack(list(pool.map(one, chunk))))
             batches.put(None)
         except BaseException as exc:  # hand the error to the consumer, which reports it
             batches.put(exc)
 
     threading.Thread(target=produce, daemon=True).start()
-    correct = {f"top{k}": 0 for k in topk}
-    done = 0
+    top: list[list[int]] = []
+    classes = 0
     forward_s = 0.0
     t_eval = time.perf_counter()
     last = t_eval
     every = float(job.get("progress_every_s", 2.0))
-    label = f"eval {job['entry']} {ds.get('id', '')}"
+    label = f"eval {job['entry']}"
     while True:
         got = batches.get()
         if got is None:
             break
         if isinstance(got, BaseException):
             raise got
-        start, x = got
         tf = time.perf_counter()
-        logits = model(megengine.tensor(x)).numpy()
+        logits = model(megengine.tensor(got)).numpy()
         forward_s += time.perf_counter() - tf
-        y = labels[start:start + len(x)]
+        classes = int(logits.shape[1])
         # stable sort on -logits: ties go to the lower class index, deterministically
-        order = np.argsort(-logits, axis=1, kind="stable")
-        for k in topk:
-            kk = min(k, logits.shape[1])
-            correct[f"top{k}"] += int((order[:, :kk] == y[:, None]).any(axis=1).sum())
-        done += len(x)
+        order = np.argsort(-logits, axis=1, kind="stable")[:, :min(k, classes)]
+        top.extend(order.tolist())
         now = time.perf_counter()
         if now - last >= every:
-            print(f"{label}: {done}/{len(items)} images, {done / (now - t_eval):.1f} images/s",
+            print(f"{label}: {len(top)}/{source.count} images, {len(top) / (now - t_eval):.1f} images/s",
                   file=sys.stderr, flush=True)
             last = now
     eval_s = time.perf_counter() - t_eval
-    classes = logits.shape[1] if done else 0
-    for k in topk:
-        if k > classes:
-            correct.pop(f"top{k}")  # top-5 of a 3-class model says nothing
-    print(f"{label}: {done}/{len(items)} images, {done / max(eval_s, 1e-9):.1f} images/s (done)",
+    print(f"{label}: {len(top)}/{source.count} images, {len(top) / max(eval_s, 1e-9):.1f} images/s (done)",
           file=sys.stderr, flush=True)
     result = {
-        "n": done,
-        "correct": correct,
+        "n": len(top),
+        "classes": classes,
+        "top": top,
         "wall_s": time.perf_counter() - t0,
         "load_s": load_s,
         "eval_s": eval_s,
-        "images_per_s": done / max(eval_s, 1e-9),
-        "forward_images_per_s": done / max(forward_s, 1e-9),
+        "images_per_s": len(top) / max(eval_s, 1e-9),
+        "forward_images_per_s": len(top) / max(forward_s, 1e-9),
         "versions": {"megengine": megengine.__version__, "numpy": np.__version__},
     }
     with open(result_path + ".tmp", "w", encoding="utf-8") as f:

@@ -18,7 +18,7 @@ OFFLINE_CONFIG_ENV = "VH_OFFLINE_CONFIG"  # JSON file the shim reads (url map, M
 EVENTS_ENV = "VH_EVENTS"  # JSON-lines file the shim appends to (served / blocked / placeholder)
 
 STREAM_CAP = 20_000  # bytes of each captured stream kept per block
-_TAIL = 4_000  # of which the last bytes (tracebacks and final results are at the end)
+TAIL = 4_000  # of which the last bytes (tracebacks and final results are at the end)
 
 FETCH_HINT = "run: build-site fetch"
 
@@ -36,7 +36,7 @@ def read_bounded(path: str, cap: int = STREAM_CAP) -> str:
             if size <= cap:
                 data = f.read()
                 return data.decode("utf-8", "replace")
-            tail = min(_TAIL, cap // 2)
+            tail = min(TAIL, cap // 2)
             head = f.read(cap - tail)
             f.seek(size - tail)
             end = f.read(tail)

@@ -1,7 +1,7 @@
 """The child process: runs one card program (prelude + one language's blocks) in a fresh
 `__main__` namespace and reports each block as a JSON line (see protocol.py).
 
-Started by generator/execute.py as `python runner.py JOB.json` with cwd = an empty temporary
+Started by generator/run/supervise.py as `python runner.py JOB.json` in the sandbox, cwd = an empty
 folder, an allow-listed environment and the offline shim already installed by sitecustomize.
 Standard library only; must not import `generator`.
 """
@@ -50,30 +50,6 @@ class _Reporter:
         while data:
             n = os.write(self.fd, data)
             data = data[n:]
-
-
-def _set_limits(memory_bytes: int) -> None:
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if memory_bytes > 0:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-
-
-def _loopback_up() -> None:
-    """In the run's own empty network namespace the loopback interface starts down; bring it up
-    so cards may talk to servers they start themselves (e.g. distributed launchers) while every
-    outside address stays unreachable. Best effort: without it only loopback use fails."""
-    import fcntl
-    import socket
-    import struct
-
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            req = fcntl.ioctl(s, siocgifflags, struct.pack("16sH14x", b"lo", 0))
-            flags = struct.unpack("16sH14x", req)[1]
-            fcntl.ioctl(s, siocsifflags, struct.pack("16sH14x", b"lo", flags | iff_up))
-    except OSError:
-        pass
 
 
 def _reset_peak() -> bool:
@@ -230,8 +206,9 @@ def run(job: dict, report: _Reporter) -> None:
                 finally:
                     signal.setitimer(signal.ITIMER_REAL, 0)
             except SystemExit as e:
-                if e.code not in (None, 0):
-                    exc = e
+                # A block that exits early cannot be judged by what it did not run: failed,
+                # unless the card says it expects SystemExit.
+                exc = e
             except BaseException as e:  # noqa: BLE001 - everything the card raises is its result
                 exc = e
         duration = time.perf_counter() - t0
@@ -261,6 +238,10 @@ def run(job: dict, report: _Reporter) -> None:
                 reason = (new_blocked or blocked_msgs or [str(exc)])[0]
             elif expect and _matches(exc, expect):
                 status, reason = "expected-error", _one_line(exc)
+            elif isinstance(exc, SystemExit):
+                status = "failed"
+                reason = (f"the block called sys.exit({exc.code!r}) before its end (mark it with "
+                          "<!-- verify: expect-error SystemExit --> if that is intended)")
             elif expect:
                 status, reason = "failed", f"expected {expect}, but the block raised {_one_line(exc)}"
             else:
@@ -273,7 +254,7 @@ def run(job: dict, report: _Reporter) -> None:
         report.send(type="result", i=i, status=status, reason=reason, traceback=tb,
                     duration_s=round(duration, 4), peak_mb=round(peak, 1), flags=sorted(sticky),
                     stdout=protocol.read_bounded(out_path), stderr=protocol.read_bounded(err_path))
-        if status in ("failed", "timeout", "blocked"):
+        if status in ("failed", "timeout", "blocked", "limit"):
             stop_reason = "earlier block failed"
 
 
@@ -296,9 +277,7 @@ def main(argv: list[str]) -> int:
             raise RuntimeError("the offline shim is not installed (sitecustomize did not run)")
         # Noise of the tool's environment, not of the card: MegEngine imports pkg_resources.
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
-        if os.environ.pop("VH_NETNS", "") == "1":
-            _loopback_up()
-        _set_limits(int(job["memory_bytes"]))
+        # Limits (memory, processes, disk, no core dumps) are the sandbox's, over the whole run.
     except BaseException as e:  # noqa: BLE001
         report.send(type="internal-error", message=f"{type(e).__name__}: {e}")
         return 2
