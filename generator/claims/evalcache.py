@@ -58,9 +58,12 @@ class EvalCache:
     def get(self, key: str) -> EvalResult | None:
         try:
             data = self.store.read(key)
-            return EvalResult.from_json(data) if data is not None else None
+            result = EvalResult.from_json(data) if data is not None else None
         except (ValueError, KeyError, TypeError, AttributeError):
             return None  # unreadable: evaluate again
+        # An entry speaks only for the key it was computed for (a file copied under another
+        # name, or tampered with, must not decide a number).
+        return result if result is not None and result.key == key else None
 
     def put(self, result: EvalResult) -> None:
         self.store.write(result.key, result.to_json())

@@ -106,7 +106,8 @@ def verify_claims(cards: Sequence[Card], specs: Mapping[str, VerifySpec | None],
     manifests: dict[str, Manifest | Unavailable] = {}
     # One MGE_HOME for every evaluation of this build: the evaluator only reads it.
     with tempfile.TemporaryDirectory(prefix="verify-eval-") as tmp:
-        assets = materialize(lock, store, Path(tmp))
+        # read-only in every sandbox, so hard links cannot reach back into the store
+        assets = materialize(lock, store, Path(tmp), link=True if options.isolate else None)
         for card in cards:
             states, diags = verify_card(card, specs.get(card.meta.id), assets=assets, registry=registry,
                                         options=options, cache=cache, manifests=manifests)

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 from generator import __version__
 from generator.cli.config import Config, project_root
-from generator.core.errors import Code, UserError, error
+from generator.core.errors import Code, EnvironmentFailure, UserError, error
 from generator.run.isolation.spec import SandboxUnavailable
 from generator.site.options import package_templates
 
@@ -171,6 +171,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"build-site: cannot run card code safely: {exc}. Install bubblewrap "
               "(apt-get install bubblewrap), or pass --unsafe-no-sandbox to run it without isolation",
               file=sys.stderr)
+        return ExitCode.ENVIRONMENT
+    except EnvironmentFailure as exc:
+        print(f"build-site: {exc}", file=sys.stderr)
         return ExitCode.ENVIRONMENT
     except KeyboardInterrupt:
         print("build-site: interrupted; the previous site/ is left as it was", file=sys.stderr)

@@ -25,6 +25,7 @@ from generator.cli.inputs import read_inputs
 from generator.core.errors import Diagnostic, UserError, has_errors
 from generator.core.jsonio import atomic_write
 from generator.core.model import Card, CardVerification
+from generator.run import sandbox
 from generator.run.cache import RunCache
 from generator.run.execute import run_all, store_assets
 from generator.run.results import strict_failures
@@ -69,7 +70,8 @@ def build(cfg: Config) -> int:
     # 2. run every program, 3. check every number (both cached)
     verification: dict[str, CardVerification] = {}
     if lock is not None:
-        programs = run_all(cards, store_assets(lock, store), jobs=cfg.workers, rerun=cfg.rerun,
+        sandbox.cleanup_stale()  # what runs of builds killed with SIGKILL left (cgroups, mounts, folders)
+        programs = run_all(cards, store_assets(lock, store, sandboxed=cfg.sandbox), jobs=cfg.workers, rerun=cfg.rerun,
                            limits=run_limits(cfg), cache=RunCache(run_cache_dir(cfg), __version__))
         claims, more = verify_claims(cards, inputs.specs, lock, store, inputs.datasets,
                                      eval_options(cfg, progress=sys.stderr.isatty()),

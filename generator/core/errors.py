@@ -98,3 +98,8 @@ class UserError(Exception):
             self.diagnostics = tuple(sorted(diagnostics, key=lambda d: (d.loc, d.code.value)))
             self.text = "\n".join(str(d) for d in self.diagnostics)
         super().__init__(self.text)
+
+
+class EnvironmentFailure(Exception):
+    """This machine or its state keeps the command from working (the sandbox is missing, the
+    asset store was changed, the output cannot be written): one clear line, exit code 3."""

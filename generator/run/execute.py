@@ -32,23 +32,26 @@ BAD = ("failed", "timeout", "blocked", "limit")
 
 @dataclass(frozen=True)
 class StoreAssets:
-    """The real AssetsFactory: store.materialize / store.item_digest for one lock and store."""
+    """The real AssetsFactory: store.materialize / store.item_digest for one lock and store.
+    `link`: hard-link store files into the run (safe when the sandbox mounts them read-only)."""
 
     lock: Any
     store: Any
     megengine_version: str = "1.13.0"
     digest: str = ""
+    link: bool | None = None
 
     def __call__(self, run_dir: Path) -> RunAssetsLike:
         from generator.store.materialize import materialize
 
-        return materialize(self.lock, self.store, run_dir, self.megengine_version)
+        return materialize(self.lock, self.store, run_dir, self.megengine_version, link=self.link)
 
 
-def store_assets(lock: Any, store: Any, megengine_version: str = "1.13.0") -> StoreAssets:
+def store_assets(lock: Any, store: Any, megengine_version: str = "1.13.0", *,
+                 sandboxed: bool = False) -> StoreAssets:
     from generator.store.materialize import item_digest
 
-    return StoreAssets(lock, store, megengine_version, item_digest(lock, store))
+    return StoreAssets(lock, store, megengine_version, item_digest(lock, store), True if sandboxed else None)
 
 
 def run_plan(plan: Plan, assets_factory: AssetsFactory, limits: Limits = Limits(), *,

@@ -15,10 +15,10 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
-from generator.run.isolation.sandbox import Sandbox
+from generator.run.isolation.sandbox import Sandbox, cleanup_stale
 from generator.run.isolation.spec import Bind, Limits as SandboxLimits, SandboxSpec, SandboxUnavailable
 
-__all__ = ["ACTIVE", "DEFAULT_MEMORY_BYTES", "Sandbox", "SandboxUnavailable", "child_env", "cpu_model",
+__all__ = ["ACTIVE", "DEFAULT_MEMORY_BYTES", "Sandbox", "SandboxUnavailable", "child_env", "cleanup_stale", "cpu_model",
            "ensure_available", "library_versions", "open_sandbox"]
 
 

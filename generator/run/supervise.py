@@ -270,7 +270,7 @@ def _wait_exit(box: sandbox.Sandbox, grace: float) -> None:
 def _results(plan: Plan, box: sandbox.Sandbox, w: _Watch, ended: RunResult, timeouts: list[float],
              limits: Limits, t0: float, memory_source: str) -> list[BlockResult]:
     if len(w.results) == len(plan.blocks):
-        out = [w.results[i] for i in range(len(plan.blocks))]
+        out = [_limit_of(w.results[i], ended) for i in range(len(plan.blocks))]
         if w.done and ended.exit_code != 0 and not ended.killed_by_caller:
             # The runner reports `done` and exits 0 right after; anything else happened after
             # the last block, so that block is not trusted to have passed.
@@ -310,6 +310,18 @@ def _results(plan: Plan, box: sandbox.Sandbox, w: _Watch, ended: RunResult, time
             out.append(_block(s, "failed", reason=f"runner error: {detail}"))
         stop = "earlier block failed"
     return out
+
+
+# What a block's own error says when the sandbox's limit caused it (the kernel refused the
+# write or the allocation): the limit's, not the card's.
+_LIMIT_ERRORS = {"disk": ("[Errno 28]",), "fsize": ("[Errno 27]",), "memory": ("MemoryError",)}
+
+
+def _limit_of(b: BlockResult, ended: RunResult) -> BlockResult:
+    signs = _LIMIT_ERRORS.get(ended.limit or "", ())
+    if b.status == "failed" and any(sign in b.reason for sign in signs):
+        return replace_status(b, "limit", f"{ended.message} ({b.reason})")
+    return b
 
 
 def replace_status(b: BlockResult, status: RunStatus, reason: str) -> BlockResult:

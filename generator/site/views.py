@@ -17,7 +17,7 @@ Translate = Callable[..., str]
 
 # Display statuses of a code block, worst first (used to combine the prelude's runs).
 BLOCK_STATUSES: tuple[str, ...] = (
-    "failed", "timeout", "blocked", "not-run", "skipped", "placeholder", "expected-error", "passed",
+    "failed", "timeout", "limit", "blocked", "not-run", "skipped", "placeholder", "expected-error", "passed",
 )
 CLAIM_STATUSES: tuple[str, ...] = ("verified", "consistent", "mismatch", "unverified")
 CHECK_STATUSES: tuple[str, ...] = ("pass", "mismatch", "unverified", "consistent", "verified")
@@ -222,7 +222,7 @@ def summary_text(t: Translate, s: Summary) -> str:
     sep = t("list_sep")
     if s.ran:
         parts = [t(f"count.{k}", n=s.blocks.get(k, 0)) for k in ("passed", "failed", "blocked")]
-        parts += [t(f"count.{k}", n=s.blocks[k]) for k in ("placeholder", "timeout", "skipped",
+        parts += [t(f"count.{k}", n=s.blocks[k]) for k in ("placeholder", "timeout", "limit", "skipped",
                                                           "expected-error", "not-run") if s.blocks.get(k)]
         code = t("summary.code", counts=sep.join(parts))
     else:
@@ -242,7 +242,7 @@ def summary_tone(s: Summary) -> str:
     ok (everything ran and every number was verified), mixed otherwise."""
     if not s.verified:
         return "none"
-    if any(s.blocks.get(k) for k in ("failed", "timeout", "blocked")) or s.claims.get("mismatch"):
+    if any(s.blocks.get(k) for k in ("failed", "timeout", "limit", "blocked")) or s.claims.get("mismatch"):
         return "bad"
     clean_blocks = s.ran and set(s.blocks) <= {"passed", "expected-error"}
     clean_claims = set(s.claims) <= {"verified"}

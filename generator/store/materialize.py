@@ -8,14 +8,20 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Collection
 
 from generator.hub.layout import hub_cache_dirname, serialized_filename
+from generator.core.errors import EnvironmentFailure
 from generator.store.content import Store, tree_files
 from generator.store.lock import Lock, LockItem
 from generator.store.sync import FETCH_HINT
+
+
+class StoreCorrupted(EnvironmentFailure):
+    pass
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,9 @@ def materialize(lock: Lock, store: Store, run_dir: Path, megengine_version: str 
     """
     if link is None:
         link = hasattr(os, "geteuid") and os.geteuid() != 0
+    for item in lock.items:
+        if (only is None or item.url in only) and store.has(item):
+            verify_once(store, item)
     mge_home = run_dir / "mge_home"
     (mge_home / "hub").mkdir(parents=True, exist_ok=True)
     (mge_home / "serialized").mkdir(parents=True, exist_ok=True)
@@ -98,6 +107,26 @@ def materialize(lock: Lock, store: Store, run_dir: Path, megengine_version: str 
         hub_repos=hub_repos,
         weights=weights,
     )
+
+
+_VERIFIED: set[tuple[str, str]] = set()
+_VERIFIED_LOCK = threading.Lock()
+
+
+def verify_once(store: Store, item: LockItem) -> None:
+    """Check that the stored content still hashes to the lock's sha256 (once per item and
+    process, i.e. per build): the store is named by content, but a file edited in place or a
+    damaged disk would otherwise be served as the pinned asset. StoreCorrupted when not."""
+    key = (str(store.root), item.sha256)
+    with _VERIFIED_LOCK:
+        if key in _VERIFIED:
+            return
+    if not store.verify(item):
+        raise StoreCorrupted(
+            f"the asset store was changed: {store.path_of(item)} no longer hashes to the sha256 "
+            f"the lock pins for {item.url}; delete it and run `build-site setup` or `build-site fetch`")
+    with _VERIFIED_LOCK:
+        _VERIFIED.add(key)
 
 
 def item_digest(lock: Lock, store: Store) -> str:

@@ -15,7 +15,7 @@ from generator.store.lock import Lock, LockItem
 from generator.hub.hubconf import weights_url_for
 from generator.hub.layout import hub_cache_dirname, serialized_filename
 from generator.store.content import Store, tree_hash
-from generator.store.materialize import item_digest, materialize
+from generator.store.materialize import StoreCorrupted, item_digest, materialize
 from generator.store.sync import sync_local
 
 CAT_URL = "https://data.megengine.org.cn/images/cat.jpg"
@@ -305,3 +305,16 @@ def test_weights_url_for_reads_a_module_level_dict_of_urls(tmp_path: Path) -> No
         """), encoding="utf-8")
     assert weights_url_for(tmp_path, "a") == "https://cdn.example/w/a_70312_00aa11bb.pkl"
     assert weights_url_for(tmp_path, "b") is None
+
+
+@pytest.mark.parametrize("what", ["object", "tree"])
+def test_content_changed_in_the_store_is_refused_when_materialised(filled: Lock, store: Store, tmp_path: Path,
+                                                                   what: str) -> None:
+    if what == "object":
+        target = next(p for p in (store.root / "objects").rglob("*") if p.is_file())
+    else:
+        target = next(p for p in (store.root / "trees").rglob("*.py") if p.is_file())
+    target.chmod(0o644)
+    target.write_bytes(target.read_bytes() + b"\n# changed in place\n")
+    with pytest.raises(StoreCorrupted, match="no longer hashes to the sha256 the lock pins"):
+        materialize(filled, store, tmp_path / "run")

@@ -11,13 +11,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from generator.core.errors import EnvironmentFailure
+
 LimitName = Literal["memory", "pids", "time", "disk", "fsize"]
 
 GiB = 1 << 30
 MiB = 1 << 20
 
 
-class SandboxUnavailable(RuntimeError):
+class SandboxUnavailable(EnvironmentFailure):
     """This machine cannot run the sandbox (bwrap missing or refused to start). Never caught
     inside this module: untrusted code is never run without the sandbox."""
 

@@ -1,0 +1,29 @@
+"""The evaluation cache only ever answers for the key an entry was computed for."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from generator.claims.evalcache import EvalCache, EvalResult
+
+
+def test_an_entry_under_another_name_is_a_miss(tmp_path: Path) -> None:
+    cache = EvalCache(tmp_path / "c")
+    honest = EvalResult(key="a" * 64, job={"entry": "x"}, n=100, correct={"top1": 99}, full=True)
+    cache.put(honest)
+    assert cache.get("a" * 64) == honest
+    # The same file copied under the key of another job (tampering, or a botched merge).
+    shutil.copy(cache.root / f"{'a' * 64}.json", cache.root / f"{'b' * 64}.json")
+    assert cache.get("b" * 64) is None
+    assert set(cache.results()) == {"a" * 64}
+
+
+def test_entries_that_do_not_parse_are_misses(tmp_path: Path) -> None:
+    cache = EvalCache(tmp_path / "c")
+    cache.root.mkdir(parents=True)
+    for key, text in (("1" * 64, "[]"), ("2" * 64, '{"key": "x"}'), ("3" * 64, "not json"),
+                      ("4" * 64, json.dumps({"key": "4" * 64, "job": {}, "n": "many", "correct": {}, "full": True}))):
+        (cache.root / f"{key}.json").write_text(text, encoding="utf-8")
+        assert cache.get(key) is None
