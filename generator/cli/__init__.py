@@ -135,7 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc.text, file=sys.stderr)
         n = sum(1 for d in exc.diagnostics if d.level == "error")
         if exc.diagnostics:
-            print(f"build-site: {n} error(s); nothing was written", file=sys.stderr)
+            done = f"only {exc.wrote} was written" if exc.wrote else "nothing was written"
+            print(f"build-site: {n} error(s); {done}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     except KeyboardInterrupt:
         print("build-site: interrupted; the previous site/ is left as it was", file=sys.stderr)
