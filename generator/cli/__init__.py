@@ -111,7 +111,7 @@ def config_from(args: argparse.Namespace) -> Config:
         verbose=args.verbose,
         base_url=getattr(args, "base_url", "") or "",
         eval_limit=getattr(args, "eval_limit", None),
-        imagenet_dir=imagenet,
+        imagenet_dir=imagenet.resolve() if imagenet is not None else None,  # children run elsewhere
         search=not getattr(args, "no_search", False),
     )
 
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc.text, file=sys.stderr)
         n = sum(1 for d in exc.diagnostics if d.level == "error")
         if exc.diagnostics:
-            done = f"only {exc.wrote} was written" if exc.wrote else "nothing was written"
+            done = f"wrote only {exc.wrote}" if exc.wrote else "nothing was written"
             print(f"build-site: {n} error(s); {done}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     except KeyboardInterrupt:

@@ -25,7 +25,7 @@ from generator.cli.config import Config, eval_cache_dir, eval_options, run_cache
 from generator.cli.inputs import read_inputs
 from generator.core.errors import Code, Diagnostic, UserError, has_errors
 from generator.core.jsonio import atomic_write
-from generator.core.model import BAD_RUN_STATUSES, PRELUDE, Card, CardVerification
+from generator.core.model import BAD_RUN_STATUSES, Card, CardVerification
 from generator.run.cache import RunCache
 from generator.run.execute import run_all, store_assets
 from generator.run.plan import environment_digest
@@ -36,7 +36,7 @@ from generator.site.build import BuildReport, build_site, site_is_current
 from generator.site.options import SiteOptions
 from generator.site.report import junit_xml, report_files
 from generator.site.search import index_stage, repair_index
-from generator.site.views import block_status
+from generator.site.views import summarize
 from generator.store.content import Store
 from generator.store.materialize import item_digest
 from generator.store.lock import parse_lock
@@ -145,21 +145,22 @@ def _store_presence(cfg: Config) -> str:
 
 def _summary(cards: Sequence[Card], verification: Mapping[str, CardVerification],
              report: BuildReport, seconds: float) -> str:
-    """One line: what was built, then every block status and number state counted exactly (a
-    failed block with placeholder weights is failed; only a passed one is "placeholder"), each
-    bad kind with whose fault it is."""
+    """One line: what was built, then every code block's status and every number's state, counted
+    exactly (a failed block with placeholder weights is failed; only a passed one is
+    "placeholder"), each bad kind with whose fault it is."""
     blocks: dict[str, int] = {}
     claims: dict[str, int] = {}
-    for cv in verification.values():
-        for p in cv.programs:
-            for b in p.blocks:
-                key = block_status(b)
-                # p.blocks holds each language's own section blocks, and the prelude once for
-                # every language the program stands for: count per language, each block once.
-                weight = max(len(p.langs), 1) if b.lang == PRELUDE else 1
-                blocks[key] = blocks.get(key, 0) + weight
-        for s in cv.claims:
-            claims[s.status] = claims.get(s.status, 0) + 1
+    for card in cards:
+        cv = verification.get(card.meta.id)
+        if cv is None:
+            continue
+        # Each code block of the card once, as its page counts them (the prelude once, at its
+        # worst over the programs it ran in), so these numbers agree with --strict's lines.
+        counted = summarize(card, cv)
+        for k, n in counted.blocks.items():
+            blocks[k] = blocks.get(k, 0) + n
+        for k, n in counted.claims.items():
+            claims[k] = claims.get(k, 0) + n
 
     def label(status: str) -> str:
         fault = BAD_RUN_STATUSES.get(status)
