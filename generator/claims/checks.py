@@ -73,11 +73,13 @@ def _against(c: Claim, other_lang: str, present: set[str], others: list[Claim],
              ordinal: Mapping[tuple[str, int], int]) -> CheckOutcome:
     """Check 1 of `c` against one other language."""
     if other_lang not in present:
-        return CheckOutcome("languages", "unverified", reason=f"the card has no {other_lang} section")
+        return CheckOutcome("languages", "unverified", reason=f"the card has no {other_lang} section",
+                            code="no-section", args={"lang": other_lang})
     other = _counterpart(c, others, ordinal)
     if other is None:
         return CheckOutcome("languages", "unverified",
-                            reason=f"no {other_lang} counterpart of row {c.row!r}, column {c.column!r}")
+                            reason=f"no {other_lang} counterpart of row {c.row!r}, column {c.column!r}",
+                            code="no-counterpart", args={"lang": other_lang, "row": c.row, "column": c.column})
     prov = {"other_lang": other.lang, "other_line": other.loc.line, "other_text": other.text}
     if other.metric != c.metric or other.kind != c.kind:
         return CheckOutcome("languages", "mismatch",
@@ -87,11 +89,12 @@ def _against(c: Claim, other_lang: str, present: set[str], others: list[Claim],
     if math.isclose(other.accuracy_percent, c.accuracy_percent, abs_tol=1e-9):
         return CheckOutcome("languages", "pass", measured=c.value,
                             reason=f"{other.lang} line {other.loc.line} says the same ({other.text})",
-                            provenance=prov)
+                            provenance=prov, code="same", args={"lang": other.lang, "line": other.loc.line})
     return CheckOutcome("languages", "mismatch", measured=_in_unit(c, other.accuracy_percent),
                         reason=f"{other.lang} line {other.loc.line} says {other.text}, "
                                f"{c.lang} line {c.loc.line} says {c.text}",
-                        provenance=prov)
+                        provenance=prov, code="differs",
+                        args={"lang": other.lang, "line": other.loc.line, "text": other.text})
 
 
 def _joined(results: Sequence[CheckOutcome]) -> CheckOutcome:
@@ -292,20 +295,24 @@ def evaluation_outcome(
     if full:
         tol = tolerance_pp if tolerance_pp is not None else half_unit(percent_decimals(claim))
         prov["tolerance_pp"] = tol
+        args = {"measured": f"{acc_pct:.3f} %", "n": n, "tolerance_pp": tol}
         if abs(acc_pct - claimed) <= tol + 1e-9:
             return CheckOutcome("evaluation", "verified", measured=measured,
-                                reason=f"measured {acc_pct:.3f} % on all {n} items", provenance=prov)
+                                reason=f"measured {acc_pct:.3f} % on all {n} items", provenance=prov,
+                                code="full-agrees", args=args)
         return CheckOutcome("evaluation", "mismatch", measured=measured,
                             reason=f"evaluation measured {_fmt(measured, claim.decimals + 1)} on all {n} items "
                                    f"(|difference| {abs(acc_pct - claimed):.4f} pp > tolerance {tol:g} pp)",
-                            provenance=prov)
+                            provenance=prov, code="full-differs", args=args)
     lo, hi = wilson_interval(correct, n)
     prov["wilson95_percent"] = [100 * lo, 100 * hi]
+    args = {"measured": f"{acc_pct:.2f} %", "n": n, "low": f"{100 * lo:.2f}", "high": f"{100 * hi:.2f}"}
     if 100 * lo - 1e-9 <= claimed <= 100 * hi + 1e-9:
         return CheckOutcome("evaluation", "consistent", measured=measured,
-                            reason=f"subset of {n}: measured {acc_pct:.2f} %, 95 % interval "
-                                   f"[{100 * lo:.2f}, {100 * hi:.2f}] contains the claim", provenance=prov)
+                            reason=f"sample of {n}: measured {acc_pct:.2f} %, 95 % interval "
+                                   f"[{100 * lo:.2f}, {100 * hi:.2f}] contains the claim", provenance=prov,
+                            code="interval-contains", args=args)
     return CheckOutcome("evaluation", "mismatch", measured=measured,
-                        reason=f"evaluation on a subset of {n} measured {acc_pct:.2f} %; 95 % interval "
+                        reason=f"evaluation on a sample of {n} measured {acc_pct:.2f} %; 95 % interval "
                                f"[{100 * lo:.2f}, {100 * hi:.2f}] excludes the claimed {claimed:.3f} %",
-                        provenance=prov)
+                        provenance=prov, code="interval-excludes", args=args)
