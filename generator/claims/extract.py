@@ -104,13 +104,15 @@ def row_labels(table: Table) -> list[str]:
     if len(set(first)) == len(first):
         return first
     candidates = [c for c in range(1, len(table.header)) if metric_of(table.header[c]) is None]
-    for col in candidates:
-        cells = [plain_text(r[col]) if col < len(r) else "" for r in table.rows]
-        if all(cells) and all(parse_number(c) is None for c in cells):
-            joined = [f"{a} {b}" if a else b for a, b in zip(first, cells)]
-            if len(set(joined)) == len(joined):
-                return joined
-    return first
+    # Words first (`res50`, `1x`), then numbers (an input size of 256 vs 384) as a last resort.
+    for numbers_too in (False, True):
+        for col in candidates:
+            cells = [plain_text(r[col]) if col < len(r) else "" for r in table.rows]
+            if all(cells) and (numbers_too or all(parse_number(c) is None for c in cells)):
+                joined = [f"{a} {b}" if a else b for a, b in zip(first, cells)]
+                if len(set(joined)) == len(joined):
+                    return joined
+    return first  # still not unique: rows.py matches such rows with no entry
 
 
 def table_claims(card_id: str, table: Table) -> tuple[list[Claim], list[Diagnostic]]:

@@ -43,8 +43,18 @@ def row_entries(claims: Sequence[Claim], tree: Path | None, spec: VerifySpec | N
     urls = entry_urls(tree) if tree is not None else {}
     entries: dict[str, str | None] = {}
     unmatched: dict[str, RowMatch] = {}
+    # A label several rows of one table share names no one model: matching it would compare
+    # every such row with the same weights.
+    positions: dict[tuple[str, int, str], set[int]] = {}
+    for c in claims:
+        positions.setdefault((c.lang, c.table, c.row), set()).add(c.row_index)
+    repeated = {row for (_, _, row), where in positions.items() if len(where) > 1}
     for c in claims:
         if c.row in entries:
+            continue
+        if c.row in repeated and not explicit_entry(c.row, rows)[0]:
+            entries[c.row] = None
+            unmatched[c.row] = RowMatch(None, "repeated")
             continue
         listed, entry = explicit_entry(c.row, rows)
         if listed:
@@ -70,7 +80,9 @@ def row_diagnostics(claims: Sequence[Claim], rows: RowEntries, repo: str | None,
         if m is None or c.row in said:
             continue
         said.add(c.row)
-        if m.how == "ambiguous":
+        if m.how == "repeated":
+            why = "several rows of its table carry this label and no other column tells them apart"
+        elif m.how == "ambiguous":
             why = f"matches several entry points of {repo} ({', '.join(m.candidates)})"
         else:
             why = f"no entry point of {repo} matches it (by name or weight file name)"

@@ -64,7 +64,7 @@ def weight_stem(url: str) -> str:
 @dataclass(frozen=True)
 class RowMatch:
     entry: str | None
-    how: str  # "name" | "weights" | "none" | "ambiguous"
+    how: str  # "name" | "weights" | "none" | "ambiguous" | "repeated" (several rows, one label)
     candidates: tuple[str, ...] = ()  # when ambiguous
 
 

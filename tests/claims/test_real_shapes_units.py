@@ -211,3 +211,20 @@ def test_a_subset_measurement_is_its_own_state() -> None:
     lang = CheckOutcome("languages", "pass")
     assert combine(c, [lang, o]).status == "measured-on-subset"
     assert combine(c, [lang, CheckOutcome("weight-name", "mismatch", reason="x"), o]).status == "mismatch"
+
+
+def test_rows_no_column_tells_apart_match_no_entry(tmp_path: Path) -> None:
+    from generator.claims.rows import row_diagnostics, row_entries
+
+    t = table(["model", "input", "AP"], [["SimpleBaseline", "256", "0.712"], ["SimpleBaseline", "384", "0.731"]])
+    assert row_labels(t) == ["SimpleBaseline 256", "SimpleBaseline 384"]  # numbers, as a last resort
+    same = table(["model", "AP"], [["SimpleBaseline", "0.712"], ["SimpleBaseline", "0.731"]])
+    claims, _ = table_claims("c", same)
+    tree = tmp_path / "hub"
+    tree.mkdir()
+    (tree / "hubconf.py").write_text('from megengine import hub\n\n@hub.pretrained("https://x/sb_71dot1_2c0de7.pkl")\n'
+                                     "def simplebaseline():\n    return 1\n", encoding="utf-8")
+    rows = row_entries(claims, tree, None)
+    assert rows.entries == {"SimpleBaseline": None}, "one label for two rows names no one model"
+    (d,) = row_diagnostics(claims, rows, "megengine/models", None)
+    assert d.loc.line == 12 and "several rows of its table carry this label" in d.message
