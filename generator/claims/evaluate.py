@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from generator.claims import rows
 from generator.claims.checks import evaluation_outcome
 from generator.claims.datasets import DatasetDef, Manifest, Unavailable, manifest, stratified_subset
-from generator.claims.samples import Holding
 from generator.claims.evalcache import EvalCache, EvalResult, cache_key
-from generator.claims import rows
 from generator.claims.extract import plain_text, results_table_ordinal
+from generator.claims.samples import Holding
 from generator.claims.spec import MEASUREMENTS, VerifySpec
 from generator.core.errors import Code, Diagnostic, error
 from generator.core.model import Card, CheckOutcome, Claim

@@ -225,9 +225,7 @@ class Claim:
     @property
     def accuracy_percent(self) -> float:
         """The same fact as an accuracy in percent, so error/accuracy and 0-1/percent compare.
-        A score (FID, IS) has no accuracy: its value as written."""
-        if self.kind == "score":
-            return self.value * 100.0 if self.scale == "fraction" else self.value
+        A score (FID, IS) has no accuracy: its value (a 0-1 one in percent), never complemented."""
         v = self.value * 100.0 if self.scale == "fraction" else self.value
         return 100.0 - v if self.kind == "error" else v
 
