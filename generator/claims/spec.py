@@ -24,7 +24,10 @@ metrics:                      # optional: measurement -> the column it is compar
 tolerance: 0.0005             # optional: percentage points, absolute, for full-set runs;
                               #   default: half a unit of the claim's last written digit
 rows:                         # optional: row label as written -> entry point (null: no model);
-  ResNet18: resnet18          #   rows not listed are matched by row_key (ResNet18 -> resnet18)
+  ResNet18: resnet18          #   rows not listed are matched against the entry names and weight
+                              #   file names (hub/names.py: `ShuffleNetV2 x0.5` -> shufflenet_v2_x0_5);
+                              #   a table whose first column repeats labels its rows with the
+                              #   column that tells them apart too (`SimpleBaseline res50`)
 batch_size: 32                # optional
 entry_kwargs: {}              # optional: extra keyword arguments for hub.load
 ```

@@ -19,10 +19,11 @@ from generator.claims.checks import check_languages, check_weight_names
 from generator.claims.combine import combine_all
 from generator.claims.datasets import DatasetDef, Manifest, Unavailable
 from generator.claims.evalcache import EvalCache, EvalResult
-from generator.claims.evaluate import EvalOptions, megengine_version, outcomes, plan_card, row_entries, run_job
+from generator.claims.evaluate import EvalOptions, megengine_version, outcomes, plan_card, run_job
 from generator.claims.extract import extract_claims, results_table_ordinal
+from generator.claims.rows import row_diagnostics, row_entries
 from generator.claims.spec import VerifySpec
-from generator.core.errors import Code, Diagnostic, error
+from generator.core.errors import Code, Diagnostic, error, warning
 from generator.core.model import Card, CardVerification, CheckOutcome, Claim, ClaimState
 from generator.hub.hubconf import hub_loads, weights_url_for
 from generator.hub.layout import repo_tree
@@ -86,14 +87,16 @@ def verify_card(card: Card, spec: VerifySpec | None, *, assets: RunAssets | None
     repo = card_repo(card, spec)
     tree = (repo_tree(assets.mge_home, repo, spec.commit if spec else None, megengine_version())
             if (assets and repo) else None)
+    rows = row_entries(claims, tree, spec)
+    if tree is not None:
+        diags.extend(row_diagnostics(claims, rows, repo, spec))
     plan = plan_card(card, claims, spec, assets, registry, options, manifests)
     diags.extend(plan.diagnostics)
     results: dict[str, EvalResult | str] = {}
     for job in plan.jobs.values():
         if job.key not in results:
             results[job.key] = run_job(job, options, cache)
-    ev = Evidence(card, claims, repo, tree, row_entries(claims, tree, spec),
-                  outcomes(plan, results, claims, spec))
+    ev = Evidence(card, claims, repo, tree, rows.entries, outcomes(plan, results, claims, spec))
     return combine_all(claims, *(check(ev) for check in CHECKS)), diags
 
 
@@ -113,7 +116,29 @@ def verify_claims(cards: Sequence[Card], specs: Mapping[str, VerifySpec | None],
                                         options=options, cache=cache, manifests=manifests)
             problems.extend(diags)
             results[card.meta.id] = tuple(states)
+    problems.extend(subset_warnings(registry, manifests))
     return results, problems
+
+
+def subset_warnings(registry: Mapping[str, DatasetDef], manifests: Mapping[str, Manifest | Unavailable]
+                    ) -> list[Diagnostic]:
+    """Once per dataset whose location holds an undeclared part of it: what that means for its
+    numbers, and how to declare the location if it is a random sample."""
+    out = []
+    for did, man in sorted(manifests.items()):
+        defn = registry.get(did)
+        if defn is None or not isinstance(man, Manifest):
+            continue
+        held = defn.holding(man)
+        if held.kind == "subset" and not held.declared:
+            where = defn.env or "its location"
+            out.append(warning(
+                Code.DATASET_SUBSET,
+                f"{where} holds {man.size:,} items, not the {defn.size:,} of the full {did}: numbers measured "
+                f"on it are shown as measured-on-subset, never verified or contradicted. If it is a random "
+                f"sample, declare it under {did}.samples with holds: random-sample, seed, population and "
+                f"fingerprint: {man.fingerprint}", defn.path or "datasets.yaml", defn.line or 1))
+    return out
 
 
 def mismatches(verifications: Iterable[CardVerification]) -> list[Diagnostic]:

@@ -137,7 +137,7 @@ def config_from(args: argparse.Namespace) -> Config:
         verbose=args.verbose,
         base_url=getattr(args, "base_url", "") or "",
         eval_limit=getattr(args, "eval_limit", None),
-        imagenet_dir=imagenet,
+        imagenet_dir=imagenet.resolve() if imagenet is not None else None,  # children run elsewhere
         search=not getattr(args, "no_search", False),
         sandbox=not getattr(args, "unsafe_no_sandbox", False),
         memory_limit=getattr(args, "memory_limit", None),
@@ -165,7 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(exc.text, file=sys.stderr)
         n = sum(1 for d in exc.diagnostics if d.level == "error")
         if exc.diagnostics:
-            print(f"build-site: {n} error(s); nothing was written", file=sys.stderr)
+            done = f"wrote only {exc.wrote}" if exc.wrote else "nothing was written"
+            print(f"build-site: {n} error(s); {done}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     except SandboxUnavailable as exc:
         print(f"build-site: cannot run card code safely: {exc}. Install bubblewrap "

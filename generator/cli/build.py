@@ -4,7 +4,8 @@
  -> verify: run every program, check every number                (cached: no child when unchanged)
  -> render + write the site, report.json and model-index files    (only what changed; atomic)
  -> search index
- -> under --strict: exit 1 on failed/timeout/blocked code or mismatching numbers
+ -> under --strict: exit 1 on bad code (failed, timeout, hub-error, blocked, limit: each says
+    whose fault it is) or mismatching numbers
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ from generator.claims.evalcache import EvalCache
 from generator.claims.verify import mismatches, verify_claims
 from generator.cli.config import Config, eval_cache_dir, eval_options, run_cache_dir, run_limits
 from generator.cli.inputs import read_inputs
-from generator.core.errors import Diagnostic, UserError, has_errors
+from generator.core.errors import Code, Diagnostic, UserError, has_errors
 from generator.core.jsonio import atomic_write
-from generator.core.model import Card, CardVerification
+from generator.core.model import BAD_RUN_STATUSES, Card, CardVerification
 from generator.run import sandbox
 from generator.run.cache import RunCache
 from generator.run.execute import run_all, store_assets
+from generator.run.plan import environment_digest
 from generator.run.results import strict_failures
 from generator.run.sandbox import library_versions
 from generator.site import state
@@ -35,6 +37,7 @@ from generator.site.build import BuildReport, build_site, site_is_current
 from generator.site.options import SiteOptions
 from generator.site.report import junit_xml, report_files
 from generator.site.search import index_stage, repair_index
+from generator.site.views import summarize
 from generator.store.content import Store
 from generator.store.materialize import item_digest
 from generator.store.lock import parse_lock
@@ -101,8 +104,8 @@ def build(cfg: Config) -> int:
         failures = strict_failures(verification.values()) + mismatches(verification.values())
         if failures:
             _print(failures)
-            print(f"build-site: --strict: {len(failures)} problem(s); the site was written, CI should fail",
-                  file=sys.stderr)
+            print(f"build-site: --strict: {len(failures)} problem(s) ({_kinds(failures)}); the site was "
+                  "written, CI should fail", file=sys.stderr)
             return 1
     return 0
 
@@ -125,6 +128,7 @@ def _fingerprint(cfg: Config) -> str:
     if cfg.verify:
         parts += [f"eval_limit={cfg.eval_limit}", f"imagenet={cfg.imagenet_dir}"]
         parts += [f"{k}={v}" for k, v in sorted(library_versions().items())]
+        parts.append(f"environment={environment_digest()}")  # every installed package, the sandbox
         parts += [f"{k}={os.environ.get(k, '')}" for k in ("IMAGENET_VAL_DIR", "FASHION_MNIST_DIR")]
         parts.append(f"fmnist={Path('/usr/share/datasets/fashion-mnist').is_dir()}")
         parts.append(f"store={_store_presence(cfg)}")
@@ -143,19 +147,49 @@ def _store_presence(cfg: Config) -> str:
 
 def _summary(cards: Sequence[Card], verification: Mapping[str, CardVerification],
              report: BuildReport, seconds: float) -> str:
+    """One line: what was built, then every code block's status and every number's state, counted
+    exactly (a failed block with placeholder weights is failed; only a passed one is
+    "placeholder"), each bad kind with whose fault it is."""
     blocks: dict[str, int] = {}
     claims: dict[str, int] = {}
-    for cv in verification.values():
-        for p in cv.programs:
-            for b in p.blocks:
-                key = "placeholder" if "placeholder-weights" in b.flags else b.status
-                blocks[key] = blocks.get(key, 0) + len(p.langs)
-        for s in cv.claims:
-            claims[s.status] = claims.get(s.status, 0) + 1
-    fmt = lambda d: ", ".join(f"{n} {k}" for k, n in sorted(d.items())) or "none"  # noqa: E731
+    for card in cards:
+        cv = verification.get(card.meta.id)
+        if cv is None:
+            continue
+        # Each code block of the card once, as its page counts them (the prelude once, at its
+        # worst over the programs it ran in), so these numbers agree with --strict's lines.
+        counted = summarize(card, cv)
+        for k, n in counted.blocks.items():
+            blocks[k] = blocks.get(k, 0) + n
+        for k, n in counted.claims.items():
+            claims[k] = claims.get(k, 0) + n
+
+    def label(status: str) -> str:
+        fault = BAD_RUN_STATUSES.get(status)
+        return f"{status} ({fault})" if fault else status
+
+    fmt = lambda d: ", ".join(f"{n} {label(k)}" for k, n in sorted(d.items())) or "none"  # noqa: E731
     verified = f"; code blocks: {fmt(blocks)}; numbers: {fmt(claims)}" if verification else "; not verified (--no-verify)"
     return (f"built {len(cards)} card(s) in {seconds:.2f} s: {report.rendered} file(s) rendered, "
             f"{report.reused} reused, {report.removed} removed{verified}")
+
+
+# --strict's codes and whose fault each is, for its closing line.
+_STRICT_KINDS: Mapping[Code, str] = {
+    Code.SNIPPET_FAILED: "failed: the card's code",
+    Code.SNIPPET_TIMEOUT: "timeout: the card's code",
+    Code.SNIPPET_HUB_ERROR: "hub-error: the hub repository",
+    Code.SNIPPET_BLOCKED: "blocked: this machine's environment",
+    Code.SNIPPET_LIMIT: "limit: the build's sandbox",
+    Code.CLAIM_MISMATCH: "mismatch: a number of the card",
+}
+
+
+def _kinds(failures: Sequence[Diagnostic]) -> str:
+    counts: dict[Code, int] = {}
+    for d in failures:
+        counts[d.code] = counts.get(d.code, 0) + 1
+    return ", ".join(f"{counts[c]} {kind}" for c, kind in _STRICT_KINDS.items() if c in counts)
 
 
 class _Stopwatch:

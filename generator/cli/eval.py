@@ -71,8 +71,9 @@ def run_eval(cfg: Config, args: argparse.Namespace) -> int:
                 if args.results or cfg.rerun:
                     out.put(result)
                 top = ", ".join(f"{k} {100.0 * v / result.n:.3f} %" for k, v in sorted(result.correct.items()))
-                print(f"{job.card_id} {job.row} ({job.entry}): {top} on {result.n} item(s)"
-                      f"{'' if result.full else ' (subset)'}")
+                sample = {"full": "", "random": " (a random sample)",
+                          "subset": f" (measured on {job.holding.name}: never judged)"}[job.judged_as]
+                print(f"{job.card_id} {job.row} ({job.entry}): {top} on {result.n} item(s){sample}")
             else:
                 print(f"{job.card_id} {job.row} ({job.entry}): not evaluated: {result}")
     return 0

@@ -110,6 +110,7 @@ def run_fetch(project: Path, *, from_path: str | os.PathLike[str] | None = None,
                                                f"`build-site fetch --from PATH`", CMDLINE, 0)
                              for u in unknown])
     options = FetchOptions.resolve(git_host, mirror, timeout_s)
+    had = {it.url for it in lock.items if st.has(it)}
     new_lock, diags = fetch_missing(lock, st, project, options, only, out)
     # Hub repositories name their weights only in hubconf.py: now that they are here, add the
     # weights the cards use and fetch those too (hashes recorded on first download).
@@ -120,14 +121,19 @@ def run_fetch(project: Path, *, from_path: str | os.PathLike[str] | None = None,
             new_lock = new_lock.with_item(item)
         new_lock, more = fetch_missing(new_lock, st, project, options, {it.url for it in found}, out)
         diags.extend(more)
-    if new_lock != lock:
+    updated = new_lock != lock
+    if updated:
         write_lock(lock_file, new_lock)
         print(f"updated {shown}", file=out)
     for d in diags:
         if d.level == "warning":
             print(d, file=sys.stderr)
     if has_errors(diags):
-        raise UserError([d for d in diags if d.level == "error"])
+        # What did arrive is kept (the store and the lock's new hashes): say so, not "nothing".
+        got = [it.url for it in new_lock.items if it.url not in had and st.has(it)]
+        wrote = " and ".join(([f"{shown}"] if updated else [])
+                             + ([f"{len(got)} item(s) into the store"] if got else []))
+        raise UserError([d for d in diags if d.level == "error"], wrote=wrote)
     missing = [it.url for it in new_lock.items if not st.has(it)]
     print(f"store {st.root}: {len(new_lock.items) - len(missing)} of {len(new_lock.items)} "
           f"items present" + (f"; still missing: {', '.join(missing)} ({FETCH_HINT})"

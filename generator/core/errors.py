@@ -51,10 +51,15 @@ class Code(str, enum.Enum):
     BAD_FILENAME = "bad-filename"
     REGISTRY = "registry"
     VERIFY_SPEC = "verify-spec"
+    # tables and rows the checks cannot use (warnings)
+    RESULTS_TABLE = "results-table"
+    ROW_NO_ENTRY = "row-no-entry"
+    DATASET_SUBSET = "dataset-subset"
     # verification outcomes that fail --strict
     SNIPPET_FAILED = "snippet-failed"
     SNIPPET_TIMEOUT = "snippet-timeout"
     SNIPPET_BLOCKED = "snippet-blocked"
+    SNIPPET_HUB_ERROR = "snippet-hub-error"
     SNIPPET_LIMIT = "snippet-limit"  # stopped by a limit of the build, not the card's fault
     CLAIM_MISMATCH = "claim-mismatch"
     # store / fetch
@@ -90,7 +95,10 @@ def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
 class UserError(Exception):
     """A problem with the user's input or environment: printed as diagnostics, never a traceback."""
 
-    def __init__(self, diagnostics: Iterable[Diagnostic] | str) -> None:
+    def __init__(self, diagnostics: Iterable[Diagnostic] | str, *, wrote: str = "") -> None:
+        # What was written before the errors were found (e.g. fetch updates the lock with what it
+        # did fetch); "" for the usual case, where nothing was.
+        self.wrote = wrote
         if isinstance(diagnostics, str):
             self.diagnostics: tuple[Diagnostic, ...] = ()
             self.text = diagnostics

@@ -141,9 +141,21 @@ class Tag:
 
 # ---------------------------------------------------------------- snippet execution
 
-RunStatus = Literal["passed", "failed", "timeout", "blocked", "skipped", "expected-error", "limit"]
-# `limit`: stopped by a limit of the build (memory, processes, disk): not the card's error.
+# Whose fault a bad block is, as its status: `failed` and `timeout` the card's code, `hub-error`
+# the hub repository it loads (its hubconf.py cannot be imported, a module it names is missing),
+# `blocked` this machine's environment (an asset, package or dataset is not here; the reason says
+# how to get it), `limit` a limit of the build's sandbox (memory, processes or disk of the whole run).
+RunStatus = Literal["passed", "failed", "timeout", "blocked", "skipped", "expected-error",
+                    "hub-error", "limit"]
+# The bad ones, in the order a summary names them, each with whose fault it is.
 RUN_STATUSES: frozenset[str] = frozenset(RunStatus.__args__)  # type: ignore[attr-defined]
+BAD_RUN_STATUSES: Mapping[str, str] = {
+    "failed": "the card's code",
+    "timeout": "the card's code (time limit)",
+    "hub-error": "the hub repository",
+    "blocked": "this machine's environment",
+    "limit": "a limit of the build's sandbox",
+}
 
 
 @dataclass(frozen=True)
@@ -184,8 +196,10 @@ class ProgramResult:
 
 # ---------------------------------------------------------------- accuracy claims
 
-ClaimStatus = Literal["verified", "consistent", "mismatch", "unverified"]
-CheckStatus = Literal["pass", "mismatch", "unverified", "consistent", "verified"]
+# `measured-on-subset`: evaluated on a sample the tool did not draw and nobody declared random
+# (a curated folder, a part of the split): the measurement is shown, never judged.
+ClaimStatus = Literal["verified", "consistent", "mismatch", "unverified", "measured-on-subset"]
+CheckStatus = Literal["pass", "mismatch", "unverified", "consistent", "verified", "measured-on-subset"]
 
 
 @dataclass(frozen=True)
@@ -198,17 +212,21 @@ class Claim:
     metric: str  # normalised metric id: top1, top5, map, miou, ap, ...
     text: str  # the cell as written
     value: float  # as written (29.688 for an error of 29.688 %)
-    scale: Literal["percent", "fraction"]
-    kind: Literal["accuracy", "error"]
+    # percent / fraction (0-1) for shares; value: a score on its own scale (FID, IS, latency)
+    scale: Literal["percent", "fraction", "value"]
+    # accuracy / error (its complement) / score (neither: FID, IS, BLEU; see claims/metrics.py)
+    kind: Literal["accuracy", "error", "score"]
     loc: Loc
     # Position in the table (0-based body row, 0-based column): languages are matched on it because
     # headers and row labels may be translated.
     row_index: int = -1
     col_index: int = -1
+    direction: Literal["higher", "lower"] = "higher"  # which way is better
 
     @property
     def accuracy_percent(self) -> float:
-        """The same fact as an accuracy in percent, so error/accuracy and 0-1/percent compare."""
+        """The same fact as an accuracy in percent, so error/accuracy and 0-1/percent compare.
+        A score (FID, IS) has no accuracy: its value (a 0-1 one in percent), never complemented."""
         v = self.value * 100.0 if self.scale == "fraction" else self.value
         return 100.0 - v if self.kind == "error" else v
 
@@ -224,8 +242,12 @@ class CheckOutcome:
     name: Literal["languages", "weight-name", "evaluation"]
     status: CheckStatus
     measured: float | None = None  # in the claim's own unit and kind
-    reason: str = ""
+    reason: str = ""  # in English
     provenance: Mapping[str, object] = field(default_factory=dict)
+    # The reason as data, for pages in other languages: a stable code and the values its text
+    # is made of ("" when the reason has no code yet).
+    code: str = ""
+    args: Mapping[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -22,20 +22,31 @@ def weights_url_for(repo_tree: Path, entry: str) -> str | None:
 _NOT_HERE = object()
 
 
+def entry_urls(repo_tree: Path) -> dict[str, str | None]:
+    """Every entry hubconf.py offers with its `@hub.pretrained` URL (None: no weights), each file
+    parsed once."""
+    parsed: dict[Path, ast.Module | None] = {}
+    return {name: _Scanner(repo_tree, parsed).find(repo_tree / "hubconf.py", name)
+            for name in hub_entry_names(repo_tree)}
+
+
 class _Scanner:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, parsed: dict[Path, ast.Module | None] | None = None) -> None:
         self.root = root
         self.seen: set[tuple[Path, str]] = set()
+        self.parsed = parsed if parsed is not None else {}
 
     def find(self, module: Path, name: str) -> str | None:
         found = self._lookup(module, name)
         return found if isinstance(found, str) else None
 
     def _parse(self, module: Path) -> ast.Module | None:
-        try:
-            return ast.parse(module.read_text(encoding="utf-8"), str(module))
-        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-            return None
+        if module not in self.parsed:
+            try:
+                self.parsed[module] = ast.parse(module.read_text(encoding="utf-8"), str(module))
+            except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+                self.parsed[module] = None
+        return self.parsed[module]
 
     def _lookup(self, module: Path, name: str) -> object:
         """URL (str), None (defined here without weights) or _NOT_HERE."""

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from generator import __version__ as TOOL_VERSION
-from generator.core.model import Card, ProgramResult
+from generator.core.model import BAD_RUN_STATUSES, Card, ProgramResult
 from generator.run import sandbox
 from generator.run.cache import RunCache
 from generator.run.plan import Limits, Plan, plan_programs, program_key
@@ -27,7 +27,7 @@ from generator.run.supervise import AssetsFactory, RunAssetsLike, SpawnHook, spa
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 DEFAULT_CACHE_DIR = PROJECT_DIR / ".cache" / "runs"
 
-BAD = ("failed", "timeout", "blocked", "limit")
+BAD = tuple(BAD_RUN_STATUSES)
 
 
 @dataclass(frozen=True)

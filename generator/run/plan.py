@@ -3,13 +3,16 @@
 A program is `card.program(lang)`: the prelude and that language's Python blocks, run in order in
 one fresh interpreter sharing one `__main__` namespace. When zh_CN and en_US have the same code
 and marks, the program runs once and reports for both languages. Its cache key covers the code,
-the marks, the assets the store can offer, the child-side code, library versions and limits.
+the marks, the assets the store can offer, the child-side code, the environment (Python, every
+installed distribution and its version, the sandbox's code and settings) and the limits.
 """
 
 from __future__ import annotations
 
 import functools
+import os
 import platform
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -40,7 +43,8 @@ class Limits:
     isolate: bool = True  # False: --unsafe-no-sandbox (limits only, no namespaces)
 
     def key(self) -> list[object]:
-        return [self.block_timeout_s, self.memory_bytes, self.pids, self.disk_bytes, self.isolate]
+        return [self.block_timeout_s, self.memory_bytes, self.pids, self.disk_bytes, self.kill_grace_s,
+                self.startup_s, self.isolate]
 
 
 def memory_of(blocks: Sequence[Snippet], limits: Limits) -> tuple[int, str]:
@@ -58,6 +62,61 @@ def runtime_environment() -> dict[str, str]:
     """Versions and platform facts that change a run's result (part of its cache key)."""
     return {**sandbox.library_versions(), "platform": f"{platform.system()}-{platform.machine()}",
             "device": "cpux"}
+
+
+def installed_distributions() -> list[tuple[str, str]]:
+    """(name, version) of every distribution the children's interpreter can import, sorted. A
+    card or hub repository may import any of them, so installing, removing or upgrading one
+    (say the package a hubconf.py needs) must make cached runs stale. Children run this same
+    interpreter (sys.executable) with the same site-packages, so the parent's view is theirs.
+
+    Read from the metadata folders' names (`numpy-1.26.4.dist-info`; an `.egg-info` without a
+    version counts by name and mtime) and the `.pth` files on sys.path: a few directory listings,
+    cheap enough for the no-op rebuild's fingerprint."""
+    found: set[tuple[str, str]] = set()
+    for entry in sys.path:
+        try:
+            with os.scandir(entry or ".") as it:
+                names = [(e.name, e) for e in it]
+        except OSError:
+            continue
+        for name, e in names:
+            if name.endswith((".dist-info", ".egg-info")):
+                stem = name.rsplit(".", 1)[0]
+                dist, _, version = stem.partition("-")
+                if not version:
+                    try:
+                        version = f"mtime {int(e.stat().st_mtime)}"
+                    except OSError:
+                        version = "?"
+                found.add((dist.lower().replace("-", "_"), version.split("-py")[0]))
+            elif name.endswith(".pth"):
+                found.add((name, "pth"))
+    return sorted(found)
+
+
+@functools.lru_cache(maxsize=1)
+def distributions_digest() -> str:
+    """Python version and every installed distribution (evaluation results depend on them too)."""
+    return digest({"python": [platform.python_implementation(), platform.python_version()],
+                   "distributions": installed_distributions()})
+
+
+@functools.lru_cache(maxsize=1)
+def environment_digest() -> str:
+    """Everything of the environment a run's result depends on: the Python version and
+    implementation, every installed distribution and its version, and the sandbox's settings
+    (its code, and the names and values of the environment a child gets, paths aside). Read once
+    per process: a build does not install packages half-way."""
+    env = sandbox.child_env(Path("/home"), "/mge_home", 1)
+    return digest({
+        "python": [platform.python_implementation(), platform.python_version(), sys.abiflags],
+        "executable": Path(sys.executable).name,
+        "distributions": installed_distributions(),
+        "sandbox": Path(sandbox.__file__).read_text(encoding="utf-8"),
+        "child_env": sorted((k, v) for k, v in env.items() if k not in ("PATH", "HOME", "TMPDIR", "XDG_CACHE_HOME",
+                                                                            "MGE_HOME")),
+    })
 
 
 @functools.lru_cache(maxsize=1)
@@ -124,5 +183,6 @@ def program_key(plan: Plan, assets_digest: str, limits: Limits) -> str:
                     "marks": [[m.kind, m.value, m.loc.line] for m in s.marks]} for s in snippets],
         "assets": assets_digest,
         "env": runtime_environment(),
+        "environment": environment_digest(),
         "limits": limits.key(),
     })

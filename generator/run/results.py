@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Iterable, Mapping, Sequence
 
 from generator.core.errors import Code, Diagnostic, error
-from generator.core.model import PRELUDE, BlockResult, CardVerification, ProgramResult, Snippet
+from generator.core.model import BAD_RUN_STATUSES, PRELUDE, BlockResult, CardVerification, ProgramResult, Snippet
 from generator.run.plan import Plan, runtime_environment
 
 
@@ -45,14 +45,16 @@ def program_result(plan: Plan, blocks: Sequence[BlockResult], key: str, ran_at: 
                          card_path=plan.card.path)
 
 
-_STRICT_CODES = {"failed": Code.SNIPPET_FAILED, "timeout": Code.SNIPPET_TIMEOUT, "limit": Code.SNIPPET_LIMIT,
-                 "blocked": Code.SNIPPET_BLOCKED}
+_STRICT_CODES = {"failed": Code.SNIPPET_FAILED, "timeout": Code.SNIPPET_TIMEOUT,
+                 "blocked": Code.SNIPPET_BLOCKED, "hub-error": Code.SNIPPET_HUB_ERROR,
+                 "limit": Code.SNIPPET_LIMIT}
 
 
 def strict_failures(results: Mapping[str, Sequence[ProgramResult]] | Iterable[CardVerification]
                     ) -> list[Diagnostic]:
-    """An error at the block's card line for every failed, timed-out or blocked block (a block
-    with a skip mark is `skipped`, so it never counts). Accepts run_all's mapping or
+    """An error at the block's card line for every bad block (failed, timeout, hub-error,
+    blocked, limit), saying whose fault it is (a block with a skip mark is `skipped`, so it never
+    counts). Accepts run_all's mapping or
     CardVerification objects."""
     programs: list[ProgramResult] = []
     if isinstance(results, Mapping):
@@ -68,6 +70,6 @@ def strict_failures(results: Mapping[str, Sequence[ProgramResult]] | Iterable[Ca
             if code is None:
                 continue
             where = "prelude" if b.lang == PRELUDE else f"{b.lang} block {b.index + 1}"
-            diags.append(error(code, f"{where} {b.status}: {b.reason}", p.card_path or p.card_id,
-                               b.line))
+            diags.append(error(code, f"{where} {b.status} ({BAD_RUN_STATUSES[b.status]}): {b.reason}",
+                               p.card_path or p.card_id, b.line))
     return sorted(set(diags), key=lambda d: (d.loc, d.code.value, d.message))

@@ -86,18 +86,37 @@ def open_sandbox(*, isolate: bool, memory_bytes: int, pids: int, disk_bytes: int
     one writable folder (`.writable`); `hide`: folders under the system binds shown empty (an
     evaluation's dataset, labels included). With `isolate=False` (--unsafe-no-sandbox) only the
     limits and the kill of the whole tree apply."""
-    # Each file or folder once, and none inside another (bwrap would bind it twice).
-    paths = sorted({Path(p).resolve() for p in binds})
+    # Each file or folder once, and none inside another (bwrap would bind it twice). Package
+    # folders on this interpreter's path that lie outside its venv (a venv layered on another
+    # through a .pth) are shown too: the child runs this interpreter and needs its packages.
+    base_spec = SandboxSpec()
+    shown_env = [p.resolve() for p in (base_spec.python_home, base_spec.venv) if p is not None]
+    packages = [Path(x) for x in sys.path if ("site-packages" in x or "dist-packages" in x) and Path(x).is_dir()]
+    hops = _interpreter_hops()
+    candidates = {Path(p).resolve() for p in binds} | {
+        p.resolve() for p in [*packages, *hops] if not any(e == p.resolve() or e in p.resolve().parents for e in shown_env)}
+    paths = sorted(candidates)
     kept = [p for p in paths if not any(q != p and q in p.parents for q in paths)]
-    base = SandboxSpec()
-    shown = [Path(d) for d in base.system if os.path.isdir(d) and not os.path.islink(d)]
+    shown = [Path(d) for d in base_spec.system if os.path.isdir(d) and not os.path.islink(d)]
     # Only what the sandbox would show needs hiding: paths under its system binds (/usr).
-    hidden = tuple(base.hide) + tuple(str(h) for h in {Path(x).resolve() for x in hide}
+    hidden = tuple(base_spec.hide) + tuple(str(h) for h in {Path(x).resolve() for x in hide}
                                       if h.is_dir() and any(d in h.parents for d in shown))
     spec = SandboxSpec(mge_home=mge_home, ro_binds=tuple(Bind(p) for p in kept), isolate=isolate, hide=hidden)
     limits = SandboxLimits(memory_bytes=memory_bytes, pids=pids, wall_s=wall_s, disk_bytes=disk_bytes,
                            fsize_bytes=disk_bytes)
     return Sandbox(spec, limits)
+
+
+def _interpreter_hops() -> list[Path]:
+    """The folders of every symlink between sys.executable and the real interpreter (a venv
+    made from another venv's python links through it): the child starts the same path."""
+    hops, p = [], Path(sys.executable)
+    for _ in range(16):
+        if not p.is_symlink():
+            break
+        hops.append(p.parent)
+        p = p.parent / os.readlink(p)
+    return hops
 
 
 def ensure_available(isolate: bool) -> None:

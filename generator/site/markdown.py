@@ -32,6 +32,8 @@ FenceHook = Callable[[int, str, str], str]
 CellHook = Callable[[int, int, str], str]
 
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
+# The only raw HTML passed through: sub- and superscript tags without attributes.
+_SCRIPT_TAG = re.compile(r"^</?(sub|sup)>$", re.I)
 
 # ---------------------------------------------------------------- markdown-it
 
@@ -51,6 +53,8 @@ def _render_html_inline(self: RendererHTML, tokens: Sequence[Token], idx: int,
         return "<br>"
     if tok.content.startswith("<!--"):
         return escapeHtml(_COMMENT.sub("", tok.content))
+    if _SCRIPT_TAG.match(tok.content):  # β<sub>1</sub> in a header: harmless, and meant
+        return tok.content.lower()
     return escapeHtml(tok.content)
 
 

@@ -9,17 +9,18 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from generator import __version__ as TOOL_VERSION
 from generator.core.jsonio import pretty
-from generator.core.model import PRELUDE, BlockResult, Card, CardVerification, ClaimState, ProgramResult
+from generator.core.model import BAD_RUN_STATUSES, PRELUDE, BlockResult, Card, CardVerification, ClaimState, ProgramResult
 from generator.site import urls
 from generator.site.modelindex import model_index
+from generator.site.redact import public_text
 
-BAD = ("failed", "timeout", "blocked", "limit")
+BAD = tuple(BAD_RUN_STATUSES)
 
 
 def block_json(b: BlockResult) -> dict[str, Any]:
     return {"lang": b.lang, "index": b.index, "line": b.line, "status": b.status,
             "flags": list(b.flags), "duration_s": round(b.duration_s, 3),
-            "peak_mb": round(b.peak_mb, 1), "reason": b.reason, "cached": b.cached}
+            "peak_mb": round(b.peak_mb, 1), "reason": public_text(b.reason), "cached": b.cached}
 
 
 def program_json(p: ProgramResult) -> dict[str, Any]:
@@ -34,8 +35,10 @@ def claim_json(state: ClaimState) -> dict[str, Any]:
     return {
         "lang": c.lang, "table": c.table, "row": c.row, "column": c.column, "metric": c.metric,
         "line": c.loc.line, "claimed": c.value, "text": c.text, "scale": c.scale, "kind": c.kind,
-        "measured": ev.measured if ev else None, "status": state.status, "reason": state.reason,
-        "checks": [{"name": o.name, "status": o.status, "measured": o.measured, "reason": o.reason}
+        "direction": c.direction,
+        "measured": ev.measured if ev else None, "status": state.status, "reason": public_text(state.reason),
+        "checks": [{"name": o.name, "status": o.status, "measured": o.measured, "reason": public_text(o.reason),
+                    **({"code": o.code, "args": dict(o.args)} if o.code else {})}
                    for o in state.checks],
         "provenance": dict(ev.provenance) if ev else {},
     }

@@ -12,15 +12,19 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from generator.core.model import PRELUDE, BlockResult, Card, CardVerification, ClaimState, ProgramResult
+from generator.site.redact import public_text
 
 Translate = Callable[..., str]
 
 # Display statuses of a code block, worst first (used to combine the prelude's runs).
 BLOCK_STATUSES: tuple[str, ...] = (
-    "failed", "timeout", "limit", "blocked", "not-run", "skipped", "placeholder", "expected-error", "passed",
+    "failed", "timeout", "hub-error", "limit", "blocked", "not-run", "skipped", "placeholder",
+    "expected-error", "passed",
 )
-CLAIM_STATUSES: tuple[str, ...] = ("verified", "consistent", "mismatch", "unverified")
-CHECK_STATUSES: tuple[str, ...] = ("pass", "mismatch", "unverified", "consistent", "verified")
+BAD_BLOCK_STATUSES: tuple[str, ...] = ("failed", "timeout", "hub-error", "limit", "blocked")
+CLAIM_STATUSES: tuple[str, ...] = ("verified", "consistent", "mismatch", "unverified", "measured-on-subset")
+CHECK_STATUSES: tuple[str, ...] = ("pass", "mismatch", "unverified", "consistent", "verified",
+                                   "measured-on-subset")
 # A block's flags and the catalog key of the note the page shows for each.
 FLAG_NOTES: Mapping[str, str] = {
     "placeholder-weights": "note.placeholder_weights",
@@ -89,9 +93,9 @@ def block_view(t: Translate, block_id: str, result: BlockResult | None,
     if result.cached:
         tip.append(t("tip.cached"))
     if result.reason:
-        tip.append(result.reason)
+        tip.append(public_text(result.reason))
     notes = [t(FLAG_NOTES[flag]) if flag in FLAG_NOTES else t("note.flag", flag=flag) for flag in result.flags]
-    outputs = [(title, strip_ansi(text)) for title, text in (
+    outputs = [(title, public_text(strip_ansi(text))) for title, text in (
         (t("out.reason"), result.reason),
         (t("out.stdout"), result.stdout),
         (t("out.stderr"), result.stderr),
@@ -155,6 +159,8 @@ def claim_view(t: Translate, state: ClaimState) -> ClaimView:
     measured_check = next((c for c in state.checks if c.name == "evaluation" and c.measured is not None), None)
     label = t(f"claim.{state.status}")
     tip = [label, t("tip.written", value=written)]
+    if claim.direction == "lower":
+        tip.append(t("tip.lower_better"))
     measured = delta = ""
     if measured_check is not None and measured_check.measured is not None:
         m = measured_check.measured
@@ -168,13 +174,34 @@ def claim_view(t: Translate, state: ClaimState) -> ClaimView:
                 tip.append(t(key, value=value))
     else:
         tip.append(t("tip.no_measurement"))
-    if state.reason:
-        tip.append(state.reason)
-    checks = tuple(CheckView(c.name, c.status, t(f"check.{c.status}"), c.reason) for c in state.checks)
+    reason = public_text(state.reason)
+    if reason:
+        tip.append(reason)
+    checks = tuple(CheckView(c.name, c.status, t(f"check.{c.status}"), public_text(c.reason)) for c in state.checks)
     cid = f"claim-{claim.loc.line}-{_slug(claim.column)}"
-    column_display = " ".join(re.sub(r"<br\s*/?>", " ", claim.column, flags=re.I).split())
+    column_display = header_text(claim.column)
     return ClaimView(cid, claim.loc.line, claim.row, claim.column, column_display, written, state.status, label,
-                     measured, delta, tuple(tip), checks, state.reason)
+                     measured, delta, tuple(tip), checks, reason)
+
+
+_SUB = str.maketrans("0123456789+-=()aeoxhklmnpst", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₒₓₕₖₗₘₙₚₛₜ")
+_SUP = str.maketrans("0123456789+-=()in", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁱⁿ")
+_SUBSUP = re.compile(r"<(sub|sup)>(.*?)</\1>", re.I | re.S)
+
+
+def header_text(header: str) -> str:
+    """A header as plain text for a list of numbers: `<br>` a space, `β<sub>1</sub>` as `β₁`
+    (other text in <sub>/<sup> that has no Unicode form: as is), any other tag dropped."""
+    def script(m: re.Match[str]) -> str:
+        inner = m.group(2)
+        table = _SUB if m.group(1).lower() == "sub" else _SUP
+        mapped = inner.translate(table)
+        return mapped if all(ch != orig or ch.isspace() for ch, orig in zip(mapped, inner)) else inner
+
+    text = re.sub(r"<br\s*/?>", " ", header, flags=re.I)
+    text = _SUBSUP.sub(script, text)
+    text = re.sub(r"<[^>]+>", "", text)
+    return " ".join(text.split())
 
 
 def _slug(text: str) -> str:
@@ -222,8 +249,9 @@ def summary_text(t: Translate, s: Summary) -> str:
     sep = t("list_sep")
     if s.ran:
         parts = [t(f"count.{k}", n=s.blocks.get(k, 0)) for k in ("passed", "failed", "blocked")]
-        parts += [t(f"count.{k}", n=s.blocks[k]) for k in ("placeholder", "timeout", "limit", "skipped",
-                                                          "expected-error", "not-run") if s.blocks.get(k)]
+        parts += [t(f"count.{k}", n=s.blocks[k]) for k in ("hub-error", "limit", "placeholder", "timeout",
+                                                          "skipped", "expected-error", "not-run")
+                  if s.blocks.get(k)]
         code = t("summary.code", counts=sep.join(parts))
     else:
         code = t("summary.code_not_run")
@@ -231,6 +259,8 @@ def summary_text(t: Translate, s: Summary) -> str:
         parts = [t(f"count.{k}", n=s.claims.get(k, 0)) for k in ("verified", "mismatch", "unverified")]
         if s.claims.get("consistent"):
             parts.insert(1, t("count.consistent", n=s.claims["consistent"]))
+        if s.claims.get("measured-on-subset"):
+            parts.append(t("count.measured-on-subset", n=s.claims["measured-on-subset"]))
         numbers = t("summary.numbers", counts=sep.join(parts))
     else:
         numbers = t("summary.no_numbers")
@@ -242,7 +272,7 @@ def summary_tone(s: Summary) -> str:
     ok (everything ran and every number was verified), mixed otherwise."""
     if not s.verified:
         return "none"
-    if any(s.blocks.get(k) for k in ("failed", "timeout", "limit", "blocked")) or s.claims.get("mismatch"):
+    if any(s.blocks.get(k) for k in BAD_BLOCK_STATUSES) or s.claims.get("mismatch"):
         return "bad"
     clean_blocks = s.ran and set(s.blocks) <= {"passed", "expected-error"}
     clean_claims = set(s.claims) <= {"verified"}

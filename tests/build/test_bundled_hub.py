@@ -66,6 +66,9 @@ def test_resnet_card_is_blocked_with_the_fetch_hint(built: dict[str, Any]) -> No
     assert prelude and prelude[0]["status"] == "blocked" and prelude[0]["line"] == 12
     assert "megengine/models" in prelude[0]["reason"] and "build-site fetch" in prelude[0]["reason"]
     assert {b["status"] for b in blocks(entry) if b["lang"] != "prelude"} == {"skipped"}
+    # not "earlier block failed": the prelude was blocked, which is not the card's fault
+    assert {b["reason"] for b in blocks(entry) if b["lang"] != "prelude"} == {
+        "not run: the block at line 12 was blocked (not in the asset store)"}
     claims = entry["claims"]
     assert len(claims) == 24
     assert all(c["status"] == "unverified" for c in claims)
@@ -191,3 +194,50 @@ def test_resnet_card_runs_and_is_checked_once_its_hub_repo_is_in_the_store(
     assert all({k["name"]: k for k in c["checks"]}["evaluation"]["status"] == "unverified" for c in entry["claims"])
     assert proc.returncode == 1
     assert "cards/megengine_vision_resnet.md:63: error: ResNet34 / Top1 acc = 73.960" in proc.stderr
+
+
+SUBSET = ROOT / "tests" / "claims" / "fixtures" / "imagenet_val_subset"
+
+
+def test_a_folder_of_some_imagenet_images_is_measured_on_a_subset_never_judged(
+        built: dict[str, Any], tmp_path: Path) -> None:
+    """IMAGENET_VAL_DIR holding 6 of the 50,000 validation items (a subset the tool did not draw):
+    EfficientNet-Lite0's 75.1 is shown as measured on that subset, never verified, consistent or
+    a mismatch; declaring the folder a random sample makes an interval apply."""
+    project = make_project(tmp_path / "subset")
+    proc = cli(project, "build", "--strict", "--no-search", "--imagenet-dir", str(SUBSET), store=built["store"])
+    report = json.loads((project / "site/verify/report.json").read_text(encoding="utf-8"))
+    (claim,) = [c for c in card(report, "verifiedhub_vision_efficientnet_lite")["claims"] if c["lang"] == "en_US"]
+    assert claim["status"] == "measured-on-subset", claim
+    ev = {k["name"]: k for k in claim["checks"]}["evaluation"]
+    assert ev["status"] == "measured-on-subset" and ev["code"] == "measured-on-subset"
+    assert ev["args"]["n"] == 6 and claim["provenance"]["holds"] == "subset"
+    assert "measured on an undeclared part of ImageNet-1k validation set (ILSVRC2012) (6 of 50,000 items): " in ev["reason"]
+    assert "(n=6)" in ev["reason"] and "interval" not in ev["reason"]
+    fingerprint = claim["provenance"]["dataset_fingerprint"]
+    at = 1 + (project / "cards/datasets.yaml").read_text(encoding="utf-8").split("\n").index("imagenet-val:")
+    assert (f"cards/datasets.yaml:{at}: warning: IMAGENET_VAL_DIR holds 6 items, not the 50,000 of the full "
+            f"imagenet-val") in proc.stderr and fingerprint in proc.stderr
+    assert not [ln for ln in proc.stderr.splitlines()
+                if "verifiedhub_vision_efficientnet_lite.md" in ln and "[claim-mismatch]" in ln]
+    page = (project / "site/en/models/verifiedhub_vision_efficientnet_lite/index.html").read_text(encoding="utf-8")
+    assert "measured on a subset" in page
+
+    # Declared a random sample (seed, population): now a 95 % interval may judge the claim.
+    registry = project / "cards" / "datasets.yaml"
+    registry.write_text(registry.read_text(encoding="utf-8").replace(
+        "  model_index: {type: imagenet-1k,",
+        "  samples:\n"
+        "    imagenet-val-six:\n"
+        "      holds: random-sample\n"
+        "      seed: 0\n"
+        "      population: imagenet-val\n"
+        f"      fingerprint: {fingerprint}\n"
+        "  model_index: {type: imagenet-1k,", 1), encoding="utf-8")
+    again = cli(project, "build", "--no-search", "--imagenet-dir", str(SUBSET), store=built["store"])
+    assert again.returncode == 0, again.stderr
+    report = json.loads((project / "site/verify/report.json").read_text(encoding="utf-8"))
+    (claim,) = [c for c in card(report, "verifiedhub_vision_efficientnet_lite")["claims"] if c["lang"] == "en_US"]
+    ev = {k["name"]: k for k in claim["checks"]}["evaluation"]
+    assert claim["status"] in ("consistent", "mismatch") and "95 % interval" in ev["reason"], claim
+    assert "dataset-subset" not in again.stderr

@@ -45,7 +45,7 @@ def test_name_error_traceback_points_at_card_line() -> None:
     assert "print(undefined_name)" in first.traceback  # source line shown from the card
     assert "runner.py" not in first.traceback and "exec(" not in first.traceback
     assert first.stdout == "hello\n"
-    assert second.status == "skipped" and second.reason == "earlier block failed"
+    assert second.status == "skipped" and second.reason == "not run: the block at line 16 failed"
 
 
 def test_image_fetched_from_store_and_flagged_as_substitute() -> None:

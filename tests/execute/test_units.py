@@ -65,11 +65,19 @@ def test_strict_failures() -> None:
                  BlockResult("zh_CN", 1, 30, "skipped", reason="needs a GPU"),
                  BlockResult("en_US", 0, 40, "timeout", reason="timed out after 2 s"),
                  BlockResult("en_US", 1, 50, "blocked", reason="hub repository a/b ..."),
-                 BlockResult("en_US", 2, 60, "expected-error"))
+                 BlockResult("en_US", 2, 60, "expected-error"),
+                 BlockResult("en_US", 3, 70, "hub-error", reason="the hub repository's hubconf.py line 3 ..."),
+                 BlockResult("en_US", 4, 80, "limit", reason="stopped by the build's memory limit of 8 GiB at peak 8.0 GiB"))
     diags = results.strict_failures({"x": (p,)})
     assert [(d.code, d.loc.line) for d in diags] == [
-        (Code.SNIPPET_FAILED, 20), (Code.SNIPPET_TIMEOUT, 40), (Code.SNIPPET_BLOCKED, 50)]
-    assert str(diags[0]) == "cards/x.md:20: error: zh_CN block 1 failed: NameError: x [snippet-failed]"
+        (Code.SNIPPET_FAILED, 20), (Code.SNIPPET_TIMEOUT, 40), (Code.SNIPPET_BLOCKED, 50),
+        (Code.SNIPPET_HUB_ERROR, 70), (Code.SNIPPET_LIMIT, 80)]
+    # each says whose fault it is
+    assert str(diags[0]) == ("cards/x.md:20: error: zh_CN block 1 failed (the card's code): NameError: x "
+                             "[snippet-failed]")
+    assert "en_US block 4 hub-error (the hub repository): the hub repository's hubconf.py" in str(diags[3])
+    assert "en_US block 5 limit (a limit of the build's sandbox)" in str(diags[4])
+    assert "blocked (this machine's environment)" in str(diags[2])
 
 
 def test_cache_round_trip_and_damaged_entry(tmp_path: Path) -> None:

@@ -78,7 +78,7 @@ def test_matches_numpy_reference(run, legacy_state):
 def test_chelsea_is_tiger_cat(run):
     result, _, _ = run
     assert result["chelsea"]["top"][0] == 282
-    assert abs(result["chelsea"]["prob"][0] - 0.39) < 0.02
+    assert abs(result["chelsea"]["prob"][0] - 0.41) < 0.02
     assert result["chelsea"]["top"][:3] == [282, 285, 281]
 
 

@@ -38,7 +38,7 @@ def test_hub_load_offline_both_entries(mge_home, fmnist_record):
     assert result["repo_dir"] == hub_dir_name()
     for name in ("efficientnet_lite0", "fmnist_resnet", "fashion_mnist_test", "preprocess_fmnist", "preprocess_imagenet"):
         assert name in result["entries"]
-    assert result["chelsea"][0] == 282 and abs(result["chelsea"][1] - 0.39) < 0.02
+    assert result["chelsea"][0] == 282 and abs(result["chelsea"][1] - 0.41) < 0.02
     assert result["fmnist_shapes"] == [[1000, 28, 28], "uint8", [1000, 1, 28, 28], "float32"]
     # Within a few points of the full-test-set figure: catches a wrong file or preprocessing.
     assert abs(result["fmnist_top1_1000"] - fmnist_record["top1"]) < 3.0

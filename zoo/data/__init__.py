@@ -1,1 +1,1 @@
-"""Data helpers of the verifiedhub/zoo hub repository (numpy only; cv2 imported lazily)."""
+"""Data helpers of the verifiedhub/zoo hub repository (numpy only)."""

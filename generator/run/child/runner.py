@@ -232,12 +232,15 @@ def run(job: dict, report: _Reporter) -> None:
             tb = _format_exc(exc, card_path)
         elif exc is not None:
             tb = _format_exc(exc, card_path)
+            hub_problem = _hub_problem(exc)
             if blocked_msgs or _is_asset_blocked(exc):
                 # the card failed because an asset was missing: first this block's, else earlier
                 status = "blocked"
                 reason = (new_blocked or blocked_msgs or [str(exc)])[0]
             elif expect and _matches(exc, expect):
                 status, reason = "expected-error", _one_line(exc)
+            elif hub_problem:
+                status, reason = "hub-error", hub_problem
             elif isinstance(exc, SystemExit):
                 status = "failed"
                 reason = (f"the block called sys.exit({exc.code!r}) before its end (mark it with "
@@ -254,8 +257,52 @@ def run(job: dict, report: _Reporter) -> None:
         report.send(type="result", i=i, status=status, reason=reason, traceback=tb,
                     duration_s=round(duration, 4), peak_mb=round(peak, 1), flags=sorted(sticky),
                     stdout=protocol.read_bounded(out_path), stderr=protocol.read_bounded(err_path))
-        if status in ("failed", "timeout", "blocked", "limit"):
-            stop_reason = "earlier block failed"
+        if status in _STOPS:
+            stop_reason = f"not run: the block at line {blk['code_line'] - 1} {_STOPS[status]}"
+
+
+# A bad block stops the program; the blocks after it say why they did not run, and whose fault.
+_STOPS = {"failed": "failed", "timeout": "timed out", "blocked": "was blocked (not in the asset store)",
+          "hub-error": "hit an error of the hub repository", "limit": "was stopped by a limit of the build's sandbox"}
+
+
+def _hub_problem(exc: BaseException) -> str:
+    """Why `exc` is the hub repository's problem, not the card's ("" when it is not): hub.load
+    runs the repository's hubconf.py, and an import that fails from the repository's own files
+    (a package it needs is not installed, a module it names is missing), any error while
+    hubconf.py itself runs, or MegEngine's "Missing dependencies" check of it."""
+    hub_dir = os.path.join(os.environ.get("MGE_HOME", "") or "\0", "hub") + os.sep
+    chain: list[BaseException] = []
+    e: BaseException | None = exc
+    while e is not None and e not in chain:
+        chain.append(e)
+        e = e.__cause__ or e.__context__
+    for err in chain:
+        frames = traceback.extract_tb(err.__traceback__)
+        in_repo = [f for f in frames if f.filename.startswith(hub_dir)]
+        running_hubconf = any(f.name == "load_module" and f.filename.endswith(os.path.join("hub", "tools.py"))
+                              for f in frames)
+        if isinstance(err, RuntimeError) and str(err).startswith("Missing dependencies") and any(
+                f.filename.endswith(os.path.join("hub", "hub.py")) for f in frames):
+            return (f"the hub repository's hubconf.py lists dependencies that are not installed "
+                    f"({str(err).split(':', 1)[1].strip()}): install them into the tool's environment, "
+                    "then build again")
+        if not in_repo or not (isinstance(err, ImportError) or running_hubconf):
+            continue
+        last = in_repo[-1]
+        where = f"{os.path.relpath(last.filename, hub_dir).split(os.sep, 1)[-1]} line {last.lineno}"
+        missing = getattr(err, "name", None) if isinstance(err, ImportError) else None
+        if missing:
+            top = missing.split(".")[0]
+            repo_root = os.path.join(hub_dir, os.path.relpath(last.filename, hub_dir).split(os.sep, 1)[0])
+            if os.path.exists(os.path.join(repo_root, top)) or os.path.exists(os.path.join(repo_root, top + ".py")):
+                return (f"the hub repository's {where} imports {missing}, which the repository does not "
+                        f"contain ({_one_line(err)})")
+            return (f"the hub repository's {where} needs the Python package {top!r}, which is not installed "
+                    f"here ({_one_line(err)}): install the package that provides it into the tool's "
+                    "environment, then build again")
+        return f"the hub repository's {where} raised {_one_line(err)} while hub.load ran its hubconf.py"
+    return ""
 
 
 def _is_asset_blocked(exc: BaseException) -> bool:

@@ -149,12 +149,13 @@ class Sandbox(RunWatch):
 
     def _binds(self) -> list[Bind]:
         s = self.spec
-        binds = [Bind(s.python_home)]
+        # /tmp and /dev/shm first: a later bind below /tmp (a venv, MGE_HOME, the writable
+        # folder itself) must land on top of the run's own /tmp, not under it.
+        binds = [Bind(self.fs / "tmp", Path("/tmp"), True), Bind(self.fs / "shm", Path("/dev/shm"), True),
+                 Bind(s.python_home)]
         if s.venv is not None and s.venv.resolve() != s.python_home.resolve():
             binds.append(Bind(s.venv))
-        binds += [Bind(self.fs / "tmp", Path("/tmp"), True),
-                  Bind(self.fs / "shm", Path("/dev/shm"), True),
-                  Bind(self.writable, None, True)]
+        binds += [Bind(self.writable, None, True)]
         if s.mge_home is not None:
             binds.append(Bind(s.mge_home))
         binds += list(s.ro_binds)
