@@ -47,7 +47,7 @@ def front_matter(lines: list[str], out: Problems) -> FrontMatter | None:
         problem = p.problem
         if p.context_line is not None and p.context_line != p.line:
             problem += f" (in what starts at line {p.context_line})"
-        out.err(Code.YAML_SYNTAX, p.line, f"front matter is not valid YAML: {problem}")
+        out.err(p.code, p.line, f"front matter is not valid YAML: {problem}")
         return FrontMatter(None, None, 1, i + 1)
     data, node = doc.data, doc.node
     if not isinstance(data, dict):

@@ -25,6 +25,7 @@ from generator.cli.inputs import read_inputs
 from generator.core.errors import Diagnostic, UserError, has_errors
 from generator.core.jsonio import atomic_write
 from generator.core.model import Card, CardVerification
+from generator.core.text import for_terminal
 from generator.run.cache import RunCache
 from generator.run.execute import run_all, store_assets
 from generator.run.results import strict_failures
@@ -34,6 +35,7 @@ from generator.site.build import BuildReport, build_site, site_is_current
 from generator.site.options import SiteOptions
 from generator.site.report import junit_xml, report_files
 from generator.site.search import index_stage, repair_index
+from generator.site.write import OutputLock
 from generator.store.content import Store
 from generator.store.materialize import item_digest
 from generator.store.lock import parse_lock
@@ -41,7 +43,15 @@ from generator.store.sync import sync_local
 
 
 def build(cfg: Config) -> int:
+    # One build at a time per output folder (exit 3 if another holds it); leftovers of killed
+    # builds beside the folder are cleaned once the lock is held.
+    with OutputLock(cfg.out):
+        return _build(cfg)
+
+
+def _build(cfg: Config) -> int:
     started = time.perf_counter()
+    log = (lambda m: print(for_terminal(m), file=sys.stderr)) if cfg.verbose else None
     options = SiteOptions.for_project(cfg.cards, cfg.templates, cfg.base_url)
     input_files = _input_files(cfg)
     fingerprint = _fingerprint(cfg)
@@ -70,10 +80,10 @@ def build(cfg: Config) -> int:
     verification: dict[str, CardVerification] = {}
     if lock is not None:
         programs = run_all(cards, store_assets(lock, store), jobs=cfg.workers, rerun=cfg.rerun,
-                           cache=RunCache(run_cache_dir(cfg), __version__))
+                           cache=RunCache(run_cache_dir(cfg), __version__, log=log))
         claims, more = verify_claims(cards, inputs.specs, lock, store, inputs.datasets,
                                      eval_options(cfg, progress=sys.stderr.isatty()),
-                                     None if cfg.rerun else EvalCache(eval_cache_dir(cfg)))
+                                     None if cfg.rerun else EvalCache(eval_cache_dir(cfg), log=log))
         _print(more)
         verification = {c.meta.id: CardVerification(c.meta.id, programs.get(c.meta.id, ()), claims[c.meta.id])
                         for c in cards}
@@ -82,7 +92,6 @@ def build(cfg: Config) -> int:
     # 4. render and write the site with its machine-readable files, 5. search index (before the swap)
     extra = report_files(cards, verification, {k: dict(v.model_index) for k, v in inputs.datasets.items()},
                          cfg.eval_limit)
-    log = (lambda m: print(m, file=sys.stderr)) if cfg.verbose else None
     report = build_site(cards, inputs.tags, verification, options, cfg.out, log=log, input_stats=stats,
                         fingerprint=fingerprint, workers=cfg.jobs, extra=extra,
                         before_swap=(lambda stage, changed: _print(index_stage(cfg.out, stage, changed)))
