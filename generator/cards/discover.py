@@ -12,7 +12,7 @@ from typing import Mapping
 
 from generator.core.errors import Code, Diagnostic, error
 from generator.core.model import Card, Tag
-from generator.core.workers import worker_init
+from generator.core.workers import start_blocked, worker_init
 from generator.cards.parse import parse_card
 from generator.cards.registry import InputFileError, read_input
 from generator.cards.tags import load_tags
@@ -125,8 +125,8 @@ def _parse_all(files: list[CardFile], tags: Mapping[str, Tag] | None
     global _POOL_TAGS
     _POOL_TAGS = tags  # inherited by the forked workers, not pickled per card
     # Leaving the `with` terminates the workers, also on Ctrl-C; they die with this process too.
-    with multiprocessing.get_context("fork").Pool(workers, initializer=worker_init,
-                                                  initargs=(os.getpid(),)) as pool:
+    ctx = multiprocessing.get_context("fork")
+    with start_blocked(lambda: ctx.Pool(workers, initializer=worker_init, initargs=(os.getpid(),))) as pool:
         return pool.starmap(_parse_one, [(f.display, f.text) for f in files], chunksize=64)
 
 

@@ -72,6 +72,11 @@ class YamlProblem(Exception):
         self.exc = exc
         super().__init__(str(exc))
 
+    def message(self, subject: str) -> str:
+        """"<subject> is not valid YAML: ..." (or, past a limit, "... is not accepted: ...")."""
+        verdict = "is not accepted" if self.code is Code.YAML_LIMIT else "is not valid YAML"
+        return f"{subject} {verdict}: {self.problem}"
+
 
 class _Composer:
     """yaml.composer.Composer's job on any loader's event stream, with the limits above."""

@@ -27,7 +27,7 @@ def load_tags(cards_dir: Path) -> tuple[dict[str, Tag], list[Diagnostic]]:
     except InputFileError as exc:
         return {}, [exc.diagnostic]
     except YamlProblem as p:
-        return {}, [error(p.code, f"not valid YAML: {p.problem}", shown, p.line)]
+        return {}, [error(p.code, p.message("the tag registry"), shown, p.line)]
     if not isinstance(doc.data, dict):
         names = ", ".join(f"{lang}: ..." for lang in SECTION_ORDER)
         return {}, [error(Code.REGISTRY, f"the tag registry maps tag ids to {{{names}}}", shown, 1)]

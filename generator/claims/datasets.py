@@ -81,7 +81,7 @@ def load_registry(path: Path) -> tuple[dict[str, DatasetDef], list[Diagnostic]]:
     except InputFileError as exc:
         return {}, [exc.diagnostic]
     except YamlProblem as p:
-        return {}, [error(p.code, f"dataset registry is not valid YAML: {p.problem}", shown, p.line)]
+        return {}, [error(p.code, p.message("the dataset registry"), shown, p.line)]
     data = doc.data or {}
     if not isinstance(data, dict):
         return {}, [error(Code.REGISTRY, "dataset registry must be a mapping of id -> dataset", shown, 1)]

@@ -101,7 +101,7 @@ def load_spec(card: Card, cards_dir: Path | None = None) -> tuple[VerifySpec | N
     except InputFileError as exc:
         return None, [exc.diagnostic]
     except YamlProblem as p:
-        return None, [error(p.code, f"the verify spec is not valid YAML: {p.problem}", shown, p.line)]
+        return None, [error(p.code, p.message("the verify spec"), shown, p.line)]
     if not isinstance(doc.data, dict) or doc.node is None:
         return None, [error(Code.VERIFY_SPEC, "a verify spec must be a mapping", shown, 1)]
     return _validate(doc.data, shown, 1, doc.lines)

@@ -37,7 +37,7 @@ from typing import Callable, Mapping, Sequence
 from generator.core.errors import Code, UserError, error
 from generator.core.jsonio import atomic_write
 from generator.core.model import Card, CardVerification, Page, Tag
-from generator.core.workers import worker_init
+from generator.core.workers import start_blocked, worker_init
 from generator.site import state as incremental
 from generator.site.options import SiteOptions
 from generator.site.pages import SiteRenderer
@@ -201,7 +201,8 @@ def _render_parallel(sr: SiteRenderer, all_jobs: Sequence[PageJob], order: Seque
     chunks = [range(i, min(i + size, len(order))) for i in range(0, len(order), size)]
     try:
         ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(workers, initializer=worker_init, initargs=(os.getpid(),)) as pool:
+        pool = start_blocked(lambda: ctx.Pool(workers, initializer=worker_init, initargs=(os.getpid(),)))
+        with pool:
             for _ in pool.imap_unordered(_render_chunk, chunks):
                 pass
     finally:

@@ -77,7 +77,7 @@ def parse_catalog(path: str, text: str) -> Catalog:
     try:
         doc = load_yaml(text)
     except YamlProblem as p:
-        raise UserError([error(p.code, f"UI catalog is not valid YAML: {p.problem}", path, p.line)])
+        raise UserError([error(p.code, p.message("the UI catalog"), path, p.line)])
     data = doc.data
     if not isinstance(data, dict):
         raise UserError([error(Code.REGISTRY, "UI catalog must be a mapping of keys", path, 1)])

@@ -53,7 +53,7 @@ def output_path(path: Path) -> Path:
 def os_problem(exc: OSError, doing: str) -> EnvironmentFailure:
     """`doing` ("cannot write the site to x") + what the system said, as one line."""
     name = errno.errorcode.get(exc.errno or 0, "")
-    where = f" ({escape_path(str(exc.filename))})" if exc.filename else ""
+    where = f" ({escape_path(str(exc.filename))})" if exc.filename and str(exc.filename) not in doing else ""
     hint = _HINTS.get(exc.errno or 0, "")
     return EnvironmentFailure(f"{doing}: {exc.strerror or exc}{f' [{name}]' if name else ''}{where}{hint}")
 
