@@ -23,6 +23,7 @@ from generator.claims.verify import mismatches, verify_claims
 from generator.cli.config import Config, eval_cache_dir, eval_options, run_cache_dir
 from generator.cli.inputs import read_inputs
 from generator.core.errors import Diagnostic, UserError, has_errors
+from generator.core.files import InputFileError, read_text
 from generator.core.jsonio import atomic_write
 from generator.core.model import Card, CardVerification
 from generator.core.text import for_terminal
@@ -141,10 +142,12 @@ def _fingerprint(cfg: Config) -> str:
 def _store_presence(cfg: Config) -> str:
     """Which lock items the store holds (a `build-site fetch` changes this, not the lock): the
     same digest the run cache keys on."""
-    try:
-        lock, problems = parse_lock(cfg.lock_file.read_text(encoding="utf-8"))
-    except OSError:
+    if not os.path.lexists(cfg.lock_file):
         return "no lock"
+    try:  # the read stage reports an unreadable lock; here it only must not hang or crash
+        lock, problems = parse_lock(read_text(cfg.lock_file, cfg.lock_display, within=cfg.cards))
+    except InputFileError:
+        return "unreadable"
     return "unreadable" if problems else item_digest(lock, Store(cfg.store))
 
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -34,20 +35,49 @@ def _project(tmp: Path, n: int = N_CARDS) -> Path:
     return tmp
 
 
-def _start(project: Path, *args: str) -> subprocess.Popen[str]:
+STARTED: list[subprocess.Popen[str]] = []
+
+
+def _start(project: Path, *args: str, verify: bool = False) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "HUB_STORE"}
     env["PYTHONPATH"] = str(ROOT)
     env["PYTHONFAULTHANDLER"] = "1"  # a hang is killed with SIGABRT: its stacks are the report
-    return subprocess.Popen([sys.executable, "-m", "generator", "build", "--no-verify", "--no-search", *args],
-                            cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cmd = [sys.executable, "-m", "generator", "build", *([] if verify else ["--no-verify"]), "--no-search", *args]
+    proc = subprocess.Popen(cmd, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    STARTED.append(proc)
+    return proc
+
+
+def _tree(pid: int) -> list[int]:
+    out = []
+    for kid in _children(pid):
+        out += [kid, *_tree(kid)]
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left() -> Iterator[None]:
+    """Whatever a test ends with (failure, skip, xfail), its builds and their children go."""
+    yield
+    while STARTED:
+        proc = STARTED.pop()
+        for pid in [proc.pid, *_tree(proc.pid)]:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        proc.communicate(timeout=30)
 
 
 def _children(pid: int) -> list[int]:
+    """Children of every thread of `pid` (a thread pool's children are listed under its thread)."""
+    out: list[int] = []
     try:
-        out = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            out += [int(p) for p in (task / "children").read_text().split()]
     except OSError:
-        return []
-    return [int(p) for p in out]
+        pass
+    return out
 
 
 def _alive(pid: int) -> bool:
@@ -181,13 +211,13 @@ def test_ctrl_c_stops_a_running_snippet_at_once(tmp_path: Path) -> None:
     project = _project(tmp_path, 1)
     card = project / "cards" / "card0000.md"
     card.write_text(card.read_text().replace("x = 1\n", "import time\ntime.sleep(300)\n", 1))
-    env = {k: v for k, v in os.environ.items() if k != "HUB_STORE"}
-    env["PYTHONPATH"] = str(ROOT)
-    proc = subprocess.Popen([sys.executable, "-m", "generator", "build", "--no-search"], cwd=project, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(5)
+    proc = _start(project, verify=True)
+    deadline = time.monotonic() + 60
+    while not _tree(proc.pid) and time.monotonic() < deadline:  # the snippet's child is running
+        time.sleep(0.05)
+    time.sleep(1)
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=10)
     assert proc.returncode == 130, err
     assert time.monotonic() - t0 < 5
