@@ -166,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     cfg = config_from(args)
+    if not cfg.out.name:  # `--out /`: the lock and the staging folders live beside the output
+        raise UserError([error(Code.REGISTRY, f"--out {cfg.out} names no folder of its own", "<command line>", 0)])
     if args.command != "eval" or not getattr(args, "merge", None):
         if not cfg.cards.is_dir():
             raise UserError([error(Code.REGISTRY, f"no cards folder at {cfg.cards} (use --cards or --project)",

@@ -29,7 +29,8 @@ def main(names: list[str]) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             got = run_case(case, Path(tmp))
             project = str(Path(tmp) / "work" / "project")
-        lines = got.diagnostics or got.stderr.strip().splitlines()[-1:]
+        said = [ln for ln in got.stderr.splitlines() if "cache: ignoring" in ln]
+        lines = said + (got.diagnostics or got.stderr.strip().splitlines()[-1:])
         shown = "<br>".join(ln.replace(project, "<project>").replace("|", "\\|") for ln in lines)
         print(f"| {case.name} | {case.about} | {got.code} | {got.seconds:.2f} | {shown} |")
 
