@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).parent
 ROOT = HERE.parent
 
@@ -75,3 +77,19 @@ def test_fetch_and_build_read_the_lock_of_the_cards_folder_they_are_given(tmp_pa
                    "--url", "https://cdn.example/f.bin", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "https://cdn.example/f.bin" in (cards / "store.lock.json").read_text(encoding="utf-8")
+
+
+def test_an_environment_failure_is_one_line_and_exit_3(monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """How the sandbox (or any stage) says the machine failed: EnvironmentFailure -> exit 3."""
+    import generator.cli.check as check
+    from generator.cli import ExitCode, main
+    from generator.core.errors import EnvironmentFailure
+
+    def sandbox_missing(cfg: object, args: object) -> int:
+        raise EnvironmentFailure("the sandbox is missing: unshare is not installed\n(second line)")
+
+    monkeypatch.setattr(check, "run", sandbox_missing)
+    assert main(["check", "--cards", str(ROOT / "cards")]) == ExitCode.ENVIRONMENT == 3
+    err = capsys.readouterr().err
+    assert err == "build-site: error: the sandbox is missing: unshare is not installed (second line)\n"

@@ -12,9 +12,10 @@ from typing import Mapping
 
 from generator.core.errors import Code, Diagnostic, error
 from generator.core.model import Card, Tag
+from generator.core.workers import start_blocked, worker_init
 from generator.cards.parse import parse_card
+from generator.cards.registry import InputFileError, read_input
 from generator.cards.tags import load_tags
-
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,23 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def find_cards(cards_dir: Path) -> list[CardFile]:
-    """Every `*.md` directly in the cards folder, sorted by name so builds are deterministic."""
-    files = []
-    for p in sorted(cards_dir.glob("*.md")):
-        if p.name.lower() == "readme.md":
+def find_cards(cards_dir: Path) -> tuple[list[CardFile], list[Diagnostic]]:
+    """Every `*.md` directly in the cards folder, sorted by name so builds are deterministic, and
+    a located problem for each one that cannot be read (not a file, not UTF-8, too large)."""
+    files: list[CardFile] = []
+    problems: list[Diagnostic] = []
+    with os.scandir(cards_dir) as entries:
+        names = sorted(e.name for e in entries if e.name.endswith(".md") and e.name.lower() != "readme.md")
+    for name in names:
+        p = cards_dir / name
+        shown = display_path(p)
+        try:
+            text = read_input(p, shown, within=cards_dir)
+        except InputFileError as exc:
+            problems.append(exc.diagnostic)
             continue
-        files.append(CardFile(p.resolve(), display_path(p), p.read_text(encoding="utf-8")))
-    return files
+        files.append(CardFile(p.resolve(), shown, text))
+    return files, problems
 
 
 def git_update_times(cards_dir: Path) -> dict[Path, str]:
@@ -82,7 +92,8 @@ def update_time(path: Path, git_times: Mapping[Path, str]) -> str:
 def read_cards(cards_dir: Path) -> tuple[list[Card], dict[str, Tag], list[Diagnostic]]:
     """Read and validate every card; all problems are returned together, none raised."""
     tags, problems = load_tags(cards_dir)
-    files = find_cards(cards_dir)
+    files, unreadable = find_cards(cards_dir)
+    problems.extend(unreadable)
     git_times = git_update_times(cards_dir) if files else {}
     cards: list[Card] = []
     ids: dict[str, str] = {}
@@ -97,7 +108,7 @@ def read_cards(cards_dir: Path) -> tuple[list[Card], dict[str, Tag], list[Diagno
             continue
         ids[card.meta.id.lower()] = f.display
         cards.append(_with_time(card, update_time(f.path, git_times)))
-    if not files:
+    if not files and not unreadable:
         problems.append(error(Code.REGISTRY, "no cards (*.md) in this folder", display_path(cards_dir), 1))
     return cards, tags, problems
 
@@ -113,7 +124,9 @@ def _parse_all(files: list[CardFile], tags: Mapping[str, Tag] | None
         return [parse_card(f.display, f.text, tags) for f in files]
     global _POOL_TAGS
     _POOL_TAGS = tags  # inherited by the forked workers, not pickled per card
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
+    # Leaving the `with` terminates the workers, also on Ctrl-C; they die with this process too.
+    ctx = multiprocessing.get_context("fork")
+    with start_blocked(lambda: ctx.Pool(workers, initializer=worker_init, initargs=(os.getpid(),))) as pool:
         return pool.starmap(_parse_one, [(f.display, f.text) for f in files], chunksize=64)
 
 

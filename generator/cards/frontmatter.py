@@ -44,10 +44,8 @@ def front_matter(lines: list[str], out: Problems) -> FrontMatter | None:
     try:
         doc = load_yaml("\n".join(lines[1:i]), first_line=2)
     except YamlProblem as p:
-        problem = p.problem
-        if p.context_line is not None and p.context_line != p.line:
-            problem += f" (in what starts at line {p.context_line})"
-        out.err(Code.YAML_SYNTAX, p.line, f"front matter is not valid YAML: {problem}")
+        where = f" (in what starts at line {p.context_line})" if p.context_line not in (None, p.line) else ""
+        out.err(p.code, p.line, p.message("front matter") + where)
         return FrontMatter(None, None, 1, i + 1)
     data, node = doc.data, doc.node
     if not isinstance(data, dict):

@@ -5,6 +5,7 @@ is judged (`skip reason="..."`, `expect-error Name`, `timeout=N`, `output-contai
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 from typing import Callable, Mapping
@@ -67,12 +68,19 @@ def _expect_error(words: list[str], k: int, value: str, loc: Loc, out: Problems)
     return Mark("expect-error", words[k + 1], loc), 1
 
 
+# A block may ask for up to a day: `inf`, `nan` or 1e400 would reach the supervisor's deadline
+# arithmetic as a number no clock can wait for.
+MAX_TIMEOUT_S = 24 * 60 * 60
+
+
 def _timeout(words: list[str], k: int, value: str, loc: Loc, out: Problems) -> tuple[Mark | None, int]:
     try:
-        if float(value) <= 0:
-            raise ValueError
+        seconds = float(value)
     except ValueError:
-        out.err(Code.BAD_MARK, loc.line, f"timeout must be a positive number of seconds, not {value!r}")
+        seconds = math.nan
+    if not 0 < seconds <= MAX_TIMEOUT_S:  # also false for nan
+        out.err(Code.BAD_MARK, loc.line, f"timeout must be a positive number of seconds, at most "
+                f"{MAX_TIMEOUT_S} (24 h), not {value!r}")
         return None, 0
     return Mark("timeout", value, loc), 0
 

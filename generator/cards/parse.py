@@ -6,7 +6,6 @@ reports every problem of a card.
 
 from __future__ import annotations
 
-import re
 from typing import Iterable, Mapping
 
 from generator.cards.body import body
@@ -14,10 +13,8 @@ from generator.cards.frontmatter import card_meta, front_matter
 from generator.cards.markdown import parse_blocks
 from generator.cards.problems import Problems
 from generator.core.errors import Code, Diagnostic
+from generator.core.ids import id_problem
 from generator.core.model import Card, Snippet, Tag
-
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
 
 def card_id_for(path: str) -> str:
     name = path.replace("\\", "/").rsplit("/", 1)[-1]
@@ -31,9 +28,9 @@ def parse_card(
     unusable; warnings come with a Card. `tags` is the tag registry (None skips the tag check)."""
     out = Problems(path)
     card_id = card_id_for(path)
-    if not ID_RE.match(card_id):
-        out.err(Code.BAD_FILENAME, 1, f"card file name {card_id!r} cannot be used as a page id "
-                "(letters, digits, '_', '-', '.')")
+    bad_id = id_problem("card file name", card_id)
+    if bad_id is not None:  # the id names the card's pages and API files
+        out.err(Code.BAD_FILENAME, 1, bad_id)
     text = text.replace("\r\n", "\n").lstrip("\ufeff")
     lines = text.split("\n")
 

@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Iterator, Mapping, Sequence
 if TYPE_CHECKING:
     import numpy as np
 
-from generator.cards.registry import YamlProblem, load_yaml
+from generator.cards.registry import InputFileError, YamlProblem, load_yaml, read_input
 from generator.claims.samples import Holding, SampleDecl, declaration_problems, holding, parse_samples
 from generator.core.errors import Code, Diagnostic, error
+from generator.core.ids import id_problem
 
 KINDS = ("imagenet-folder", "idx-gz", "npz")
 _WNID = re.compile(r"^n\d{8}$")
@@ -84,36 +85,58 @@ class Unavailable:
     reason: str
 
 
+# Optional keys of a dataset entry and the type each must have (`size` and `num_classes`: >= 0).
+_TEXT_KEYS = ("title", "env", "default", "missing", "images", "labels")
+_COUNT_KEYS = ("size", "num_classes")
+
+
 def load_registry(path: Path) -> tuple[dict[str, DatasetDef], list[Diagnostic]]:
-    diags: list[Diagnostic] = []
+    shown = os.path.relpath(path)
     try:
-        doc = load_yaml(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        return {}, [error(Code.REGISTRY, f"cannot read dataset registry: {exc}", str(path), 1)]
+        doc = load_yaml(read_input(path, shown, within=path.parent))
+    except InputFileError as exc:
+        return {}, [exc.diagnostic]
     except YamlProblem as p:
-        return {}, [error(Code.REGISTRY, f"cannot read dataset registry: {p.exc}", str(path), 1)]
+        return {}, [error(p.code, p.message("the dataset registry"), shown, p.line)]
     data = doc.data or {}
     if not isinstance(data, dict):
-        return {}, [error(Code.REGISTRY, "dataset registry must be a mapping of id -> dataset", str(path), 1)]
+        return {}, [error(Code.REGISTRY, "dataset registry must be a mapping of id -> dataset", shown, 1)]
+    diags: list[Diagnostic] = []
     out: dict[str, DatasetDef] = {}
     for did, d in data.items():
         line = doc.line(str(did))
+        bad_id = id_problem("dataset id", did)
+        if bad_id is not None:
+            diags.append(error(Code.BAD_ID, bad_id, shown, line))
+            continue
         if not isinstance(d, dict) or d.get("kind") not in KINDS:
             diags.append(error(Code.REGISTRY, f"dataset {did!r} needs a kind, one of {', '.join(KINDS)}",
-                               str(path), line))
+                               shown, line))
             continue
-        files = {k: str(d[k]) for k in ("images", "labels") if k in d}
+        wrong = [f"{k} must be a text" for k in _TEXT_KEYS if k in d and not isinstance(d[k], str)]
+        wrong += [f"{k} must be a whole number >= 0" for k in _COUNT_KEYS if k in d and (
+            not isinstance(d[k], int) or isinstance(d[k], bool) or d[k] < 0)]
+        # images/labels name files inside the dataset's folder: ids, so never `../` anything.
+        wrong += [f"{k} must be a file name in the dataset's folder" for k in ("images", "labels")
+                  if isinstance(d.get(k), str) and id_problem(k, d[k]) is not None]
+        index = d.get("model_index", {})
+        if not isinstance(index, dict) or not all(isinstance(v, str) for v in index.values()):
+            wrong.append("model_index must map names to texts")
+        if wrong:
+            diags.extend(error(Code.REGISTRY, f"dataset {did!r}: {w}", shown, doc.line(f"{did}.{w.split()[0]}", line))
+                         for w in wrong)
+            continue
         own = declaration_problems(d, need_location=False)
         samples, more = parse_samples(str(did), d.get("samples"), str(path), doc.lines)
-        diags.extend(error(Code.REGISTRY, f"dataset {did!r}: {p}", str(path), line) for p in own)
+        diags.extend(error(Code.REGISTRY, f"dataset {did!r}: {p}", shown, line) for p in own)
         diags.extend(more)
         if own:
             continue
-        out[str(did)] = DatasetDef(
-            id=str(did), kind=d["kind"], title=str(d.get("title", did)), env=str(d.get("env", "")),
-            default=str(d.get("default", "")), size=int(d.get("size", 0)),
-            num_classes=int(d.get("num_classes", 0)), missing=str(d.get("missing", "")).strip(),
-            files=files, model_index=dict(d.get("model_index", {})),
+        out[did] = DatasetDef(
+            id=did, kind=d["kind"], title=d.get("title", did), env=d.get("env", ""),
+            default=d.get("default", ""), size=d.get("size", 0), num_classes=d.get("num_classes", 0),
+            missing=d.get("missing", "").strip(), files={k: d[k] for k in ("images", "labels") if k in d},
+            model_index={str(k): v for k, v in index.items()},
             holds=str(d.get("holds", "full")), seed=str(d.get("seed", "")),
             population=str(d.get("population", "")), samples=samples, path=_shown(path), line=line,
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 from generator.core.jsonio import JsonCache, digest
 
@@ -36,9 +36,30 @@ class EvalResult:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "EvalResult":
-        return cls(key=str(d["key"]), job=dict(d["job"]), n=int(d["n"]),
-                   correct={str(k): int(v) for k, v in d["correct"].items()}, full=bool(d["full"]),
-                   provenance=dict(d.get("provenance", {})))
+        """The result an entry holds; BadEntry unless every field has its type and the counts
+        make sense (0 < n, each count within 0..n, n the job's own n)."""
+        if not isinstance(d, dict):
+            raise BadEntry(f"the entry is {type(d).__name__}, not an object")
+        key, job, n, correct, full = (d.get(k) for k in ("key", "job", "n", "correct", "full"))
+        prov = d.get("provenance", {})
+        if not isinstance(key, str) or not isinstance(job, dict) or not isinstance(prov, dict):
+            raise BadEntry("key, job or provenance has the wrong type")
+        if not isinstance(n, int) or isinstance(n, bool) or n <= 0 or job.get("n") != n:
+            raise BadEntry(f"n is {n!r}, not the job's number of items")
+        if not isinstance(correct, dict) or not all(
+                isinstance(k, str) and _is_int(v) and 0 <= v <= n for k, v in correct.items()):
+            raise BadEntry(f"correct is {str(correct)[:60]!r}, not counts within 0..{n}")
+        if not isinstance(full, bool):
+            raise BadEntry(f"full is {full!r}, not true or false")
+        return cls(key=key, job=dict(job), n=n, correct=dict(correct), full=full, provenance=dict(prov))
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+class BadEntry(ValueError):
+    """A stored evaluation that does not have the shape of one."""
 
 
 class MergeConflict(Exception):
@@ -48,22 +69,31 @@ class MergeConflict(Exception):
 class EvalCache:
     """A folder of `<key>.json` results."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, log: Callable[[str], None] | None = None) -> None:
         self.store = JsonCache(root)
+        self.log = log
 
     @property
     def root(self) -> Path:
         return self.store.root
 
     def get(self, key: str) -> EvalResult | None:
+        """The stored result of `key`; None when absent or when the entry is not a well-formed
+        result of exactly this job (a miss: the evaluation runs again, said under `-v`)."""
+        data, problem = self.store.read_checked(key)
         try:
-            data = self.store.read(key)
-            result = EvalResult.from_json(data) if data is not None else None
-        except (ValueError, KeyError, TypeError, AttributeError):
-            return None  # unreadable: evaluate again
-        # An entry speaks only for the key it was computed for (a file copied under another
-        # name, or tampered with, must not decide a number).
-        return result if result is not None and result.key == key else None
+            if problem:
+                raise BadEntry(problem)
+            if data is None:
+                return None
+            result = EvalResult.from_json(data)
+            if result.key != key or cache_key(result.job) != key:
+                raise BadEntry("it holds the result of another job")
+            return result
+        except BadEntry as exc:
+            if self.log is not None:
+                self.log(f"evaluation cache: ignoring entry {key[:12]} ({exc}); evaluating again")
+            return None
 
     def put(self, result: EvalResult) -> None:
         self.store.write(result.key, result.to_json())

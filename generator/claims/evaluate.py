@@ -35,6 +35,7 @@ from generator.claims.extract import plain_text, results_table_ordinal
 from generator.claims.samples import Holding
 from generator.claims.spec import MEASUREMENTS, VerifySpec
 from generator.core.errors import Code, Diagnostic, error
+from generator.core.text import for_terminal
 from generator.core.model import Card, CheckOutcome, Claim
 from generator.hub.hubconf import weights_url_for
 from generator.hub.layout import DEFAULT_MEGENGINE_VERSION, repo_tree, serialized_filename
@@ -252,7 +253,7 @@ def launch(argv: list[str], env: Mapping[str, str], box: sandbox.Sandbox, progre
             line = raw.decode("utf-8", "replace")
             tail.append(line.rstrip("\n"))
             if progress and line.startswith("eval "):
-                sys.stderr.write(line)
+                sys.stderr.write(for_terminal(line))  # the child's words: no escape sequences
                 sys.stderr.flush()
         ended = box.wait()
     finally:

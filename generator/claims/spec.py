@@ -36,15 +36,18 @@ The evaluator measures top1 and top5 (classification); other columns stay unveri
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from generator.cards.registry import YamlProblem, load_yaml
+from generator.cards.registry import InputFileError, YamlProblem, load_yaml, read_input
 from generator.core.errors import Code, Diagnostic, error
+from generator.core.ids import ID_RULE, is_id
 from generator.core.model import Card
 
 MEASUREMENTS = ("top1", "top5")
+MAX_BATCH = 1024  # a batch is held in the evaluator's memory at once
 PREPROCESS_KEYS = ("channel_order", "resize", "crop", "scale", "mean", "std", "hub_entry")
 SPEC_KEYS = ("repo", "git_host", "commit", "dataset", "preprocess", "metrics", "tolerance", "rows",
              "batch_size", "entry_kwargs")
@@ -82,7 +85,7 @@ def sidecar_path(card: Card, cards_dir: Path | None = None) -> Path:
 def load_spec(card: Card, cards_dir: Path | None = None) -> tuple[VerifySpec | None, list[Diagnostic]]:
     """The card's spec (None when it has none) and every problem with it, located."""
     side = sidecar_path(card, cards_dir)
-    has_side = side.is_file()
+    has_side = os.path.lexists(side)  # a sidecar that is a folder or a FIFO is reported, not skipped
     if card.meta.verify is not None:
         fm_line = next((i + 1 for i, t in enumerate(card.source.split("\n")) if t.startswith("verify:")), 1)
         lines = _front_matter_lines(card.source)
@@ -95,12 +98,13 @@ def load_spec(card: Card, cards_dir: Path | None = None) -> tuple[VerifySpec | N
         return spec, diags + more
     if not has_side:
         return None, []
-    text = side.read_text(encoding="utf-8")
     shown = _shown(side)
     try:
-        doc = load_yaml(text)
+        doc = load_yaml(read_input(side, shown, within=side.parent))
+    except InputFileError as exc:
+        return None, [exc.diagnostic]
     except YamlProblem as p:
-        return None, [error(Code.VERIFY_SPEC, f"cannot read the verify spec: {p.exc}", shown, p.line)]
+        return None, [error(p.code, p.message("the verify spec"), shown, p.line)]
     if not isinstance(doc.data, dict) or doc.node is None:
         return None, [error(Code.VERIFY_SPEC, "a verify spec must be a mapping", shown, 1)]
     return _validate(doc.data, shown, 1, doc.lines)
@@ -132,8 +136,10 @@ def _validate(d: dict[str, Any], path: str, line: int, lines: Mapping[str, int])
     for k in ("repo", "dataset"):
         if not isinstance(d.get(k), str) or not d.get(k):
             bad(k, f"verify spec needs {k!r} (a string)")
-    if isinstance(d.get("repo"), str) and d["repo"].count("/") != 1:
-        bad("repo", f"repo must be 'owner/name', not {d['repo']!r}")
+    if isinstance(d.get("repo"), str) and (d["repo"].count("/") != 1 or not all(map(is_id, d["repo"].split("/")))):
+        bad("repo", f"repo must be 'owner/name' ({ID_RULE} each), not {d['repo']!r}")
+    if d.get("commit") is not None and not isinstance(d["commit"], str):
+        bad("commit", "commit must be a text (a commit id) or null")
     pre = d.get("preprocess")
     if not isinstance(pre, dict):
         bad("preprocess", "verify spec needs 'preprocess' (a mapping, or {hub_entry: name})")
@@ -169,16 +175,16 @@ def _validate(d: dict[str, Any], path: str, line: int, lines: Mapping[str, int])
             continue
         metrics[m] = col
     tol = d.get("tolerance")
-    if tol is not None and (not isinstance(tol, (int, float)) or isinstance(tol, bool) or tol < 0):
-        bad("tolerance", "tolerance must be a non-negative number of percentage points")
+    if tol is not None and (not isinstance(tol, (int, float)) or isinstance(tol, bool) or not 0 <= tol < 100):
+        bad("tolerance", "tolerance must be a number of percentage points, at least 0 and below 100")
         tol = None
     rows = d.get("rows", {}) or {}
     if not isinstance(rows, dict) or not all(v is None or isinstance(v, str) for v in rows.values()):
         bad("rows", "rows must map row labels to entry-point names (or null)")
         rows = {}
     bs = d.get("batch_size", 32)
-    if not isinstance(bs, int) or isinstance(bs, bool) or bs <= 0:
-        bad("batch_size", "batch_size must be a positive integer")
+    if not isinstance(bs, int) or isinstance(bs, bool) or not 0 < bs <= MAX_BATCH:
+        bad("batch_size", f"batch_size must be a whole number from 1 to {MAX_BATCH}")
         bs = 32
     kw = d.get("entry_kwargs", {}) or {}
     if not isinstance(kw, dict):

@@ -1,5 +1,10 @@
 """Arguments -> Config -> one command (one module each in this package). The only place that
-turns a UserError into printed diagnostics and an exit code.
+turns a problem into printed lines and an exit code (ExitCode): every failure a user can cause or
+meet ends in one clear line and its code, never a traceback.
+
+SIGINT raises KeyboardInterrupt and SIGTERM raises `Terminated` in the main thread, so both
+unwind through the same `with`/`finally` blocks (the staging folder is deleted, render workers
+are terminated, the output lock is released) before exiting 130 / 143.
 """
 
 from __future__ import annotations
@@ -8,7 +13,9 @@ import argparse
 import enum
 import importlib
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -16,15 +23,26 @@ from generator import __version__
 from generator.cli.config import Config, project_root
 from generator.core.errors import Code, EnvironmentFailure, UserError, error
 from generator.run.isolation.spec import SandboxUnavailable
+from generator.core.text import one_line
 from generator.site.options import package_templates
+from generator.site.write import os_problem, output_path
 
 
 class ExitCode(enum.IntEnum):
     OK = 0
     STRICT = 1  # verification failed under --strict (the site was written)
     BAD_INPUT = 2  # cards, registries, options or lock: nothing was written
-    ENVIRONMENT = 3  # this machine cannot do it (e.g. no sandbox for card code)
-    INTERRUPTED = 130
+    ENVIRONMENT = 3  # disk full, output not writable, no sandbox, store changed, output locked by another build
+    INTERRUPTED = 130  # SIGINT (128 + 2)
+    TERMINATED = 143  # SIGTERM (128 + 15)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt (a BaseException, so `except Exception` lets it by)."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
 
 
 # command -> (module in this package, function taking (Config, argparse.Namespace)). Modules are
@@ -126,7 +144,7 @@ def config_from(args: argparse.Namespace) -> Config:
         project=project,
         cards=(args.cards or project / "cards").resolve(),
         templates=project / "templates" if (project / "templates").is_dir() else package_templates(),
-        out=(args.out or project / "site").resolve(),
+        out=output_path(args.out or project / "site"),  # a symlink at the name itself is the site's
         store=store.resolve(),
         cache=project / ".cache",
         verify=not getattr(args, "no_verify", False),
@@ -151,16 +169,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "build")  # `build-site --strict` means `build-site build --strict`
     args = parser().parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:
-        cfg = config_from(args)
-        if args.command != "eval" or not getattr(args, "merge", None):
-            if not cfg.cards.is_dir():
-                raise UserError([error(Code.REGISTRY, f"no cards folder at {cfg.cards} (use --cards or --project)",
-                                       "<command line>", 0)])
-        module, function = COMMANDS[args.command]
-        command: Callable[[Config, argparse.Namespace], int] = getattr(
-            importlib.import_module(f"generator.cli.{module}"), function)
-        return command(cfg, args)
+        return _run(args)
     except UserError as exc:
         print(exc.text, file=sys.stderr)
         n = sum(1 for d in exc.diagnostics if d.level == "error")
@@ -169,13 +181,46 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"build-site: {n} error(s); {done}", file=sys.stderr)
         return ExitCode.BAD_INPUT
     except SandboxUnavailable as exc:
-        print(f"build-site: cannot run card code safely: {exc}. Install bubblewrap "
-              "(apt-get install bubblewrap), or pass --unsafe-no-sandbox to run it without isolation",
-              file=sys.stderr)
-        return ExitCode.ENVIRONMENT
+        return _fail(f"build-site: error: cannot run card code safely: {one_line(exc.message)}. Install "
+                     "bubblewrap (apt-get install bubblewrap), or pass --unsafe-no-sandbox to run it "
+                     "without isolation", ExitCode.ENVIRONMENT)
     except EnvironmentFailure as exc:
-        print(f"build-site: {exc}", file=sys.stderr)
-        return ExitCode.ENVIRONMENT
+        return _fail(f"build-site: error: {one_line(exc.message)}", ExitCode.ENVIRONMENT)
+    except OSError as exc:  # what no stage turned into an EnvironmentFailure: still the machine's
+        return _fail(f"build-site: error: {one_line(str(os_problem(exc, 'a file operation failed')))}",
+                     ExitCode.ENVIRONMENT)
     except KeyboardInterrupt:
-        print("build-site: interrupted; the previous site/ is left as it was", file=sys.stderr)
-        return ExitCode.INTERRUPTED
+        return _fail("build-site: interrupted; the previous site is left as it was", ExitCode.INTERRUPTED)
+    except Terminated:
+        return _fail("build-site: terminated; the previous site is left as it was", ExitCode.TERMINATED)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args: argparse.Namespace) -> int:
+    cfg = config_from(args)
+    if not cfg.out.name:  # `--out /`: the lock and the staging folders live beside the output
+        raise UserError([error(Code.REGISTRY, f"--out {cfg.out} names no folder of its own", "<command line>", 0)])
+    if args.command != "eval" or not getattr(args, "merge", None):
+        if not cfg.cards.is_dir():
+            raise UserError([error(Code.REGISTRY, f"no cards folder at {cfg.cards} (use --cards or --project)",
+                                   "<command line>", 0)])
+    module, function = COMMANDS[args.command]
+    command: Callable[[Config, argparse.Namespace], int] = getattr(
+        importlib.import_module(f"generator.cli.{module}"), function)
+    return command(cfg, args)
+
+
+def _fail(line: str, code: ExitCode) -> int:
+    # A second Ctrl-C while this line is printed must not end in a traceback.
+    main_thread = threading.current_thread() is threading.main_thread()
+    saved = [(sig, signal.signal(sig, signal.SIG_IGN)) for sig in (signal.SIGINT, signal.SIGTERM)] if main_thread else []
+    try:
+        print(line, file=sys.stderr)
+    except OSError:
+        pass  # stderr itself is gone (a closed pipe): the exit code still tells
+    finally:
+        for sig, handler in saved:
+            signal.signal(sig, handler)
+    return code

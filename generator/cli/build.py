@@ -24,8 +24,10 @@ from generator.claims.verify import mismatches, verify_claims
 from generator.cli.config import Config, eval_cache_dir, eval_options, run_cache_dir, run_limits
 from generator.cli.inputs import read_inputs
 from generator.core.errors import Code, Diagnostic, UserError, has_errors
+from generator.core.files import InputFileError, read_text
 from generator.core.jsonio import atomic_write
 from generator.core.model import BAD_RUN_STATUSES, Card, CardVerification
+from generator.core.text import for_terminal
 from generator.run import sandbox
 from generator.run.cache import RunCache
 from generator.run.execute import run_all, store_assets
@@ -38,6 +40,7 @@ from generator.site.options import SiteOptions
 from generator.site.report import junit_xml, report_files
 from generator.site.search import index_stage, repair_index
 from generator.site.views import summarize
+from generator.site.write import OutputLock
 from generator.store.content import Store
 from generator.store.materialize import item_digest
 from generator.store.lock import parse_lock
@@ -45,7 +48,15 @@ from generator.store.sync import sync_local
 
 
 def build(cfg: Config) -> int:
+    # One build at a time per output folder (exit 3 if another holds it); leftovers of killed
+    # builds beside the folder are cleaned once the lock is held.
+    with OutputLock(cfg.out):
+        return _build(cfg)
+
+
+def _build(cfg: Config) -> int:
     started = time.perf_counter()
+    log = (lambda m: print(for_terminal(m), file=sys.stderr)) if cfg.verbose else None
     options = SiteOptions.for_project(cfg.cards, cfg.templates, cfg.base_url)
     input_files = _input_files(cfg)
     fingerprint = _fingerprint(cfg)
@@ -75,10 +86,10 @@ def build(cfg: Config) -> int:
     if lock is not None:
         sandbox.cleanup_stale()  # what runs of builds killed with SIGKILL left (cgroups, mounts, folders)
         programs = run_all(cards, store_assets(lock, store, sandboxed=cfg.sandbox), jobs=cfg.workers, rerun=cfg.rerun,
-                           limits=run_limits(cfg), cache=RunCache(run_cache_dir(cfg), __version__))
+                           limits=run_limits(cfg), cache=RunCache(run_cache_dir(cfg), __version__, log=log))
         claims, more = verify_claims(cards, inputs.specs, lock, store, inputs.datasets,
                                      eval_options(cfg, progress=sys.stderr.isatty()),
-                                     None if cfg.rerun else EvalCache(eval_cache_dir(cfg)))
+                                     None if cfg.rerun else EvalCache(eval_cache_dir(cfg), log=log))
         _print(more)
         verification = {c.meta.id: CardVerification(c.meta.id, programs.get(c.meta.id, ()), claims[c.meta.id])
                         for c in cards}
@@ -87,7 +98,6 @@ def build(cfg: Config) -> int:
     # 4. render and write the site with its machine-readable files, 5. search index (before the swap)
     extra = report_files(cards, verification, {k: dict(v.model_index) for k, v in inputs.datasets.items()},
                          cfg.eval_limit)
-    log = (lambda m: print(m, file=sys.stderr)) if cfg.verbose else None
     report = build_site(cards, inputs.tags, verification, options, cfg.out, log=log, input_stats=stats,
                         fingerprint=fingerprint, workers=cfg.jobs, extra=extra,
                         before_swap=(lambda stage, changed: _print(index_stage(cfg.out, stage, changed)))
@@ -138,10 +148,12 @@ def _fingerprint(cfg: Config) -> str:
 def _store_presence(cfg: Config) -> str:
     """Which lock items the store holds (a `build-site fetch` changes this, not the lock): the
     same digest the run cache keys on."""
-    try:
-        lock, problems = parse_lock(cfg.lock_file.read_text(encoding="utf-8"))
-    except OSError:
+    if not os.path.lexists(cfg.lock_file):
         return "no lock"
+    try:  # the read stage reports an unreadable lock; here it only must not hang or crash
+        lock, problems = parse_lock(read_text(cfg.lock_file, cfg.lock_display, within=cfg.cards))
+    except InputFileError:
+        return "unreadable"
     return "unreadable" if problems else item_digest(lock, Store(cfg.store))
 
 

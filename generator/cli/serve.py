@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from generator.cli.config import Config
-from generator.core.errors import UserError
+from generator.core.errors import EnvironmentFailure, UserError
 
 POLL_S = 0.5
 SETTLE_S = 0.2  # editors write a file in several steps: wait until it stops changing
@@ -129,8 +129,8 @@ def make_server(site: Path, port: int, state: BuildState) -> http.server.Threadi
 def _build(cfg: Config, build: Callable[[Config], int]) -> bool:
     try:
         build(cfg)
-    except UserError as exc:
-        print(exc.text, file=sys.stderr)
+    except (UserError, EnvironmentFailure) as exc:
+        print(exc.text if isinstance(exc, UserError) else f"build-site: error: {exc.message}", file=sys.stderr)
         print("build-site serve: the build failed; still serving the previous site", file=sys.stderr)
         return False
     return True

@@ -11,6 +11,8 @@ import enum
 from dataclasses import dataclass
 from typing import Iterable, Literal
 
+from generator.core.text import escape_path, one_line
+
 Level = Literal["error", "warning"]
 
 
@@ -55,6 +57,13 @@ class Code(str, enum.Enum):
     RESULTS_TABLE = "results-table"
     ROW_NO_ENTRY = "row-no-entry"
     DATASET_SUBSET = "dataset-subset"
+    # any input file (card, registry, spec, lock): how it is read
+    ENCODING = "encoding"  # not UTF-8
+    NOT_A_FILE = "not-a-file"  # a folder, device, FIFO, dangling symlink or symlink out of the folder
+    UNREADABLE = "unreadable"  # the file system refused (permissions, I/O error)
+    TOO_LARGE = "too-large"
+    YAML_LIMIT = "yaml-limit"  # anchors/aliases expand too far, or nesting too deep
+    BAD_ID = "bad-id"  # an id that becomes part of a path (tag, dataset, repository)
     # verification outcomes that fail --strict
     SNIPPET_FAILED = "snippet-failed"
     SNIPPET_TIMEOUT = "snippet-timeout"
@@ -77,7 +86,8 @@ class Diagnostic:
     loc: Loc
 
     def __str__(self) -> str:
-        return f"{self.loc}: {self.level}: {self.message} [{self.code.value}]"
+        # One line, whatever a message quotes (a child's output, a file name with a newline).
+        return f"{escape_path(str(self.loc))}: {self.level}: {one_line(self.message)} [{self.code.value}]"
 
 
 def error(code: Code, message: str, path: str, line: int) -> Diagnostic:
@@ -109,5 +119,10 @@ class UserError(Exception):
 
 
 class EnvironmentFailure(Exception):
-    """This machine or its state keeps the command from working (the sandbox is missing, the
-    asset store was changed, the output cannot be written): one clear line, exit code 3."""
+    """The machine, not the input, failed: the disk is full, the output folder is not writable,
+    the sandbox is missing, the asset store was changed, another build holds the output's lock. The command line prints the
+    message as one line and exits 3 (`--strict` problems are 1, bad input 2)."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)

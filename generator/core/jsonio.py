@@ -7,7 +7,8 @@
 - `atomic_write`: a sibling temp file renamed over the target, so a reader (or a crash) sees the
   old file or the new one, never half of one;
 - `JsonCache`: a folder of `<key>.json` entries, the storage of the run and evaluation caches.
-  An entry that is absent or does not parse is a miss, never an error: caches only save time.
+  An entry that is absent or does not parse is a miss, never an error: caches only save time
+  (the run and evaluation caches also check every field's type before trusting an entry).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, Mapping
@@ -50,6 +52,10 @@ def atomic_write(path: Path, data: bytes, *, durable: bool = False) -> None:
         raise
 
 
+# A cache entry holds a program's captured output (capped by the supervisor) or one evaluation.
+MAX_ENTRY_BYTES = 64 * 1024 * 1024
+
+
 class JsonCache:
     """`<root>/<key>.json`, or `<root>/<key[:2]>/<key>.json` with `fanout` (many entries)."""
 
@@ -61,11 +67,27 @@ class JsonCache:
         return self.root / key[:2] / f"{key}.json" if self.fanout else self.root / f"{key}.json"
 
     def read(self, key: str) -> Any | None:
+        return self.read_checked(key)[0]
+
+    def read_checked(self, key: str) -> tuple[Any | None, str]:
+        """(data, "") for an entry that parses, (None, "") for none, (None, why) for a broken one."""
+        path = self.path(key)
         try:
-            with open(self.path(key), encoding="utf-8") as f:
-                return json.load(f)
-        except (OSError, ValueError):
-            return None
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None, ""
+        except OSError as exc:
+            return None, f"cannot read {path}: {exc.strerror}"
+        try:
+            with os.fdopen(fd, "rb") as f:
+                st = os.fstat(f.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    return None, f"{path} is not a file"
+                if st.st_size > MAX_ENTRY_BYTES:
+                    return None, f"{path} is larger than {MAX_ENTRY_BYTES:,} bytes"
+                return json.loads(f.read(MAX_ENTRY_BYTES + 1).decode("utf-8")), ""
+        except (OSError, ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            return None, f"{path} does not parse: {type(exc).__name__}: {str(exc)[:120]}"
 
     def write(self, key: str, data: Mapping[str, Any]) -> None:
         atomic_write(self.path(key), (json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True)

@@ -9,6 +9,7 @@ render:   cards + verification -> Page
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Literal, Mapping
 
@@ -188,10 +189,16 @@ class ProgramResult:
     card_path: str = ""  # the card file, for diagnostics at a block's line (Card.path)
 
     def block(self, lang: str, index: int) -> BlockResult | None:
+        return self._by_position.get((lang, index))
+
+    @functools.cached_property
+    def _by_position(self) -> Mapping[tuple[str, int], BlockResult]:
+        # Pages look every block up: a scan per lookup made a 10,000-block card quadratic.
+        # (cached_property writes the instance __dict__, which a frozen dataclass allows.)
+        out: dict[tuple[str, int], BlockResult] = {}
         for b in self.blocks:
-            if b.lang == lang and b.index == index:
-                return b
-        return None
+            out.setdefault((b.lang, b.index), b)  # the first one wins, as the scan did
+        return out
 
 
 # ---------------------------------------------------------------- accuracy claims

@@ -2,19 +2,30 @@
 
 Layout: `<root>/<tool version>/<key[:2]>/<key>.json` (default root `<project>/.cache/runs`), so a
 new tool version never reads an older version's results. What goes into a key is decided by
-execute.program_key; this module only stores and loads, and (de)serialises results.
+plan.program_key; this module only stores and loads, and (de)serialises results.
+
+The cache is a pure optimisation: an entry is used only when every field has the type it must
+have, every status is one a run can give, and (given the plan) it holds exactly the plan's
+blocks. Anything else (a hand-edited, truncated or foreign file) is a miss, said under `-v`, and
+the program runs again: a damaged entry can neither crash a build nor turn a block into
+"not run" and so let `--strict` pass.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping, get_args
 
 from generator.core.jsonio import JsonCache
-from generator.core.model import BlockResult, ProgramResult
+from generator.core.model import BlockResult, ProgramResult, RunStatus
+from generator.run.plan import Plan
 
 FORMAT = 1  # bump when the JSON shape changes
+
+STATUSES = frozenset(get_args(RunStatus))
+Log = Callable[[str], None]
 
 
 def program_to_json(p: ProgramResult) -> dict[str, Any]:
@@ -30,35 +41,103 @@ def program_to_json(p: ProgramResult) -> dict[str, Any]:
     }
 
 
+class BadEntry(ValueError):
+    """A cache entry that does not have the shape of a result."""
+
+
+# BlockResult field -> what its JSON value must be
+def _is_text(v: object) -> bool:
+    return isinstance(v, str)
+
+
+def _is_count(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _is_seconds(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+
+
+_BLOCK_FIELDS: Mapping[str, Callable[[object], bool]] = {
+    "lang": _is_text, "index": _is_count, "line": _is_count, "status": lambda v: v in STATUSES,
+    "flags": lambda v: isinstance(v, list) and all(map(_is_text, v)), "duration_s": _is_seconds,
+    "peak_mb": _is_seconds, "stdout": _is_text, "stderr": _is_text, "traceback": _is_text,
+    "reason": _is_text, "cached": lambda v: isinstance(v, bool),
+}
+_PROGRAM_FIELDS: Mapping[str, Callable[[object], bool]] = {
+    "card_id": _is_text, "card_path": _is_text, "cache_key": _is_text, "ran_at": _is_text,
+    "langs": lambda v: isinstance(v, list) and all(map(_is_text, v)),
+    "environment": lambda v: isinstance(v, dict) and all(map(_is_text, v.values())),
+    "blocks": lambda v: isinstance(v, list),
+}
+
+
+def _check(d: object, fields: Mapping[str, Callable[[object], bool]], what: str) -> dict[str, Any]:
+    if not isinstance(d, dict):
+        raise BadEntry(f"{what} is {type(d).__name__}, not an object")
+    for name, ok in fields.items():
+        if name not in d:
+            raise BadEntry(f"{what} has no {name!r}")
+        if not ok(d[name]):
+            raise BadEntry(f"{what} has a bad {name!r}: {str(d[name])[:60]!r}")
+    return d
+
+
 def program_from_json(d: Mapping[str, Any], cached: bool = False) -> ProgramResult:
-    names = {f.name for f in dataclasses.fields(BlockResult)}
-    blocks = tuple(
-        BlockResult(**{**{k: v for k, v in b.items() if k in names},
-                       "flags": tuple(b.get("flags", ())), "cached": cached or bool(b.get("cached"))})
-        for b in d["blocks"])
-    return ProgramResult(card_id=d["card_id"], langs=tuple(d["langs"]), blocks=blocks,
-                         cache_key=d["cache_key"], ran_at=d["ran_at"],
-                         environment=dict(d.get("environment", {})),
-                         card_path=d.get("card_path", ""))
+    """The result an entry holds; BadEntry when any field is missing or of the wrong type."""
+    d = _check(d, _PROGRAM_FIELDS, "the entry")
+    blocks = []
+    for n, raw in enumerate(d["blocks"]):
+        b = _check(raw, _BLOCK_FIELDS, f"block {n}")
+        blocks.append(BlockResult(**{**{k: b[k] for k in _BLOCK_FIELDS}, "flags": tuple(b["flags"]),
+                                     "duration_s": float(b["duration_s"]), "peak_mb": float(b["peak_mb"]),
+                                     "cached": cached or b["cached"]}))
+    return ProgramResult(card_id=d["card_id"], langs=tuple(d["langs"]), blocks=tuple(blocks),
+                         cache_key=d["cache_key"], ran_at=d["ran_at"], environment=dict(d["environment"]),
+                         card_path=d["card_path"])
+
+
+def expected_blocks(plan: Plan) -> list[tuple[str, int, int]]:
+    """(lang, index, line) of every block a run of `plan` reports, in order (results.py restates
+    the section blocks for each further language)."""
+    n_pre = len(plan.blocks) - (len(plan.per_lang[plan.langs[0]]) if plan.langs else 0)
+    out = [(s.lang, s.index, s.loc.line) for s in plan.blocks]
+    for lang in plan.langs[1:]:
+        out += [(s.lang, s.index, s.loc.line) for s in plan.per_lang[lang][:len(plan.blocks) - n_pre]]
+    return out
 
 
 class RunCache:
-    def __init__(self, root: Path, tool_version: str) -> None:
+    def __init__(self, root: Path, tool_version: str, log: Log | None = None) -> None:
         self.store = JsonCache(Path(root) / tool_version, fanout=True)
+        self.log = log
 
     @property
     def dir(self) -> Path:
         return self.store.root
 
-    def get(self, key: str) -> ProgramResult | None:
-        """The stored result with every block marked cached=True; None if absent or unreadable
-        (a damaged entry is simply a miss: the program runs again and overwrites it)."""
-        data = self.store.read(key)
+    def get(self, key: str, plan: Plan | None = None) -> ProgramResult | None:
+        """The stored result with every block marked cached=True; None if absent or not a
+        well-formed result of this key (and, given `plan`, of exactly its blocks)."""
+        data, problem = self.store.read_checked(key)
         try:
-            if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("cache_key") != key:
+            if problem:
+                raise BadEntry(problem)
+            if data is None:
                 return None
-            return program_from_json(data, cached=True)
-        except (ValueError, KeyError, TypeError, AttributeError):
+            if not isinstance(data, dict) or data.get("format") != FORMAT:
+                raise BadEntry(f"format {data.get('format') if isinstance(data, dict) else None!r}, not {FORMAT}")
+            if data.get("cache_key") != key:
+                raise BadEntry("it holds the result of another key")
+            result = program_from_json(data, cached=True)
+            if plan is not None:
+                got = [(b.lang, b.index, b.line) for b in result.blocks]
+                if got != expected_blocks(plan) or list(result.langs) != list(plan.langs):
+                    raise BadEntry(f"its {len(got)} block(s) are not the {len(expected_blocks(plan))} of the program")
+            return result
+        except BadEntry as exc:
+            if self.log is not None:
+                self.log(f"run cache: ignoring entry {key[:12]} ({exc}); running the program again")
             return None
 
     def put(self, result: ProgramResult) -> None:

@@ -60,7 +60,7 @@ def run_plan(plan: Plan, assets_factory: AssetsFactory, limits: Limits = Limits(
     """One program: from the cache unless `rerun`, else run in a child (and cache the result)."""
     key = program_key(plan, assets_factory.digest, limits)
     if cache is not None and not rerun:
-        hit = cache.get(key)
+        hit = cache.get(key, plan)
         if hit is not None:
             return hit
     ran_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
@@ -129,7 +129,7 @@ def run_all(cards: Iterable[Card], assets_factory: AssetsFactory, jobs: int | No
             for i, plan in enumerate(plans):
                 hit = None
                 if store is not None and not rerun:
-                    hit = store.get(program_key(plan, assets_factory.digest, limits))
+                    hit = store.get(program_key(plan, assets_factory.digest, limits), plan)
                 if hit is not None:
                     results[i] = hit
                     finish(plan, hit, "cached")

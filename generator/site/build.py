@@ -30,7 +30,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
@@ -38,6 +37,7 @@ from typing import Callable, Mapping, Sequence
 from generator.core.errors import Code, UserError, error
 from generator.core.jsonio import atomic_write
 from generator.core.model import Card, CardVerification, Page, Tag
+from generator.core.workers import start_blocked, worker_init
 from generator.site import state as incremental
 from generator.site.options import SiteOptions
 from generator.site.pages import SiteRenderer
@@ -164,6 +164,9 @@ def _build_staged(sr: SiteRenderer, jobs: Sequence[PageJob], order: Sequence[Pag
 
 def _refuse_foreign_folder(out_dir: Path) -> None:
     """A build replaces the whole output folder; never do that to a folder this tool did not make."""
+    if os.path.lexists(out_dir) and not out_dir.is_dir():
+        raise UserError([error(Code.REGISTRY, f"refusing to replace {out_dir}: it is not a folder; choose "
+                               "another output folder", str(out_dir), 1)])
     if out_dir.is_dir() and not (out_dir / incremental.STATE_FILE).exists() and any(out_dir.iterdir()):
         raise UserError([error(Code.REGISTRY, f"refusing to replace {out_dir}: it is not empty and was not "
                                f"built by build-site (no {incremental.STATE_FILE}); remove it or choose "
@@ -189,15 +192,18 @@ def _render_chunk(chunk: range) -> int:
 def _render_parallel(sr: SiteRenderer, all_jobs: Sequence[PageJob], order: Sequence[PageJob],
                      folder: Path, workers: int) -> None:
     """Render `order` in forked processes that write straight into `folder` (no page bytes
-    cross process boundaries). Chunks keep a card's pages together for the section cache."""
+    cross process boundaries). Chunks keep a card's pages together for the section cache.
+    The workers die with this process (kill -9 included) and leaving the `with` terminates them
+    (Ctrl-C, SIGTERM, an error in a page): none outlives the build."""
     global _FORK_STATE
     _FORK_STATE = (sr, all_jobs, order, folder)
     size = max(1, len(order) // (workers * 8))
     chunks = [range(i, min(i + size, len(order))) for i in range(0, len(order), size)]
     try:
         ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            for _ in pool.map(_render_chunk, chunks):
+        pool = start_blocked(lambda: ctx.Pool(workers, initializer=worker_init, initargs=(os.getpid(),)))
+        with pool:
+            for _ in pool.imap_unordered(_render_chunk, chunks):
                 pass
     finally:
         _FORK_STATE = None

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from generator.cards.registry import YamlProblem, load_yaml
+from generator.cards.registry import InputFileError, YamlProblem, load_yaml, read_input
 from generator.core.errors import Code, Diagnostic, UserError, error
 from generator.core.model import LANGS
 
@@ -24,17 +24,52 @@ from generator.core.model import LANGS
 class Catalog:
     path: str
     strings: Mapping[str, Mapping[str, str]]  # key -> lang -> text
+    lines: Mapping[str, int] = field(default_factory=dict)  # key -> its line in the file
 
     def get(self, lang: str, key: str, **params: object) -> str:
         try:
             text = self.strings[key][lang]
         except KeyError:
             raise UserError([error(Code.REGISTRY, f"UI string {key!r} missing for {lang}", self.path, 1)])
-        return text.format(**params) if params else text
+        if not params:
+            return text
+        try:
+            return text.format(**params)
+        except (KeyError, IndexError, ValueError) as exc:  # check_against catches this before a build
+            raise UserError([error(Code.REGISTRY, f"UI string {key!r} ({lang}) cannot be filled in: "
+                                   f"{type(exc).__name__} {exc}", self.path, 1)]) from None
 
 
 def _placeholders(text: str) -> frozenset[str]:
     return frozenset(name for _, name, _, _ in string.Formatter().parse(text) if name)
+
+
+def _placeholder_problem(text: str) -> str | None:
+    """Only `{name}` and `{name:spec}` with a plain name: `str.format` would also follow
+    `{n.__class__...}` and `{n[...]}`, which would let a catalog print the tool's internals."""
+    try:
+        fields = [(name, spec) for _, name, spec, _ in string.Formatter().parse(text) if name is not None]
+    except ValueError as exc:
+        return f"is not a valid text with {{placeholders}} ({exc}; write {{{{ and }}}} for braces)"
+    for name, spec in fields:
+        if not name.isidentifier() or "{" in (spec or ""):
+            return f"has placeholder {{{name}}}: only plain names like {{n}} are allowed"
+    return None
+
+
+def check_against(catalog: Catalog, reference: Catalog) -> list[Diagnostic]:
+    """A cards folder's own catalog may word every string, but may use only the placeholders the
+    tool fills in (those of the tool's catalog): any other would fail while a page renders."""
+    diags = []
+    for key in sorted(set(catalog.strings) & set(reference.strings)):
+        allowed = frozenset().union(*(_placeholders(t) for t in reference.strings[key].values()))
+        for lang, text in sorted(catalog.strings[key].items()):
+            extra = sorted(_placeholders(text) - allowed)
+            if extra:
+                diags.append(error(Code.REGISTRY, f"UI string {key!r} ({lang}) uses {{{extra[0]}}}, which the "
+                                   f"site does not fill in (it has: {', '.join(sorted(allowed)) or 'none'})",
+                                   catalog.path, catalog.lines.get(f"{key}.{lang}", catalog.lines.get(key, 1))))
+    return diags
 
 
 def parse_catalog(path: str, text: str) -> Catalog:
@@ -42,7 +77,7 @@ def parse_catalog(path: str, text: str) -> Catalog:
     try:
         doc = load_yaml(text)
     except YamlProblem as p:
-        raise UserError([error(Code.YAML_SYNTAX, f"invalid YAML: {p.exc}", path, p.line)])
+        raise UserError([error(p.code, p.message("the UI catalog"), path, p.line)])
     data = doc.data
     if not isinstance(data, dict):
         raise UserError([error(Code.REGISTRY, "UI catalog must be a mapping of keys", path, 1)])
@@ -59,6 +94,9 @@ def parse_catalog(path: str, text: str) -> Catalog:
             value = entry.get(lang)
             if not isinstance(value, str) or not value.strip():
                 diags.append(error(Code.REGISTRY, f"UI string {key!r} has no {lang} text", path, line))
+            elif _placeholder_problem(value) is not None:
+                diags.append(error(Code.REGISTRY, f"UI string {key!r} ({lang}) {_placeholder_problem(value)}",
+                                   path, line))
             else:
                 texts[lang] = value
         extra = sorted(set(map(str, entry)) - set(LANGS))
@@ -71,11 +109,16 @@ def parse_catalog(path: str, text: str) -> Catalog:
         strings[str(key)] = texts
     if diags:
         raise UserError(diags)
-    return Catalog(path, strings)
+    return Catalog(path, strings, dict(lines))
 
 
 def load_catalog(path: Path, display_path: str | None = None) -> Catalog:
-    return parse_catalog(display_path or str(path), path.read_text(encoding="utf-8"))
+    shown = display_path or str(path)
+    try:
+        text = read_input(path, shown, within=path.parent)
+    except InputFileError as exc:
+        raise UserError([exc.diagnostic]) from None
+    return parse_catalog(shown, text)
 
 
 _T_CALL = re.compile(r"""\bt\(\s*["']([A-Za-z0-9_.-]+)["']""")

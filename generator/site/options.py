@@ -43,7 +43,9 @@ class SiteOptions:
     def for_project(cls, cards_dir: Path, templates_dir: Path | None = None, base_url: str = "") -> "SiteOptions":
         """The catalog is the cards folder's `i18n.yaml` when it has one, else the templates'."""
         templates = templates_dir or DEFAULT_TEMPLATES
-        catalog = next((p for p in (cards_dir / CATALOG_FILE, templates / CATALOG_FILE) if p.is_file()),
+        # lexists, not is_file: a cards folder's i18n.yaml that is a folder or a dangling symlink
+        # is its catalog, reported as unreadable, not silently replaced by the templates' one.
+        catalog = next((p for p in (cards_dir / CATALOG_FILE, templates / CATALOG_FILE) if os.path.lexists(p)),
                        DEFAULT_CATALOG)
         shown = os.path.relpath(catalog) if catalog.is_absolute() else str(catalog)
         return cls(base_url=base_url, templates_dir=templates,

@@ -9,6 +9,7 @@ the site is served from.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,9 @@ from generator.site import markdown
 
 from generator.site import urls
 from generator.site.highlight import highlight
-from generator.core.errors import Code, UserError, error
-from generator.site.i18n import Catalog, check_templates
+from generator.core.errors import Code, Diagnostic, UserError, error
+from generator.site.i18n import Catalog, check_against, check_templates, load_catalog
+from generator.site.options import CATALOG_FILE
 from generator.core.model import DEFAULT_LANG, HTML_LANG, LANGS, Card, CardVerification, Snippet, Tag, other_langs
 from generator.site.views import (BlockView, ClaimView, Summary, block_view, catalog_keys, claim_view,
                        column_key, find_block, summarize, summary_keys, summary_text,
@@ -67,6 +69,25 @@ class CardEntry:
     tone: str  # none | bad | ok | mixed (see verdicts.summary_tone)
 
 
+def catalog_problems(catalog: Catalog, templates_dir: Path) -> list[Diagnostic]:
+    """Everything the pages will ask of the catalog: every `t("key")` of the templates, every
+    computed key (statuses, counts), and, for a cards folder's own catalog, only placeholders the
+    tool's catalog has. `build-site check` runs this too, so a broken catalog fails before any
+    snippet runs."""
+    sources = {p.name: p.read_text(encoding="utf-8") for p in sorted(templates_dir.glob("*.html"))}
+    try:
+        check_templates(catalog, sources)
+        problems: list[Diagnostic] = []
+    except UserError as exc:
+        problems = list(exc.diagnostics)
+    problems += [error(Code.REGISTRY, f"UI string {k!r} missing", catalog.path, 1)
+                 for k in catalog_keys() + summary_keys() if k not in catalog.strings]
+    reference = templates_dir / CATALOG_FILE
+    if reference.is_file() and os.path.realpath(reference) != os.path.realpath(catalog.path):
+        problems += check_against(catalog, load_catalog(reference, f"templates/{CATALOG_FILE}"))
+    return problems
+
+
 class Renderer:
     def __init__(self, templates_dir: Path, catalog: Catalog, tags: Mapping[str, Tag],
                  *, base_url: str | None, version: str) -> None:
@@ -83,11 +104,9 @@ class Renderer:
             keep_trailing_newline=True,
             auto_reload=False,
         )
-        sources = {p.name: p.read_text(encoding="utf-8") for p in sorted(templates_dir.glob("*.html"))}
-        check_templates(catalog, sources)
-        missing = [k for k in catalog_keys() + summary_keys() if k not in catalog.strings]
-        if missing:
-            raise UserError([error(Code.REGISTRY, f"UI string {k!r} missing", catalog.path, 1) for k in missing])
+        problems = catalog_problems(catalog, templates_dir)
+        if problems:
+            raise UserError(problems)
         try:
             self._tpl = {name: self.env.get_template(name) for name in
                          ("root.html", "index.html", "model.html", "404.html", "_parts.html")}
@@ -98,6 +117,16 @@ class Renderer:
         self._parts = cast(_PartsMacros, self._tpl["_parts.html"].module)
         self._skeletons: dict[tuple[str, str, str], _Skeleton] = {}
         self._t = {lang: functools.partial(catalog.get, lang) for lang in LANGS}
+        self._highlighted: dict[tuple[str, str], str] = {}
+
+    def _highlight(self, code: str, info: str) -> str:
+        """Each block once per build: the model page and the JSON API show the same HTML (and the
+        two languages' blocks are often the same code)."""
+        key = (code, info)
+        html = self._highlighted.get(key)
+        if html is None:
+            html = self._highlighted[key] = highlight(code, info)
+        return html
 
     # ------------------------------------------------------------ shared page context
 
@@ -239,7 +268,7 @@ class Renderer:
     def _code_block(self, t: Callable[..., str], snip: Snippet | None, code: str, info: str, block_id: str,
                     verification: CardVerification | None, lang: str) -> str:
         # On the page the block scrolls sideways, so keyboard users must be able to focus it.
-        code_html = Markup(highlight(code, info).replace("<pre ", '<pre tabindex="0" ', 1))
+        code_html = Markup(self._highlight(code, info).replace("<pre ", '<pre tabindex="0" ', 1))
         if snip is None or not snip.is_python:
             return str(self._parts.plain_code(code_html))
         result, program = find_block(verification, lang, snip.lang, snip.index)
@@ -279,7 +308,7 @@ class Renderer:
         def fill(m: re.Match[str]) -> str:
             if m.group(1) == "F":
                 _line, info, code = sk.fences[int(m.group(2))]
-                return highlight(code, info) + "\n"
+                return self._highlight(code, info) + "\n"
             return ""
 
         return _SLOT.sub(fill, sk.html)

@@ -9,6 +9,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from generator import __version__ as TOOL_VERSION
 from generator.core.jsonio import pretty
+from generator.core.text import for_xml
 from generator.core.model import BAD_RUN_STATUSES, PRELUDE, BlockResult, Card, CardVerification, ClaimState, ProgramResult
 from generator.site import urls
 from generator.site.modelindex import model_index
@@ -81,7 +82,9 @@ def _where(b: BlockResult) -> str:
 def junit_xml(verifications: Iterable[CardVerification], suite_name: str = "card-snippets") -> bytes:
     """One <testcase classname=card id name=language> per card and language. A failed, timed-out
     or blocked block makes a <failure> (message: the first bad block's reason; text: every bad
-    block with its card line and traceback); a case whose blocks were all skipped is <skipped>."""
+    block with its card line and traceback); a case whose blocks were all skipped is <skipped>.
+    Reasons and tracebacks come from untrusted code: characters XML 1.0 cannot hold (NUL, ESC,
+    other controls) are dropped, or no CI could parse the file."""
     suite = ET.Element("testsuite", name=suite_name)
     tests = failures = skipped = 0
     total_time = 0.0
@@ -99,19 +102,19 @@ def junit_xml(verifications: Iterable[CardVerification], suite_name: str = "card
                 if bad:
                     failures += 1
                     first = bad[0]
-                    fail = ET.SubElement(case, "failure", type=first.status,
-                                         message=f"{_where(first)} (line {first.line}) {first.status}: {first.reason}")
-                    fail.text = "\n\n".join(
+                    fail = ET.SubElement(case, "failure", type=first.status, message=for_xml(
+                        f"{_where(first)} (line {first.line}) {first.status}: {first.reason}"))
+                    fail.text = for_xml("\n\n".join(
                         f"line {b.line}: {_where(b)} {b.status}: {b.reason}\n{b.traceback}".rstrip()
-                        for b in bad)
+                        for b in bad))
                 elif blocks and all(b.status == "skipped" for b in blocks):
                     skipped += 1
-                    ET.SubElement(case, "skipped", message="; ".join(
-                        sorted({b.reason for b in blocks if b.reason})) or "skipped")
+                    ET.SubElement(case, "skipped", message=for_xml("; ".join(
+                        sorted({b.reason for b in blocks if b.reason})) or "skipped"))
                 out = "\n".join(f"line {b.line}: {_where(b)}: {b.status}"
                                 + (f" [{', '.join(b.flags)}]" if b.flags else "")
                                 + (" (cached)" if b.cached else "") for b in blocks)
-                ET.SubElement(case, "system-out").text = out
+                ET.SubElement(case, "system-out").text = for_xml(out)
     suite.set("tests", str(tests))
     suite.set("failures", str(failures))
     suite.set("errors", "0")

@@ -11,6 +11,8 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable, Mapping
 
+from generator.core.text import escape_controls
+from generator.core.text import strip_ansi as _strip_ansi
 from generator.core.model import PRELUDE, BlockResult, Card, CardVerification, ClaimState, ProgramResult
 from generator.site.redact import public_text
 
@@ -95,7 +97,7 @@ def block_view(t: Translate, block_id: str, result: BlockResult | None,
     if result.reason:
         tip.append(public_text(result.reason))
     notes = [t(FLAG_NOTES[flag]) if flag in FLAG_NOTES else t("note.flag", flag=flag) for flag in result.flags]
-    outputs = [(title, public_text(strip_ansi(text))) for title, text in (
+    outputs = [(title, public_text(escape_controls(text))) for title, text in (
         (t("out.reason"), result.reason),
         (t("out.stdout"), result.stdout),
         (t("out.stderr"), result.stderr),
@@ -104,12 +106,9 @@ def block_view(t: Translate, block_id: str, result: BlockResult | None,
     return BlockView(block_id, status, label, tuple(tip), tuple(notes), tuple(outputs), True)
 
 
-# Terminal colour codes (MegEngine's logger colours its lines): meaningless in a web page.
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
+# Terminal colour codes (MegEngine's logger colours its lines) are meaningless in a web page and
+# dropped; any other control character is shown as `\xNN` (escape_controls), then HTML-escaped.
+strip_ansi = _strip_ansi
 
 
 @dataclass(frozen=True)

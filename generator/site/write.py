@@ -1,24 +1,84 @@
-"""Putting a built site on disk so that it is never half-written.
+"""Putting a built site on disk so that it is never half-written, never missing, and never
+written anywhere but inside the output folder.
 
-The new site is assembled in a temporary folder next to the output folder (same file system, so
-renames are atomic), then swapped in: old -> `.<name>.old-<pid>`, new -> `<name>`, old deleted.
-If anything fails before the swap the temporary folder is removed and the old site is untouched;
-the only moment without a site folder is between the two renames.
+- `OutputLock`: one build at a time per output folder (an flock on `.<name>.lock` beside it,
+  released by the kernel however the holder dies). Holding it, a build removes what dead builds
+  left beside the folder (`.<name>.new-<pid>` staging folders, old copies) and puts back a site
+  that a kill left only as `.<name>.old-<pid>`.
+- `Stage`: the new site is assembled in `.<name>.new-<pid>` next to the output folder (same file
+  system), then swapped in with one atomic step: Linux `renameat2(RENAME_EXCHANGE)` exchanges
+  the two folders, so the output path always names a complete site. Where the system has no
+  exchange, the output path becomes a symlink to a versioned folder (`.<name>.v-<id>`) replaced
+  by a single rename; converting a plain folder to that layout is the one step with a gap, and
+  the lock's recovery covers it.
+- Every URL written is checked (`safe_url`): relative, no `..`, no control characters; ids are
+  validated where they are read (core/ids.py), this is the last line of defence.
 
 Incremental builds hard-link unchanged files from the old site into the new folder (cheap, and
 safe because no file in a site folder is ever modified in place: every output is a new file).
-Where hard links are not possible the file is copied.
+Where hard links are not possible the file is copied. An OSError while writing (disk full,
+read-only, permissions) becomes an EnvironmentFailure: exit 3 with one line.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
+import fcntl
 import os
 import shutil
+import time
 from pathlib import Path
+from typing import Any
+
+from generator.core.errors import Code, EnvironmentFailure, UserError, error
+from generator.core.text import escape_path
+
+# Names beside the output folder `<name>`, all starting `.<name>.`
+_STAGING = ("new", "old", "link")  # `.<name>.<kind>-<pid>`
+_VERSION = "v"  # `.<name>.v-<id>`: a site folder the output symlink points at (fallback layout)
 
 
 def _tmp_name(out_dir: Path, kind: str) -> Path:
     return out_dir.parent / f".{out_dir.name}.{kind}-{os.getpid()}"
+
+
+def output_path(path: Path) -> Path:
+    """The output folder made absolute without following a symlink at its own name (in the
+    fallback layout the output path is a symlink that a build replaces, not a folder to enter)."""
+    path = Path(os.path.abspath(path))
+    return path.parent.resolve() / path.name
+
+
+def os_problem(exc: OSError, doing: str) -> EnvironmentFailure:
+    """`doing` ("cannot write the site to x") + what the system said, as one line."""
+    name = errno.errorcode.get(exc.errno or 0, "")
+    where = f" ({escape_path(str(exc.filename))})" if exc.filename and str(exc.filename) not in doing else ""
+    hint = _HINTS.get(exc.errno or 0, "")
+    return EnvironmentFailure(f"{doing}: {exc.strerror or exc}{f' [{name}]' if name else ''}{where}{hint}")
+
+
+_HINTS = {
+    errno.ENOSPC: "; the disk is full",
+    errno.EDQUOT: "; the disk quota is used up",
+    errno.EROFS: "; the file system is read-only",
+    errno.EACCES: "; the output folder is not writable by this user",
+    errno.EPERM: "; the output folder is not writable by this user",
+}
+
+
+# ---------------------------------------------------------------- the URL check
+
+
+def safe_url(url: str, root: Path) -> str:
+    """`url` if it names a file strictly inside `root`; else a UserError (nothing is written)."""
+    parts = url.split("/")
+    bad = (not url or url.startswith("/") or "\\" in url or any(ord(c) < 32 or c == "\x7f" for c in url)
+           or any(p in ("", ".", "..") for p in parts[:-1]) or parts[-1] in (".", ".."))
+    if bad:
+        raise UserError([error(Code.BAD_ID, f"refusing to write {url!r}: it is not a plain path inside the "
+                               "output folder", str(root), 1)])
+    return url
 
 
 class FolderWriter:
@@ -37,36 +97,48 @@ class FolderWriter:
                 parent = parent.rpartition("/")[0]
 
     def write(self, url: str, data: bytes) -> None:
-        self._ensure_dir(url)
-        with open(self.path / url, "wb") as fh:
+        self._ensure_dir(safe_url(url, self.path))
+        # O_NOFOLLOW: a symlink in the staging folder is never followed out of it.
+        fd = os.open(self.path / url, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        with os.fdopen(fd, "wb") as fh:
             fh.write(data)
 
 
 class Stage(FolderWriter):
     """A new site being assembled next to `out_dir`. Use as a context manager: on a clean exit
-    it is swapped in, on an exception it is deleted and the old site stays. Other processes may
-    write into `stage.path` with their own FolderWriter."""
+    it is swapped in, on an exception (also Ctrl-C) it is deleted and the old site stays. Other
+    processes may write into `stage.path` with their own FolderWriter. Hold an OutputLock."""
 
     def __init__(self, out_dir: Path) -> None:
-        self.out_dir = out_dir.resolve()
+        self.out_dir = output_path(out_dir)
         super().__init__(_tmp_name(self.out_dir, "new"))
 
     def __enter__(self) -> "Stage":
-        self.out_dir.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        self.path.mkdir()
+        try:
+            self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.exists():
+                shutil.rmtree(self.path)
+            self.path.mkdir()
+        except OSError as exc:
+            raise os_problem(exc, f"cannot write the site to {self.out_dir}") from None
         return self
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: object) -> None:
         if exc_type is not None:
             shutil.rmtree(self.path, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise os_problem(exc, f"cannot write the site to {self.out_dir}; the previous site is "
+                                 "left as it was") from None
             return
-        swap_in(self.path, self.out_dir)
+        try:
+            swap_in(self.path, self.out_dir)
+        except OSError as exc:
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise os_problem(exc, f"cannot put the new site in place at {self.out_dir}") from None
 
     def reuse(self, url: str) -> None:
         """Carry `url` over from the current site unchanged (a hard link, else a copy)."""
-        self._ensure_dir(url)
+        self._ensure_dir(safe_url(url, self.path))
         src, dst = self.out_dir / url, self.path / url
         try:
             os.link(src, dst)
@@ -74,19 +146,140 @@ class Stage(FolderWriter):
             shutil.copy2(src, dst)
 
 
-def swap_in(new: Path, out_dir: Path) -> None:
-    old = _tmp_name(out_dir, "old")
-    if old.exists():
-        shutil.rmtree(old)
-    had_old = out_dir.exists()
-    if had_old:
-        os.rename(out_dir, old)
+# ---------------------------------------------------------------- the swap
+
+RENAME_EXCHANGE = 2  # <linux/fs.h>
+AT_FDCWD = -100
+_UNSUPPORTED = {errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+def _load_renameat2() -> Any:
     try:
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_RENAMEAT2 = _load_renameat2()
+
+
+def exchange(a: Path, b: Path) -> None:
+    """Atomically swap the names of `a` and `b` (both exist). OSError(ENOSYS) where unsupported."""
+    if _RENAMEAT2 is None:
+        raise OSError(errno.ENOSYS, "renameat2 is not available")
+    if _RENAMEAT2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), str(a), None, str(b))
+
+
+def swap_in(new: Path, out_dir: Path) -> None:
+    """Make `new` the site at `out_dir` in one atomic step and delete the previous site."""
+    if not os.path.lexists(out_dir):
         os.rename(new, out_dir)
-    except BaseException:
-        if had_old:
-            os.rename(old, out_dir)  # put the previous site back
-        shutil.rmtree(new, ignore_errors=True)
-        raise
-    if had_old:
-        shutil.rmtree(old, ignore_errors=True)
+        return
+    if out_dir.is_symlink():
+        _swap_symlink(new, out_dir)
+        return
+    try:
+        exchange(new, out_dir)
+    except OSError as exc:
+        if exc.errno not in _UNSUPPORTED:
+            raise
+        _swap_symlink(new, out_dir)
+        return
+    shutil.rmtree(new, ignore_errors=True)  # `new` now holds the previous site
+
+
+def _swap_symlink(new: Path, out_dir: Path) -> None:
+    """Fallback: `out_dir` is a symlink to `.<name>.v-<id>`, replaced by one rename."""
+    version = out_dir.parent / f".{out_dir.name}.{_VERSION}-{os.getpid()}-{time.monotonic_ns()}"
+    os.rename(new, version)
+    link = _tmp_name(out_dir, "link")
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink(version.name, link)
+    if out_dir.is_symlink():
+        previous = out_dir.parent / os.readlink(out_dir)
+        os.rename(link, out_dir)  # atomic: the name always points at a complete site
+    else:
+        # A plain folder cannot be replaced by a symlink in one rename: the one gap, once.
+        previous = _tmp_name(out_dir, "old")
+        os.rename(out_dir, previous)
+        os.rename(link, out_dir)
+    shutil.rmtree(previous, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- the lock
+
+
+class OutputLock:
+    """Exclusive right to write `out_dir` (context manager). Raises EnvironmentFailure when
+    another live process holds it; cleans up after dead builds once it is held."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = output_path(out_dir)
+        self.path = self.out_dir.parent / f".{self.out_dir.name}.lock"
+        self._fd: int | None = None
+
+    def __enter__(self) -> "OutputLock":
+        try:
+            self.out_dir.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise os_problem(exc, f"cannot create the build lock {self.path}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "?"
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise EnvironmentFailure(f"another build (pid {holder}) is writing {self.out_dir}; wait "
+                                         "for it to finish or use another --out") from None
+            raise os_problem(exc, f"cannot lock {self.path}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        try:
+            clean_leftovers(self.out_dir)
+        except OSError as exc:
+            self.__exit__(None, None, None)
+            raise os_problem(exc, f"cannot clean up beside {self.out_dir}") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # releases the flock; the file stays (removing it would race)
+            self._fd = None
+
+
+def clean_leftovers(out_dir: Path) -> list[str]:
+    """Under the lock: put back a site a kill left renamed away, then delete every staging folder,
+    old copy and unused version beside `out_dir`. Returns the names removed."""
+    prefix = f".{out_dir.name}."
+    parent = out_dir.parent
+    try:
+        names = sorted(os.listdir(parent))
+    except FileNotFoundError:
+        return []
+    ours = [n for n in names if n.startswith(prefix) and n[len(prefix):].split("-", 1)[0] in (*_STAGING, _VERSION)]
+    if not os.path.lexists(out_dir):
+        olds = [parent / n for n in ours if n[len(prefix):].startswith("old-") and (parent / n).is_dir()]
+        if olds:  # killed between the two renames of a folder -> symlink conversion
+            newest = max(olds, key=lambda p: p.stat().st_mtime_ns)
+            os.rename(newest, out_dir)
+            ours.remove(newest.name)
+    current = os.readlink(out_dir) if out_dir.is_symlink() else None
+    removed = []
+    for name in ours:
+        if name == current:
+            continue
+        p = parent / name
+        if p.is_symlink() or p.is_file():
+            p.unlink()
+        else:
+            shutil.rmtree(p, ignore_errors=True)
+        removed.append(name)
+    return removed

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import bisect
 import json
+import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Literal, Mapping
 
 from generator.core.errors import Code, Diagnostic, UserError, error
+from generator.core.files import InputFileError, read_text
+from generator.core.ids import is_id
 from generator.core.jsonio import atomic_write
 
 LOCK_FILE = "store.lock.json"  # in the cards folder
@@ -26,7 +29,6 @@ KINDS: tuple[str, ...] = ("file", "weights", "hub-repo")
 SourceKind = Literal["url", "path", "package", "build"]
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 _REQUIRED = ("url", "kind", "sha256", "size", "source")
 _OPTIONAL = ("substitute", "note", "repo", "branch", "commit")
 _HUB_ONLY = ("repo", "branch", "commit")
@@ -98,6 +100,11 @@ def source_kind(source: str) -> SourceKind:
         if source.startswith(prefix + ":"):
             return prefix
     raise ValueError(f"unknown source {source!r}")
+
+
+def is_repo(repo: object) -> bool:
+    """`owner/name`, each a valid id (core/ids.py): it names folders of the store."""
+    return isinstance(repo, str) and repo.count("/") == 1 and all(is_id(p) for p in repo.split("/"))
 
 
 def hub_repo_url(repo: str) -> str:
@@ -178,6 +185,19 @@ class _DuplicateKey(Exception):
     pass
 
 
+MAX_DEPTH = 32  # the lock is two levels deep; _Positions below walks it recursively
+
+
+def _depth(value: Any, limit: int = MAX_DEPTH) -> int:
+    """Nesting depth of JSON data, counted no further than `limit` + 1."""
+    depth, level = 0, [value]
+    while level and depth <= limit:
+        depth += 1
+        level = [v for x in level if isinstance(x, (dict, list))
+                 for v in (x.values() if isinstance(x, dict) else x)]
+    return depth
+
+
 def parse_lock(text: str, path: str = LOCK_RELPATH) -> tuple[Lock, list[Diagnostic]]:
     """Parse and validate a lock file's text. Items with problems are left out of the Lock."""
     diags: list[Diagnostic] = []
@@ -187,6 +207,11 @@ def parse_lock(text: str, path: str = LOCK_RELPATH) -> tuple[Lock, list[Diagnost
 
     try:
         data = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
+        if _depth(data) > MAX_DEPTH:
+            raise RecursionError
+    except RecursionError:
+        err(f"invalid JSON: nested more than {MAX_DEPTH} levels deep", 1)
+        return Lock(path=path), diags
     except json.JSONDecodeError as e:
         err(f"invalid JSON: {e.msg} (column {e.colno})", e.lineno)
         return Lock(path=path), diags
@@ -254,7 +279,7 @@ def _parse_item(raw: Any, line: int, key_line: Any, err: Any) -> LockItem | None
         bad("url", f"`url` must be an http(s) URL, found {url!r}")
     if kind not in KINDS:
         bad("kind", f"`kind` must be one of {', '.join(KINDS)}, found {kind!r}")
-    if not isinstance(sha, str) or not (sha == "" or _HEX64.match(sha)):
+    if not isinstance(sha, str) or not (sha == "" or _HEX64.fullmatch(sha)):
         bad("sha256", f"`sha256` must be 64 lowercase hex digits or \"\", found {sha!r}")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         bad("size", f"`size` must be a non-negative integer, found {size!r}")
@@ -280,7 +305,7 @@ def _parse_item(raw: Any, line: int, key_line: Any, err: Any) -> LockItem | None
 
     repo, branch, commit = raw.get("repo"), raw.get("branch", "master"), raw.get("commit")
     if kind == "hub-repo":
-        if not isinstance(repo, str) or not _REPO.match(repo):
+        if not isinstance(repo, str) or not is_repo(repo):
             if "repo" in raw:
                 bad("repo", f"`repo` must be owner/name, found {repo!r}")
             else:
@@ -305,12 +330,12 @@ def _parse_item(raw: Any, line: int, key_line: Any, err: Any) -> LockItem | None
 
 def read_lock(file: Path, display: str = LOCK_RELPATH) -> Lock:
     """Read the lock; a missing file is an empty lock. Raises UserError listing every problem."""
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not os.path.lexists(file):
         return Lock(path=display)
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError([error(Code.LOCKFILE, f"cannot read the lock: {e}", display, 1)])
+    try:
+        text = read_text(file, display, within=file.parent)
+    except InputFileError as exc:
+        raise UserError([exc.diagnostic]) from None
     lock, diags = parse_lock(text, display)
     if diags:
         raise UserError(diags)

@@ -6,18 +6,20 @@ import json
 import shutil
 from pathlib import Path
 
-from generator.claims.evalcache import EvalCache, EvalResult
+from generator.claims.evalcache import EvalCache, EvalResult, cache_key
 
 
 def test_an_entry_under_another_name_is_a_miss(tmp_path: Path) -> None:
     cache = EvalCache(tmp_path / "c")
-    honest = EvalResult(key="a" * 64, job={"entry": "x"}, n=100, correct={"top1": 99}, full=True)
+    job = {"entry": "x", "n": 100}
+    key, other = cache_key(job), cache_key({"entry": "y", "n": 100})
+    honest = EvalResult(key=key, job=job, n=100, correct={"top1": 99}, full=True)
     cache.put(honest)
-    assert cache.get("a" * 64) == honest
+    assert cache.get(key) == honest
     # The same file copied under the key of another job (tampering, or a botched merge).
-    shutil.copy(cache.root / f"{'a' * 64}.json", cache.root / f"{'b' * 64}.json")
-    assert cache.get("b" * 64) is None
-    assert set(cache.results()) == {"a" * 64}
+    shutil.copy(cache.root / f"{key}.json", cache.root / f"{other}.json")
+    assert cache.get(other) is None
+    assert set(cache.results()) == {key}
 
 
 def test_entries_that_do_not_parse_are_misses(tmp_path: Path) -> None:
