@@ -27,10 +27,11 @@ files as hard links, and swapped in (write.py); a build that changes nothing wri
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
@@ -117,24 +118,34 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
     decisions: list[Decision] = incremental.decide(page_deps, globals_, state, out_dir)
     todo = {d.url for d in decisions if d.reasons}
     removed = sorted(set(state.pages) - set(page_deps)) if state else []
+    # Every file of the current site is carried over only while it still has the bytes the last
+    # build wrote: a page edited in place is rendered again, and a changed (or planted) file in a
+    # search bundle makes the search stage index again instead of carrying the bundle over.
+    changed = incremental.changed_since_written(
+        out_dir, state, [u for u in _files_of(out_dir) if u not in todo]) if state else set()
+    todo |= changed & set(page_deps)
     new_state = BuildState(globals_, page_deps, stats, fingerprint)
 
     if log is not None:
         for d in decisions:
             if d.reasons:
                 log(f"rebuild {d.url}: {'; '.join(d.reasons)}")
+        for url in sorted(changed):
+            what = "rebuild" if url in page_deps else "do not carry over"
+            log(f"{what} {url}: the file in the site is not what the last build wrote")
         for url in removed:
             log(f"remove {url}: no longer produced")
 
-    if not todo and not removed and state is not None:
+    if not todo and not removed and not changed and state is not None:
         # Nothing to render; only refresh the recorded mtimes if they moved (e.g. `touch`).
         if state.inputs != stats or state.fingerprint != fingerprint:
-            atomic_write(out_dir / incremental.STATE_FILE, new_state.to_bytes())
+            atomic_write(out_dir / incremental.STATE_FILE, replace(new_state, files=state.files).to_bytes())
         return BuildReport(0, len(jobs), 0, False, time.perf_counter() - start)
 
     sr = SiteRenderer(cards, tags, verification, options, extra)
     order = [j for j in _render_order(jobs) if j.url in todo]
-    _build_staged(sr, jobs, order, todo, new_state, out_dir, workers, before_swap)
+    _build_staged(sr, jobs, order, todo, new_state, out_dir, workers, before_swap,
+                  state.files if state else {}, changed)
     return BuildReport(len(todo), len(jobs) - len(todo), len(removed), True, time.perf_counter() - start)
 
 
@@ -146,20 +157,36 @@ BeforeSwap = Callable[[Path, frozenset[str]], None]
 
 def _build_staged(sr: SiteRenderer, jobs: Sequence[PageJob], order: Sequence[PageJob], todo: set[str],
                   new_state: BuildState, out_dir: Path, max_workers: int,
-                  before_swap: BeforeSwap | None = None) -> None:
+                  before_swap: BeforeSwap | None, old_files: Mapping[str, str], changed: set[str]) -> None:
     workers = min(max_workers or os.cpu_count() or 1, max(1, len(order) // PAGES_PER_WORKER))
+    files: dict[str, str] = {}
     with Stage(out_dir) as stage:
         for j in jobs:
             if j.url not in todo:
                 stage.reuse(j.url)
+                files[j.url] = old_files[j.url]
         if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-            _render_parallel(sr, jobs, order, stage.path, workers)
+            files.update(_render_parallel(sr, jobs, order, stage.path, workers))
         else:
             for j in order:
-                stage.write(j.url, sr.render(j, jobs))
-        stage.write(incremental.STATE_FILE, new_state.to_bytes())
+                data = sr.render(j, jobs)
+                stage.write(j.url, data)
+                files[j.url] = hashlib.sha256(data).hexdigest()
         if before_swap is not None:
-            before_swap(stage.path, frozenset(todo))
+            before_swap(stage.path, frozenset(todo | changed))
+        # Files the search stage made or carried over are recorded like the pages.
+        for path in sorted(stage.path.rglob("*")):
+            url = path.relative_to(stage.path).as_posix()
+            if path.is_file() and url not in files and url != incremental.STATE_FILE:
+                files[url] = incremental.file_digest(path)
+        stage.write(incremental.STATE_FILE, replace(new_state, files=files).to_bytes())
+
+
+def _files_of(site: Path) -> list[str]:
+    if not site.is_dir():
+        return []
+    return [p.relative_to(site).as_posix() for p in site.rglob("*")
+            if (p.is_file() or p.is_symlink()) and p.name != incremental.STATE_FILE]
 
 
 def _refuse_foreign_folder(out_dir: Path) -> None:
@@ -180,17 +207,21 @@ PAGES_PER_WORKER = 150
 _FORK_STATE: tuple[SiteRenderer, Sequence[PageJob], Sequence[PageJob], Path] | None = None
 
 
-def _render_chunk(chunk: range) -> int:
+def _render_chunk(chunk: range) -> list[tuple[str, str]]:
+    """Render and write a chunk; (url, sha256) of each file, for the build state."""
     assert _FORK_STATE is not None
     sr, all_jobs, order, folder = _FORK_STATE
     writer = FolderWriter(folder)
+    out = []
     for i in chunk:
-        writer.write(order[i].url, sr.render(order[i], all_jobs))
-    return len(chunk)
+        data = sr.render(order[i], all_jobs)
+        writer.write(order[i].url, data)
+        out.append((order[i].url, hashlib.sha256(data).hexdigest()))
+    return out
 
 
 def _render_parallel(sr: SiteRenderer, all_jobs: Sequence[PageJob], order: Sequence[PageJob],
-                     folder: Path, workers: int) -> None:
+                     folder: Path, workers: int) -> dict[str, str]:
     """Render `order` in forked processes that write straight into `folder` (no page bytes
     cross process boundaries). Chunks keep a card's pages together for the section cache.
     The workers die with this process (kill -9 included) and leaving the `with` terminates them
@@ -202,8 +233,10 @@ def _render_parallel(sr: SiteRenderer, all_jobs: Sequence[PageJob], order: Seque
     try:
         ctx = multiprocessing.get_context("fork")
         pool = start_blocked(lambda: ctx.Pool(workers, initializer=worker_init, initargs=(os.getpid(),)))
+        digests: dict[str, str] = {}
         with pool:
-            for _ in pool.imap_unordered(_render_chunk, chunks):
-                pass
+            for part in pool.imap_unordered(_render_chunk, chunks):
+                digests.update(part)
+        return digests
     finally:
         _FORK_STATE = None

@@ -162,8 +162,10 @@ def _write_stub(out: Path, reason: str) -> None:
 
 def index_stage(current: Path, stage: Path, changed: frozenset[str]) -> tuple[Diagnostic, ...]:
     """Index the new site folder `stage`. Pagefind reads only the model pages: when none of them
-    changed, the bundles of the `current` site are carried over (hard links) instead."""
-    pages_changed = any("/models/" in url and url.endswith(".html") for url in changed)
+    changed (and no file of the current bundles changed since it was written: see
+    state.changed_since_written), the bundles of the `current` site are carried over (hard
+    links) instead."""
+    pages_changed = any(("/models/" in url and url.endswith(".html")) or f"/{BUNDLE}/" in url for url in changed)
     old = [(current / lang / BUNDLE, stage / lang / BUNDLE) for lang in _lang_dirs(stage)]
     if not pages_changed and old and all(src.is_dir() for src, _ in old):
         for src, dst in old:

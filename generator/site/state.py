@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 STATE_FILE = ".build-state.json"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: `files`, the sha256 of every file the build wrote
 
 GLOBAL_REASONS: Mapping[str, str] = {
     "templates": "templates changed",
@@ -62,6 +62,9 @@ class BuildState:
     pages: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     inputs: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     fingerprint: str = ""
+    # url -> sha256 of every file of the site as the build wrote it: a file is carried over into
+    # the next build only while it still has these bytes (see reusable).
+    files: Mapping[str, str] = field(default_factory=dict)
 
     def to_bytes(self) -> bytes:
         data = {
@@ -70,6 +73,7 @@ class BuildState:
             "pages": {u: dict(d) for u, d in self.pages.items()},
             "inputs": {p: list(v) for p, v in self.inputs.items()},
             "fingerprint": self.fingerprint,
+            "files": dict(self.files),
         }
         return (json.dumps(data, indent=0, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
@@ -88,9 +92,34 @@ def load_state(out_dir: Path) -> BuildState | None:
             pages={u: dict(d) for u, d in data["pages"].items()},
             inputs={p: (int(v[0]), int(v[1])) for p, v in data["inputs"].items()},
             fingerprint=str(data["fingerprint"]),
+            files={str(u): str(h) for u, h in data["files"].items()},
         )
     except (KeyError, TypeError, ValueError, AttributeError, IndexError):
         return None
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def changed_since_written(out_dir: Path, state: BuildState, urls: Iterable[str]) -> set[str]:
+    """The urls whose file in `out_dir` no longer has the bytes the build wrote (or was never
+    recorded): edited in place, replaced, or a symlink. They are written again, never carried
+    over, so nothing put into a site by hand or by anyone else reaches the next one."""
+    out = set()
+    for url in urls:
+        path = out_dir / url
+        want = state.files.get(url)
+        try:
+            if want is None or path.is_symlink() or not path.is_file() or file_digest(path) != want:
+                out.add(url)
+        except OSError:
+            out.add(url)
+    return out
 
 
 def stat_inputs(paths: Iterable[Path | str]) -> dict[str, tuple[int, int]]:

@@ -190,3 +190,24 @@ def test_stat_fast_path_tolerates_overlapping_file_lists(fixture_cards, tmp_path
     assert site_mod.site_is_current(out, files, opts, "fp")
     (card_dir / "tags.yaml").write_text((card_dir / "tags.yaml").read_text(encoding="utf-8") + "\n", encoding="utf-8")
     assert not site_mod.site_is_current(out, files, opts, "fp")
+
+
+def test_a_file_changed_in_the_site_is_written_again_not_carried_over(fixture_cards, tmp_path: Path) -> None:
+    """An injected <script> in the current site must not reach the next one through hard-link
+    reuse: a file is carried over only while it has the bytes the last build wrote."""
+    cards, tags = fixture_cards
+    site = tmp_path / "site"
+    _build(cards, tags, site)
+    page = site / "en" / "models" / RESNET / "index.html"
+    clean = page.read_bytes()
+    page.unlink()  # replaced, not edited through the hard link shared with nothing
+    page.write_bytes(clean.replace(b"</body>", b"<script>alert(1)</script></body>"))
+    planted = site / "en" / "pagefind-extra.js"
+    planted.write_text("alert(2)")
+    changed = [dataclasses.replace(c, source=c.source + "\n") if c.meta.id == TINYDET else c for c in cards]
+    report, log = _build(changed, tags, site)
+    assert f"rebuild en/models/{RESNET}/index.html: the file in the site is not what the last build wrote" in log
+    assert page.read_bytes() == clean
+    assert not planted.exists()  # only what the build plans is in a new site
+    state = incremental.load_state(site)
+    assert state is not None and state.files[f"en/models/{RESNET}/index.html"] == incremental.file_digest(page)

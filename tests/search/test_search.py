@@ -114,3 +114,27 @@ def test_failing_binary_is_a_warning_not_a_crash(tmp_path: Path, monkeypatch: py
     problems = search.index_site(site)
     assert len(problems) == 2 and "status 3: boom" in problems[0].message
     assert not (site / "en" / search.BUNDLE / "pagefind.js").exists()
+
+
+@needs_pagefind
+def test_a_changed_bundle_file_is_indexed_again_not_carried_over(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    cards = tmp_path / "cards"
+    shutil.copytree(root / "cards", cards)
+    cmd = [sys.executable, "-m", "generator", "build", "--no-verify", "--cards", str(cards),
+           "--out", str(tmp_path / "site")]
+    assert subprocess.run(cmd, cwd=root, capture_output=True, timeout=300).returncode == 0
+    ui = tmp_path / "site" / "en" / search.BUNDLE / "pagefind-ui.js"
+    clean = ui.read_bytes()
+    ui.unlink()
+    ui.write_bytes(clean + b"\nalert('injected');\n")
+    tags = cards / "tags.yaml"  # a change that re-renders listings but no model page
+    tags.write_text(tags.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    proc = subprocess.run([*cmd, "-v"], cwd=root, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert f"do not carry over en/{search.BUNDLE}/pagefind-ui.js" in proc.stderr
+    assert ui.read_bytes() == clean
