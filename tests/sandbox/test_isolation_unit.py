@@ -80,31 +80,39 @@ def test_missing_bwrap_is_an_error_not_an_unsandboxed_run(tmp_path: Path) -> Non
 
 
 def test_secrets_and_checkout_are_invisible(tmp_path: Path) -> None:
-    r, out, err = py("""
+    checkout = str(ROOT_DIR)
+    r, out, err = py(f"""
         import os, json
-        res = {}
-        for p in ["/root/.bashrc", "/etc/shadow", "/work/main/README.md", "/root/.ssh",
-                  "/work/main/pyproject.toml", "/usr/local/bin", "/sys/fs/cgroup"]:
+        res = {{}}
+        for p in ["/root/.bashrc", "/etc/shadow", {checkout + '/README.md'!r}, "/root/.ssh",
+                  {checkout + '/pyproject.toml'!r}, "/usr/local/bin", "/sys/fs/cgroup"]:
             try:
                 open(p).read(1); res[p] = "READ"
             except OSError as e:
                 res[p] = type(e).__name__
-        res["ls /work/main"] = os.listdir("/work/main")
-        res["ls /root"] = os.listdir("/root")
-        res["ls /usr/local"] = os.listdir("/usr/local")
-        res["ls /"] = sorted(os.listdir("/"))
+        def ls(d):
+            try:
+                return sorted(os.listdir(d))
+            except FileNotFoundError:
+                return None
+        res["ls checkout"] = ls({checkout!r})
+        res["ls /root"] = ls("/root")
+        res["ls /usr/local"] = ls("/usr/local")
+        res["ls /"] = ls("/")
         print(json.dumps(res))
     """, tmp_path)
     assert r.ok, (r, err)
     res = json.loads(out)
-    for p in ["/root/.bashrc", "/etc/shadow", "/work/main/README.md", "/root/.ssh",
-              "/work/main/pyproject.toml", "/sys/fs/cgroup"]:
+    for p in ["/root/.bashrc", "/etc/shadow", checkout + "/README.md", "/root/.ssh",
+              checkout + "/pyproject.toml", "/sys/fs/cgroup"]:
         assert res[p] in ("FileNotFoundError", "PermissionError"), (p, res[p])
-    assert res["ls /work/main"] == [".venv"]     # parents of binds are empty folders
-    assert res["ls /root"] == [".pyenv"]
+    # Parents of binds are empty folders: of the checkout only the venv inside it (if it is there).
+    venv_inside = Path(sys.prefix).resolve().parent == ROOT_DIR
+    assert res["ls checkout"] == ([".venv"] if venv_inside else None)
+    assert res["ls /root"] in ([".pyenv"], None)
     assert res["ls /usr/local"] == []
     assert set(res["ls /"]) <= {"bin", "dev", "etc", "lib", "lib32", "lib64", "libx32", "proc",
-                                "root", "sbin", "tmp", "usr", "work"}
+                                "root", "sbin", "tmp", "usr", ROOT_DIR.parts[1]}
 
 
 def test_no_host_processes_and_only_own_fds(tmp_path: Path) -> None:
