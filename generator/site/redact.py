@@ -27,7 +27,7 @@ _PATH = re.compile(rf"(?<![\w:/.~-])/(?:{_SEG}/)+{_SEG}?")
 _SITE = re.compile(r"^.*/(?:site|dist)-packages/")
 _STDLIB = re.compile(r"^.*/lib/(python3\.\d+)/")
 _HUB = re.compile(r"^.*/hub/\d+(?:_\d+)+_[0-9a-f]{16}/")
-_RUN = re.compile(r"^.*/vh-(?:run|eval)-[^/]+/(?:work/|home/|tmp/|out/)?")
+_RUN = re.compile(r"^.*/vh-(?:run|eval)-[^/]+/(?:work/|mge_home/|home/|tmp/|out/)?")
 
 
 def public_text(text: str, project: str | Path | None = None) -> str:

@@ -272,7 +272,8 @@ class Renderer:
         if snip is None or not snip.is_python:
             return str(self._parts.plain_code(code_html))
         result, program = find_block(verification, lang, snip.lang, snip.index)
-        view: BlockView = block_view(t, block_id, result, program)
+        view: BlockView = block_view(t, block_id, result, program, snip.code_line,
+                                     code.count("\n") + 1)
         return str(self._parts.code_block(view, code_html, t))
 
     def _prelude_html(self, card: Card, lang: str, verification: CardVerification | None) -> Markup | None:

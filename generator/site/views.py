@@ -14,6 +14,7 @@ from typing import Callable, Mapping
 from generator.core.text import escape_controls
 from generator.core.text import strip_ansi as _strip_ansi
 from generator.core.model import PRELUDE, BlockResult, Card, CardVerification, ClaimState, ProgramResult
+from generator.site.outputs import failing_line, split_log
 from generator.site.redact import public_text
 
 Translate = Callable[..., str]
@@ -77,10 +78,17 @@ class BlockView:
     notes: tuple[str, ...]
     outputs: tuple[tuple[str, str], ...]  # (title, text)
     has_result: bool
+    log: str = ""  # framework log lines of stdout and stderr, shown collapsed
+    open: bool = False  # output shown without a click (the block went wrong)
+    fail_line: int | None = None  # 1-based line within the block's code where it failed
 
 
 def block_view(t: Translate, block_id: str, result: BlockResult | None,
-               program: ProgramResult | None) -> BlockView:
+               program: ProgramResult | None, code_line: int | None = None,
+               code_lines: int = 0) -> BlockView:
+    """`code_line`, `code_lines`: where the block's code starts on the card and how many lines it
+    has (to point at the failing line; a result borrowed from the other language's block has its
+    lines, which must not be marked on this one)."""
     status = block_status(result)
     label = t(f"status.{status}")
     if result is None:
@@ -97,13 +105,21 @@ def block_view(t: Translate, block_id: str, result: BlockResult | None,
     if result.reason:
         tip.append(public_text(result.reason))
     notes = [t(FLAG_NOTES[flag]) if flag in FLAG_NOTES else t("note.flag", flag=flag) for flag in result.flags]
+    out, err = split_log(result.stdout), split_log(result.stderr)
     outputs = [(title, public_text(escape_controls(text))) for title, text in (
         (t("out.reason"), result.reason),
-        (t("out.stdout"), result.stdout),
-        (t("out.stderr"), result.stderr),
+        (t("out.stdout"), out.program),
+        (t("out.stderr"), err.program),
         (t("out.traceback"), result.traceback),
-    ) if text]
-    return BlockView(block_id, status, label, tuple(tip), tuple(notes), tuple(outputs), True)
+    ) if text.strip()]
+    log = public_text(escape_controls(out.log + err.log))
+    fail_line = None
+    if program is not None and code_line is not None:
+        line = failing_line(result.traceback, program.card_path)
+        if line is not None and code_line <= line < code_line + code_lines:
+            fail_line = line - code_line + 1
+    return BlockView(block_id, status, label, tuple(tip), tuple(notes), tuple(outputs), True, log,
+                     status in BAD_BLOCK_STATUSES, fail_line)
 
 
 # Terminal colour codes (MegEngine's logger colours its lines) are meaningless in a web page and

@@ -47,13 +47,15 @@ def sample_verification() -> dict[str, CardVerification]:
         BlockResult(PRELUDE, 0, 12, "passed", flags=("placeholder-weights",), duration_s=1.5,
                     stdout="", reason=""),
         BlockResult("zh_CN", 0, 30, "failed", flags=("substitute-asset",), duration_s=0.25,
-                    stdout="partial <output>\n",
-                    traceback='File "cards/megengine_vision_resnet.md", line 52\n'
+                    stdout="02 06:43:00 load_serialized_obj_from_url: Using cached download\npartial <output>\n",
+                    stderr="libpng warning: iCCP: known incorrect sRGB profile\n",
+                    traceback='File "cards/megengine_vision_resnet.md", line 51\n'
                               "TypeError: expected Tensor, got ndarray",
                     reason="TypeError: expected Tensor, got ndarray"),
     )
     program = ProgramResult(RESNET, ("en_US", "zh_CN"), blocks, "k" * 40, "2024-04-30T07:00:00Z",
-                            {"python": "3.10.13", "megengine": "1.13.0"})
+                            {"python": "3.10.13", "megengine": "1.13.0"},
+                            card_path="cards/megengine_vision_resnet.md")
     claims = []
     for lang, header_line, col1 in (("zh_CN", 60, "Top1 acc"), ("en_US", 112, "Top1 acc")):
         c18 = _claim(lang, "ResNet18", col1, "70.312", header_line + 2)
