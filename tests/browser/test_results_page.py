@@ -77,15 +77,19 @@ def test_claim_badge_in_a_table_cell_shows_its_tooltip_on_keyboard_focus(results
             break
     else:
         pytest.fail("Tab never reached a claim badge in a table cell")
+    # The explanation is shown in the page's popover layer (layout.js), a copy of the inline tip
+    # the badge is described by.
     info = page.evaluate("""() => {
         const el = document.activeElement, tip = document.getElementById(el.getAttribute('aria-describedby'));
-        return {name: el.getAttribute('aria-label'), role: tip && tip.getAttribute('role'), text: tip && tip.innerText,
-                shown: !!tip && getComputedStyle(tip).display !== 'none' && tip.offsetWidth > 0};
+        const layer = document.getElementById('popover');
+        return {name: el.getAttribute('aria-label'), role: tip && tip.getAttribute('role'), text: tip && tip.textContent,
+                shown: !!layer && !layer.hidden && layer.offsetWidth > 0, layer: layer && layer.textContent};
     }""")
     assert info["name"] and info["role"] == "tooltip" and info["text"] and info["shown"], info
+    assert info["layer"] == info["text"], info
     closed = page.evaluate("""() => {
-        const el = document.activeElement, tip = document.getElementById(el.getAttribute('aria-describedby'));
-        el.blur();
-        return getComputedStyle(tip).display === 'none' && tip.offsetWidth === 0;
+        document.activeElement.blur();
+        const layer = document.getElementById('popover');
+        return layer.hidden && layer.offsetWidth === 0;
     }""")
     assert closed, "the tooltip stays open after focus leaves its badge"

@@ -1,0 +1,111 @@
+"""Page layout in the browser (real renderer on the render fixtures' hand-written results, served
+on 127.0.0.1, Debian Chromium): badge explanations never clipped, at desktop and phone widths, in
+both languages, whether opened by hover, keyboard focus or a tap."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from harness import DESKTOP, PHONE, ROOT, Server, Visit, serve_dir, watch
+
+pytestmark = pytest.mark.browser
+RESNET_PAGE = "{lang}/models/megengine_vision_resnet/index.html"
+
+
+@pytest.fixture(scope="module")
+def layout_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    sys.path.insert(0, str(ROOT / "tests" / "render"))
+    try:
+        from render_fixtures import options, read_fixture_cards, sample_verification
+    finally:
+        sys.path.remove(str(ROOT / "tests" / "render"))
+    from generator.site.build import build_site
+    from generator.site.search import index_site
+
+    cards, tags = read_fixture_cards()
+    out = tmp_path_factory.mktemp("layout") / "site"
+    build_site(cards, tags, sample_verification(), options(), out)
+    assert index_site(out) == ()
+    srv = serve_dir(out)
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def tab(browser: Any, layout_site: Server) -> Iterator[Callable[..., Visit]]:
+    contexts: list[Any] = []
+
+    def make(viewport: dict[str, int], **options: Any) -> Visit:
+        ctx = browser.new_context(viewport=viewport, **options)
+        ctx.set_default_timeout(10_000)
+        contexts.append(ctx)
+        return watch(ctx, layout_site.base)
+
+    yield make
+    for ctx in contexts:
+        ctx.close()
+
+
+# The popover's box, whether it is inside the viewport, and what is on top at its centre and
+# four corners (3 px in: hit-testing follows the 8 px rounded corners). `text`/`want`: what it shows and the inline tip it copies.
+_LAYER_STATE = """(trigger) => {
+    const layer = document.getElementById('popover');
+    const tip = document.getElementById(trigger.getAttribute('aria-describedby'));
+    if (!layer || layer.hidden) return {shown: false};
+    const r = layer.getBoundingClientRect();
+    const vw = document.documentElement.clientWidth, vh = document.documentElement.clientHeight;
+    const pts = [[r.left + r.width / 2, r.top + r.height / 2], [r.left + 3, r.top + 3], [r.right - 3, r.top + 3],
+                 [r.left + 3, r.bottom - 3], [r.right - 3, r.bottom - 3]];
+    const onTop = pts.map(([x, y]) => { const e = document.elementFromPoint(x, y); return !!e && layer.contains(e); });
+    return {shown: true, inside: r.left >= 0 && r.top >= 0 && r.right <= vw && r.bottom <= vh,
+            onTop, rect: [r.left, r.top, r.right, r.bottom], vw, vh,
+            full: layer.scrollHeight <= layer.clientHeight + 1 && layer.scrollWidth <= layer.clientWidth + 1,
+            text: layer.textContent, want: tip && tip.textContent};
+}"""
+
+
+def _assert_unclipped(page: Any, trigger: Any, how: str) -> None:
+    state = trigger.evaluate(_LAYER_STATE)
+    assert state["shown"], f"{how}: no popover"
+    assert state["inside"], f"{how}: popover outside the viewport: {state}"
+    assert all(state["onTop"]), f"{how}: popover covered at some point: {state}"
+    assert state["full"] and state["text"] == state["want"] and state["text"], f"{how}: text cut or wrong: {state}"
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "360"])
+def test_every_badge_explanation_is_inside_the_viewport_and_on_top(
+        tab: Callable[..., Visit], lang: str, viewport: dict[str, int]) -> None:
+    visit = tab(viewport)
+    page = visit.goto(RESNET_PAGE.format(lang=lang))
+    triggers = page.locator(".has-tip > [aria-describedby]")
+    n = triggers.count()
+    assert n >= 5 and page.locator("td .claim").count() >= 3
+    for i in range(n):
+        trigger = triggers.nth(i)
+        trigger.scroll_into_view_if_needed()
+        trigger.hover()
+        _assert_unclipped(page, trigger, f"hover #{i}")
+        page.mouse.move(0, 0)
+        trigger.focus()
+        _assert_unclipped(page, trigger, f"focus #{i}")
+        page.keyboard.press("Escape")
+        assert page.evaluate("document.getElementById('popover').hidden"), "Escape did not close it"
+    assert visit.problems == []
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_tap_opens_the_explanation_and_a_tap_elsewhere_closes_it(tab: Callable[..., Visit], lang: str) -> None:
+    visit = tab(PHONE, has_touch=True, is_mobile=True)
+    page = visit.goto(RESNET_PAGE.format(lang=lang))
+    # The last claim badge of the table: at the right-hand end of a scrolled cell on a phone.
+    trigger = page.locator("td .claim").last
+    trigger.scroll_into_view_if_needed()
+    trigger.tap()
+    _assert_unclipped(page, trigger, "tap")
+    page.locator("h1").tap()
+    assert page.evaluate("document.getElementById('popover').hidden"), "a tap elsewhere did not close it"
+    assert visit.problems == []
