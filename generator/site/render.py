@@ -23,6 +23,7 @@ from generator.site import markdown
 
 from generator.site import urls
 from generator.site.highlight import highlight
+from generator.site.notes import share_reasons
 from generator.core.errors import Code, Diagnostic, UserError, error
 from generator.site.i18n import Catalog, check_against, check_templates, load_catalog
 from generator.site.options import CATALOG_FILE
@@ -234,6 +235,7 @@ class Renderer:
         claims = [claim_view(t, s) for s in (verification.claims if verification else ())
                   if s.claim.lang == lang]
         summary: Summary = summarize(card, verification)
+        table_claims, shared = share_reasons(claims)
         ctx.update({
             "card": card.meta,
             "summary": card.meta.summary.get(lang) or card.meta.summary.get(other, ""),
@@ -247,7 +249,8 @@ class Renderer:
             "body": Markup(self._section_html(card, lang, verification, claims)) if section else None,
             "other_page": urls.relative(url, urls.model_page(other, cid)),
             "other_has_section": card.section(other) is not None,
-            "claims": claims,
+            "claims": table_claims,
+            "shared_reasons": shared,
             "programs": self._programs(lang, verification),
             "api_href": urls.relative(url, urls.api_model(cid)),
             "report_href": urls.report_problem(card.meta.github_link, f"[{cid}] "),

@@ -133,6 +133,7 @@ class CheckView:
     status: str
     label: str
     reason: str
+    note: int = 0  # number of the page's shared note that gives this check's reason (notes.py)
 
 
 @dataclass(frozen=True)

@@ -109,3 +109,33 @@ def test_a_tap_opens_the_explanation_and_a_tap_elsewhere_closes_it(tab: Callable
     page.locator("h1").tap()
     assert page.evaluate("document.getElementById('popover').hidden"), "a tap elsewhere did not close it"
     assert visit.problems == []
+
+
+# ResNet's page on a phone, before the table became cards: 10,306 px (en) / 9,490 px (zh) in the
+# verified build of cards/ (bound set with room for Chromium's font differences).
+RESNET_PHONE_HEIGHT_MAX = 8_000
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_on_a_phone_numbers_are_cards_with_their_status_in_full(open_tab: Callable[..., Visit], lang: str) -> None:
+    visit = open_tab(PHONE)
+    page = visit.goto(RESNET_PAGE.format(lang=lang))
+    rows = page.locator(".claims tbody tr")
+    assert rows.count() > 0
+    info = page.evaluate("""() => {
+        const rows = [...document.querySelectorAll('.claims tbody tr')];
+        const cut = [...document.querySelectorAll('.claims .pill')].filter(p => {
+            const r = p.getBoundingClientRect(), card = p.closest('tr').getBoundingClientRect();
+            return p.scrollWidth > p.clientWidth + 1 || r.right > card.right + 0.5 || r.left < card.left - 0.5;
+        }).map(p => p.textContent);
+        return {height: document.documentElement.scrollHeight, width: document.documentElement.scrollWidth,
+                display: getComputedStyle(rows[0]).display,
+                widths: rows.map(r => Math.round(r.getBoundingClientRect().width)), cut,
+                notes: document.querySelectorAll('.shared-reasons li').length};
+    }""")
+    assert info["display"] == "grid", info  # a card, not a table row
+    assert info["width"] <= PHONE["width"], info
+    assert info["cut"] == [], info
+    assert max(info["widths"]) <= PHONE["width"], info
+    assert info["height"] <= RESNET_PHONE_HEIGHT_MAX, info
+    assert visit.problems == []
