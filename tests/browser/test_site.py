@@ -153,10 +153,12 @@ def test_tab_reaches_badges_and_their_tooltips_are_exposed(tab: Visit, lang: str
             const el = document.activeElement;
             if (!el || !(el.classList.contains('badge') || el.classList.contains('claim'))) return null;
             const tip = document.getElementById(el.getAttribute('aria-describedby') || '');
-            return {cls: el.className, tip: tip ? tip.innerText.trim() : null,
+            // Shown in the page's popover layer (layout.js), a copy of the tip the badge is described by.
+            const layer = document.getElementById('popover');
+            return {cls: el.className, tip: tip ? tip.textContent.trim() : null,
                     role: tip ? tip.getAttribute('role') : null,
-                    visible: tip ? getComputedStyle(tip).visibility !== 'hidden'
-                                   && getComputedStyle(tip).display !== 'none' && tip.offsetWidth > 0 : false};
+                    visible: !!tip && !!layer && !layer.hidden && layer.offsetWidth > 0
+                             && layer.textContent.trim() === tip.textContent.trim()};
         }""")
         if info:
             seen.append(info)
