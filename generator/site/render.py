@@ -185,6 +185,11 @@ class Renderer:
         ctx["t_all"] = [(HTML_LANG[l], self._t[l]) for l in LANGS]
         if self.base_url:
             ctx["root"] = self.base_url if self.base_url.endswith("/") else self.base_url + "/"
+        # Without a base_url the page finds the site root in its own address (the part before a
+        # language folder) and sets <base> to it, so a miss at any depth and base path still gets
+        # its style and working links.
+        ctx["relative_root"] = not self.base_url
+        ctx["lang_dirs"] = "|".join(urls.URL_LANG[l] for l in LANGS)
         return self._tpl["404.html"].render(ctx).encode("utf-8")
 
     def index_entries(self, lang: str, cards: Sequence[Card],

@@ -139,3 +139,74 @@ def test_on_a_phone_numbers_are_cards_with_their_status_in_full(open_tab: Callab
     assert max(info["widths"]) <= PHONE["width"], info
     assert info["height"] <= RESNET_PHONE_HEIGHT_MAX, info
     assert visit.problems == []
+
+
+class _SiteAt:
+    """A real HTTP server on 127.0.0.1 that serves `root` under `prefix` and 404.html (status 404)
+    for every missing path, as static hosts do."""
+
+    def __init__(self, root: Any, prefix: str) -> None:
+        import functools
+        import http.server
+        import threading
+
+        site_prefix = prefix
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+                pass
+
+            def translate_path(self, path: str) -> str:
+                if not path.startswith(site_prefix):
+                    return str(root / "does-not-exist")
+                return super().translate_path("/" + path[len(site_prefix):])
+
+            def send_head(self):  # type: ignore[no-untyped-def]
+                import os
+                target = self.translate_path(self.path.split("?", 1)[0])
+                if os.path.isdir(target) and self.path.endswith("/"):
+                    target = os.path.join(target, "index.html")
+                if not os.path.exists(target):
+                    body = (root / "404.html").read_bytes()
+                    self.send_response(404)
+                    self.send_header("Content-Type", "text/html; charset=utf-8")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return None
+                return super().send_head()
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}{prefix}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.parametrize("prefix", ["/", "/hub/docs/"], ids=["root", "sub-path"])
+@pytest.mark.parametrize("missing", ["en/a/b/c/missing", "zh/models/nope/deeper/x.html", "missing.html"])
+def test_not_found_page_works_at_any_depth_and_base_path(browser: Any, layout_site: Server, prefix: str,
+                                                          missing: str) -> None:
+    site = _SiteAt(layout_site.root, prefix)
+    ctx = browser.new_context(viewport=DESKTOP)
+    try:
+        visit = watch(ctx, site.base)
+        response = visit.page.goto(site.base + missing, wait_until="load")
+        assert response is not None and response.status == 404
+        page = visit.page
+        state = page.evaluate("""() => ({
+            styled: [...document.styleSheets].some(s => { try { return s.cssRules.length > 0; } catch (e) { return false; } }),
+            links: [...document.querySelectorAll('main a')].map(a => a.href)})""")
+        assert state["styled"], "404 page without its stylesheet"
+        assert state["links"] == [site.base + "en/index.html", site.base + "zh/index.html"], state
+        assert not any("/en/en/" in h or "/zh/zh/" in h for h in state["links"])
+        page.locator("main a").first.click()
+        page.wait_for_load_state("load")
+        assert page.url == site.base + "en/index.html" and page.locator("h1").count() == 1
+        # The one allowed failure is the missing page itself.
+        assert [p for p in visit.problems if not p.endswith(site.base + missing)] == []
+    finally:
+        ctx.close()
+        site.close()
