@@ -89,6 +89,23 @@ def _render_table_close(self: RendererHTML, tokens: Sequence[Token], idx: int,
     return "</table></div>\n"
 
 
+# Han characters and CJK punctuation: a line break between two of them is not a space in Chinese.
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
+
+
+def _render_softbreak(self: RendererHTML, tokens: Sequence[Token], idx: int,
+                      options: OptionsDict, env: EnvType) -> str:
+    """Chinese source lines wrapped in the middle of a sentence join without the stray space a
+    soft break renders as; between Latin words (or next to code, links...) it stays a break."""
+    before = tokens[idx - 1] if idx > 0 else None
+    after = tokens[idx + 1] if idx + 1 < len(tokens) else None
+    if (before is not None and after is not None and before.type == "text" and after.type == "text"
+            and before.content and after.content
+            and _CJK.match(before.content[-1]) and _CJK.match(after.content[0])):
+        return ""
+    return "\n"
+
+
 def make_markdown() -> MarkdownIt:
     # The project's dialect recognises raw HTML (html=True); the rules above escape it.
     md = markdown_parser()
@@ -99,6 +116,7 @@ def make_markdown() -> MarkdownIt:
     md.add_render_rule("td_close", _render_td_close)
     md.add_render_rule("table_open", _render_table_open)
     md.add_render_rule("table_close", _render_table_close)
+    md.add_render_rule("softbreak", _render_softbreak)
     return md
 
 
