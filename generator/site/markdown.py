@@ -106,6 +106,34 @@ def _render_softbreak(self: RendererHTML, tokens: Sequence[Token], idx: int,
     return "\n"
 
 
+_SLUG_DROP = re.compile(r"[^\w\u3400-\u9fff-]+")
+
+
+def _render_heading_open(self: RendererHTML, tokens: Sequence[Token], idx: int,
+                         options: OptionsDict, env: EnvType) -> str:
+    """A heading gets an id from its text (unique in the page) and a link to itself, which the
+    style shows on hover and focus, so a section can be linked to."""
+    tok = tokens[idx]
+    inline = tokens[idx + 1] if idx + 1 < len(tokens) else None
+    text = "".join(c.content for c in (inline.children or ()) if c.type in ("text", "code_inline")) if inline else ""
+    base = "h-" + (_SLUG_DROP.sub("-", text.strip().lower()).strip("-")[:60] or "section")
+    seen = env.setdefault("heading_ids", {})
+    n = seen.get(base, 0)
+    seen[base] = n + 1
+    hid = base if n == 0 else f"{base}-{n + 1}"
+    env.setdefault("heading_open", []).append(hid)
+    return f'<{tok.tag} id="{escapeHtml(hid)}">'
+
+
+def _render_heading_close(self: RendererHTML, tokens: Sequence[Token], idx: int,
+                          options: OptionsDict, env: EnvType) -> str:
+    hid = env.get("heading_open", []).pop() if env.get("heading_open") else ""
+    # Named by its heading (aria-labelledby), so a screen reader says what it links to.
+    link = (f'<a class="heading-anchor" href="#{escapeHtml(hid)}" aria-labelledby="{escapeHtml(hid)}"'
+            f' data-pagefind-ignore>#</a>') if hid else ""
+    return f" {link}</{tokens[idx].tag}>\n"
+
+
 def make_markdown() -> MarkdownIt:
     # The project's dialect recognises raw HTML (html=True); the rules above escape it.
     md = markdown_parser()
@@ -117,6 +145,8 @@ def make_markdown() -> MarkdownIt:
     md.add_render_rule("table_open", _render_table_open)
     md.add_render_rule("table_close", _render_table_close)
     md.add_render_rule("softbreak", _render_softbreak)
+    md.add_render_rule("heading_open", _render_heading_open)
+    md.add_render_rule("heading_close", _render_heading_close)
     return md
 
 

@@ -17,3 +17,9 @@ def test_a_soft_break_next_to_latin_text_or_code_stays() -> None:
 
 def test_code_blocks_keep_their_line_breaks() -> None:
     assert "中文\n中文" in render("```text\n中文\n中文\n```")
+
+
+def test_headings_get_unique_ids_and_a_link_to_themselves() -> None:
+    html = render("## Usage\n\n### 模型描述\n\n## Usage")
+    assert '<h2 id="h-usage">Usage <a class="heading-anchor" href="#h-usage" aria-labelledby="h-usage"' in html
+    assert '<h3 id="h-模型描述">' in html and 'id="h-usage-2"' in html and 'href="#h-模型描述"' in html
