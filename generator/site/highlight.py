@@ -179,13 +179,18 @@ def highlight(code: str, info: str) -> str:
 
 
 def pygments_css() -> str:
-    """Stylesheet for the highlight classes, light by default and dark under
-    prefers-color-scheme. Deterministic (depends only on the installed Pygments)."""
+    """Stylesheet for the highlight classes: light by default, dark under prefers-color-scheme
+    unless the reader chose light, and dark when the reader chose dark (the theme switch sets
+    data-theme on <html>). Deterministic (depends only on the installed Pygments)."""
     light = _token_rules("default")
-    dark = "\n".join("  " + line for line in _token_rules("github-dark").splitlines())
+    dark = _token_rules("github-dark")
+    auto_dark = "\n".join("  " + line.replace(".highlight .", ':root:not([data-theme="light"]) .highlight .', 1)
+                           for line in dark.splitlines())
+    chosen_dark = "\n".join(line.replace(".highlight .", ':root[data-theme="dark"] .highlight .', 1)
+                             for line in dark.splitlines())
     return (
         "/* generated from Pygments; do not edit */\n"
-        f"{light}\n@media (prefers-color-scheme: dark) {{\n{dark}\n}}\n"
+        f"{light}\n@media (prefers-color-scheme: dark) {{\n{auto_dark}\n}}\n{chosen_dark}\n"
     )
 
 

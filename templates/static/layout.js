@@ -97,4 +97,25 @@
   function follow() { if (current) place(current); }
   window.addEventListener("scroll", follow, true);
   window.addEventListener("resize", follow);
+
+  // Theme switch: auto (the system's setting) -> light -> dark, remembered in localStorage.
+  var button = document.querySelector(".theme-switch");
+  if (button) {
+    var ORDER = ["auto", "light", "dark"];
+    var stored = function () { try { return localStorage.getItem("vh-theme"); } catch (e) { return null; } };
+    var label = function (name) {
+      button.textContent = button.getAttribute("data-" + name) || name;
+      button.setAttribute("aria-label", (button.getAttribute("data-label") || "{name}").replace("{name}", button.textContent));
+    };
+    var current0 = ORDER.indexOf(stored()) > 0 ? stored() : "auto";
+    label(current0);
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var now = root.getAttribute("data-theme") || "auto";
+      var next = ORDER[(ORDER.indexOf(now) + 1) % ORDER.length];
+      if (next === "auto") root.removeAttribute("data-theme"); else root.setAttribute("data-theme", next);
+      try { if (next === "auto") localStorage.removeItem("vh-theme"); else localStorage.setItem("vh-theme", next); } catch (e) { /* private mode: this page only */ }
+      label(next);
+    });
+  }
 })();

@@ -210,3 +210,34 @@ def test_not_found_page_works_at_any_depth_and_base_path(browser: Any, layout_si
     finally:
         ctx.close()
         site.close()
+
+
+def _bg(page: Any) -> str:
+    return page.evaluate("getComputedStyle(document.body).backgroundColor")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_theme_switch_follows_the_system_then_light_then_dark_and_is_remembered(
+        tab: Callable[..., Visit], lang: str) -> None:
+    from harness import screenshot
+    visit = tab(DESKTOP, color_scheme="dark")
+    page = visit.goto(RESNET_PAGE.format(lang=lang))
+    dark = _bg(page)
+    switch = page.locator(".theme-switch")
+    assert switch.is_visible() and page.evaluate("document.documentElement.getAttribute('data-theme')") is None
+    switch.click()  # auto -> light, although the system is dark
+    light = _bg(page)
+    assert light != dark and page.evaluate("localStorage.getItem('vh-theme')") == "light"
+    page.reload()
+    assert _bg(page) == light, "the choice was not remembered"
+    page.locator(".theme-switch").click()  # light -> dark
+    assert _bg(page) == dark
+    page.locator(".theme-switch").click()  # dark -> auto: the system's dark again, nothing stored
+    assert _bg(page) == dark and page.evaluate("localStorage.getItem('vh-theme')") is None
+    assert visit.problems == []
+    # Screenshots of the results page, both widths and schemes.
+    for scheme in ("light", "dark"):
+        for name, viewport in (("1280", DESKTOP), ("360", PHONE)):
+            shot = tab(viewport, color_scheme=scheme)
+            p = shot.goto(RESNET_PAGE.format(lang=lang))
+            screenshot(p, f"look-{lang}-resnet-{name}-{scheme}")
