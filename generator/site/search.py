@@ -10,13 +10,12 @@ over the whole site (which would also split by `<html lang>`):
   `<lang>/models/<id>/index.html` under any base path, with nothing to configure;
 - the language chooser, 404 and tag pages stay out of the index (only `models/*/index.html`).
 
-Chinese: the *extended* binary (pip `pagefind-bin-extended`) segments Chinese text into words
-when indexing (深度|残差|网络). The browser side segments the *query* with the browser's own
-dictionary (Intl.Segmenter), which does not know every technical term: Chromium splits 残差 into
-残|差, and those single characters are not words of the index. So each page is indexed from a
-staged copy that also carries the CJK characters of its title and summary one by one (the
-"character hints"); the written page is left as it is. A query the browser splits into characters
-then still finds the page whose title or summary has them.
+Chinese: each page is indexed from a staged copy whose Han text is cut into jieba words
+(site/segment.py; the written page is left as it is), and the bundle gets `words.js`, the list of
+those words, with which site.js cuts a query the same way (the browser's own dictionary does not
+know 残差 and split it into 残|差, so 差 of 标准差 was found and highlighted). The staged copy
+also indexes what the build shows a program printed (standard output; the page keeps it out of
+Pagefind's excerpts of prose otherwise): "tiger cat" finds the EfficientNet page that prints it.
 
 When the binary is missing or fails, each language still gets `pagefind/pagefind-ui.js` and
 `pagefind-ui.css`, as stubs that define nothing: pages keep their search box hidden (site.js shows
@@ -28,7 +27,7 @@ determinism test check it), so no part of the site needs excluding from determin
 
 from __future__ import annotations
 
-import html
+import json
 import os
 import re
 import shutil
@@ -39,6 +38,7 @@ from pathlib import Path
 
 from generator.core.errors import Code, Diagnostic, warning
 from generator.core.model import LANGS, URL_LANG
+from generator.site import segment
 from generator.site.urls import SEARCH_BUNDLE
 
 BUNDLE = SEARCH_BUNDLE  # folder inside each language folder
@@ -51,12 +51,9 @@ STUB_JS = (
 )
 STUB_CSS = "/* Search is not available on this build of the site. */\n"
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff]")
-_H1 = re.compile(r"<h1\b[^>]*>(.*?)</h1>", re.S | re.I)
-_DESCRIPTION = re.compile(r'<meta\s+name="description"\s+content="([^"]*)"', re.I)
-_INDEXED_OPEN = re.compile(r"<[a-z][^>]*\sdata-pagefind-body\b[^>]*>", re.I)
-_BODY_OPEN = re.compile(r"<body\b[^>]*>", re.I)
-_TAG = re.compile(r"<[^>]+>")
+WORDS = "words.js"  # in each bundle: the query dictionary of site.js
+_OUTPUT_IGNORED = re.compile(r'(<details class="output")\s+data-pagefind-ignore')
+_OUTPUT_LABELS = re.compile(r'<(summary|p class="output-title")>')
 
 
 def pagefind_binary() -> Path | None:
@@ -97,6 +94,8 @@ def _index_language(binary: Path | None, lang_dir: Path) -> Diagnostic | None:
             reason = "there are no model pages to index"
         else:
             reason = _index(binary, lang_dir, pages, fresh)
+            if not reason:
+                write_words(fresh, pages)
         if reason:
             shutil.rmtree(fresh)  # a half-written bundle would make the UI fail at search time
             _write_stub(fresh, reason)
@@ -117,16 +116,19 @@ def _swap_in(fresh: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def with_character_hints(page: str) -> str:
-    """The page with the CJK characters of its <h1> and meta description added one by one
-    (space-separated, hidden, low weight) at the start of what Pagefind indexes."""
-    sources = [html.unescape(_TAG.sub("", m.group(1))) for m in (_H1.search(page), _DESCRIPTION.search(page)) if m]
-    chars = [c for text in sources for c in text if _CJK.match(c)]
-    at = _INDEXED_OPEN.search(page) or _BODY_OPEN.search(page)
-    if not chars or at is None:
-        return page
-    hint = f'<div hidden data-pagefind-weight="0.5">{" ".join(chars)}</div>'
-    return page[:at.end()] + hint + page[at.end():]
+def indexable(page: str) -> str:
+    """What Pagefind reads for a page: what its programs printed included (the page marks the
+    output box data-pagefind-ignore; here only its labels stay out), its Han text cut into words."""
+    page = _OUTPUT_IGNORED.sub(r"\1", page)
+    page = _OUTPUT_LABELS.sub(r"<\1 data-pagefind-ignore>", page)
+    return segment.segment_html(page)
+
+
+def write_words(out: Path, pages: list[Path]) -> None:
+    """`words.js`: the Han words of the indexed pages, for site.js to cut queries with."""
+    vocab = segment.vocabulary(p.read_text(encoding="utf-8") for p in pages) if pages else []
+    (out / WORDS).write_text("window.hubSearchWords = " + json.dumps(" ".join(vocab), ensure_ascii=False) + ";\n",
+                             encoding="utf-8")
 
 
 def _index(binary: Path, lang_dir: Path, pages: list[Path], out: Path) -> str:
@@ -137,7 +139,7 @@ def _index(binary: Path, lang_dir: Path, pages: list[Path], out: Path) -> str:
         for page in pages:
             dst = stage / page.relative_to(lang_dir)
             dst.parent.mkdir(parents=True, exist_ok=True)
-            dst.write_text(with_character_hints(page.read_text(encoding="utf-8")), encoding="utf-8")
+            dst.write_text(indexable(page.read_text(encoding="utf-8")), encoding="utf-8")
         # Pagefind also reads PAGEFIND_* variables and a pagefind.yml in its working directory:
         # run it in the staging folder (which holds only our copies) with those variables removed.
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEFIND_")}
@@ -158,6 +160,7 @@ def _write_stub(out: Path, reason: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "pagefind-ui.js").write_text(STUB_JS.format(reason=reason.replace("*/", "* /")), encoding="utf-8")
     (out / "pagefind-ui.css").write_text(STUB_CSS, encoding="utf-8")
+    write_words(out, [])
 
 
 def index_stage(current: Path, stage: Path, changed: frozenset[str]) -> tuple[Diagnostic, ...]:

@@ -6,12 +6,52 @@
   var script = document.currentScript;
   var text = (script && script.dataset) || {};
 
-  // The index also holds the Chinese characters of each title and summary one by one (see
-  // generator/search.py); when an excerpt comes from them, show them as normal text again.
+  // The index holds Chinese text cut into jieba words with spaces between them (see
+  // generator/site/search.py); when an excerpt shows them, join the Han characters again.
+  var CJK = "[\\p{Script=Han}\\u3000-\\u303f\\uff00-\\uffef]";
+  var SPACE_AFTER = new RegExp("(" + CJK + "(?:</?mark>)*) +(?=(?:</?mark>)*" + CJK + ")", "gu");
+  var SPACE_BEFORE_CLOSE = new RegExp("(" + CJK + ") +(</mark>)", "gu");
   function joinHan(excerpt) {
-    return excerpt
-      .replace(/(\p{Script=Han}) (<\/mark>)/gu, "$1$2")
-      .replace(/(\p{Script=Han}(?:<\/?mark>)*) (?=(?:<\/?mark>)*\p{Script=Han})/gu, "$1");
+    return excerpt.replace(SPACE_BEFORE_CLOSE, "$1$2").replace(SPACE_AFTER, "$1");
+  }
+
+  // Pagefind cuts a Chinese query with the browser's word segmenter, whose dictionary is not the
+  // index's (Chromium splits 残差 into 残|差, and 差 then matches inside 标准差). words.js lists
+  // the index's own words: Han runs are cut by longest match against them, the rest is left to
+  // the browser's segmenter.
+  function installQuerySegmenter() {
+    var list = window.hubSearchWords;
+    var Native = window.Intl && Intl.Segmenter;
+    if (!list || !Native) return;
+    var known = Object.create(null), longest = 1;
+    list.split(" ").forEach(function (w) { if (w) { known[w] = true; longest = Math.max(longest, w.length); } });
+    function cutHan(run, offset, out) {
+      for (var i = 0; i < run.length;) {
+        var n = Math.min(longest, run.length - i);
+        while (n > 1 && !known[run.substr(i, n)]) n--;
+        out.push({ segment: run.substr(i, n), index: offset + i, input: run, isWordLike: true });
+        i += n;
+      }
+    }
+    function HubSegmenter(locale, options) {
+      var native = new Native(locale, options);
+      var chinese = options && options.granularity === "word" && /^zh\b/i.test(String(locale));
+      if (!chinese) return native;
+      return {
+        resolvedOptions: function () { return native.resolvedOptions(); },
+        segment: function (text) {
+          var out = [], re = /\p{Script=Han}+/gu, at = 0, m;
+          function rest(upTo) {
+            for (var s of native.segment(text.slice(at, upTo))) out.push({ segment: s.segment, index: at + s.index, input: text, isWordLike: s.isWordLike });
+          }
+          while ((m = re.exec(text))) { rest(m.index); cutHan(m[0], m.index, out); at = m.index + m[0].length; }
+          rest(text.length);
+          return out;
+        },
+      };
+    }
+    HubSegmenter.supportedLocalesOf = Native.supportedLocalesOf;
+    Intl.Segmenter = HubSegmenter;
   }
 
   function initSearch() {
@@ -20,11 +60,15 @@
     // browser refuses the fetches Pagefind needs. Either way the box stays hidden.
     if (!box || typeof window.PagefindUI !== "function" || location.protocol === "file:") return;
     box.hidden = false;
+    installQuerySegmenter();
     new window.PagefindUI({
       element: "#search",
       showImages: false,
       showSubResults: false,
       resetStyles: false,
+      // The query is cut into words where it is parsed: on the main thread, with the segmenter
+      // installed above (a worker would use the browser's own).
+      noWorker: true,
       pageSize: 5,
       processResult: function (result) {
         result.excerpt = joinHan(result.excerpt || "");
