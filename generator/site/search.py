@@ -27,6 +27,7 @@ determinism test check it), so no part of the site needs excluding from determin
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -52,6 +53,13 @@ STUB_JS = (
 STUB_CSS = "/* Search is not available on this build of the site. */\n"
 
 WORDS = "words.js"  # in each bundle: the query dictionary of site.js
+FALLBACK = "fallback.js"  # in each bundle: the file:// search of site.js
+FALLBACK_CHARS = 600
+_H1 = re.compile(r"<h1\b[^>]*>(.*?)</h1>", re.S | re.I)
+_DESCRIPTION = re.compile(r'<meta\s+name="description"\s+content="([^"]*)"', re.I)
+_INDEXED = re.compile(r"<main\b[^>]*data-pagefind-body[^>]*>(.*?)</main>", re.S | re.I)
+_IGNORED = re.compile(r"<(nav|section|div|span)\b[^>]*data-pagefind-ignore[^>]*>.*?</\1>", re.S | re.I)
+_TAG = re.compile(r"<[^>]+>")
 _OUTPUT_IGNORED = re.compile(r'(<details class="output")\s+data-pagefind-ignore')
 _OUTPUT_LABELS = re.compile(r'<(summary|p class="output-title")>')
 
@@ -96,6 +104,7 @@ def _index_language(binary: Path | None, lang_dir: Path) -> Diagnostic | None:
             reason = _index(binary, lang_dir, pages, fresh)
             if not reason:
                 write_words(fresh, pages)
+                write_fallback(fresh, lang_dir, pages)
         if reason:
             shutil.rmtree(fresh)  # a half-written bundle would make the UI fail at search time
             _write_stub(fresh, reason)
@@ -122,6 +131,22 @@ def indexable(page: str) -> str:
     page = _OUTPUT_IGNORED.sub(r"\1", page)
     page = _OUTPUT_LABELS.sub(r"<\1 data-pagefind-ignore>", page)
     return segment.segment_html(page)
+
+
+def write_fallback(out: Path, lang_dir: Path, pages: list[Path]) -> None:
+    """`fallback.js`: title, summary and the start of each page's text, for the simple search
+    site.js runs where Pagefind cannot load (file://: the browser refuses its fetches)."""
+    entries = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        h1, desc = _H1.search(text), _DESCRIPTION.search(text)
+        body = _INDEXED.search(text)
+        plain = " ".join(html.unescape(_TAG.sub(" ", _IGNORED.sub(" ", body.group(1) if body else ""))).split())
+        entries.append({"u": page.relative_to(lang_dir).as_posix(),
+                        "t": " ".join(html.unescape(_TAG.sub("", h1.group(1))).split()) if h1 else page.parent.name,
+                        "s": html.unescape(desc.group(1)) if desc else "", "x": plain[:FALLBACK_CHARS]})
+    (out / FALLBACK).write_text("window.hubSearchFallback = " + json.dumps(entries, ensure_ascii=False, sort_keys=True)
+                                + ";\n", encoding="utf-8")
 
 
 def write_words(out: Path, pages: list[Path]) -> None:
@@ -161,6 +186,7 @@ def _write_stub(out: Path, reason: str) -> None:
     (out / "pagefind-ui.js").write_text(STUB_JS.format(reason=reason.replace("*/", "* /")), encoding="utf-8")
     (out / "pagefind-ui.css").write_text(STUB_CSS, encoding="utf-8")
     write_words(out, [])
+    (out / FALLBACK).write_text("window.hubSearchFallback = [];\n", encoding="utf-8")
 
 
 def index_stage(current: Path, stage: Path, changed: frozenset[str]) -> tuple[Diagnostic, ...]:

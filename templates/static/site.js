@@ -54,14 +54,104 @@
     Intl.Segmenter = HubSegmenter;
   }
 
+  // Where the other language's search is: the language switch, with the query in its hash.
+  function otherLanguageLink(query) {
+    var sw = document.querySelector(".lang-switch");
+    if (!sw || !text.searchOtherLang) return null;
+    var a = document.createElement("a");
+    a.className = "search-other-lang";
+    a.href = sw.getAttribute("href").split("#")[0] + "#search=" + encodeURIComponent(query);
+    a.textContent = text.searchOtherLang;
+    return a;
+  }
+
+  function hashQuery() {
+    var m = /^#search=(.*)$/.exec(location.hash);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  // file://: the browser refuses the fetches Pagefind needs. fallback.js (a <script>, which
+  // file:// allows) holds title, summary and the start of each page: every word of the query
+  // must occur in them (Han text: as a substring, it has no spaces).
+  function initFileSearch(box) {
+    var pages = window.hubSearchFallback;
+    var script = document.querySelector('script[src$="fallback.js"]');
+    if (!pages || !pages.length || !script) return;
+    var base = script.getAttribute("src").replace(/pagefind\/fallback\.js$/, "");
+    box.hidden = false;
+    box.classList.add("search-fallback");
+    var notice = document.createElement("p");
+    notice.className = "search-notice";
+    notice.setAttribute("role", "note");
+    notice.textContent = text.searchFileNotice || "";
+    var input = document.createElement("input");
+    input.type = "search";
+    input.className = "search-fallback-input";
+    input.setAttribute("aria-label", text.searchLabel || "Search");
+    input.placeholder = text.searchLabel || "";
+    var out = document.createElement("div");
+    out.className = "search-fallback-results";
+    out.setAttribute("aria-live", "polite");
+    box.appendChild(input);
+    box.appendChild(notice);
+    box.appendChild(out);
+    function run() {
+      var q = input.value.trim();
+      out.textContent = "";
+      if (!q) return;
+      var terms = q.toLocaleLowerCase().split(/\s+/);
+      var list = document.createElement("ul");
+      pages.forEach(function (p) {
+        var hay = (p.t + " " + p.s + " " + p.x).toLocaleLowerCase();
+        if (!terms.every(function (w) { return hay.indexOf(w) >= 0; })) return;
+        var li = document.createElement("li"), a = document.createElement("a");
+        a.href = base + p.u;
+        a.className = "search-fallback-link";
+        a.textContent = p.t;
+        li.appendChild(a);
+        if (p.s) li.appendChild(document.createTextNode(" — " + p.s));
+        list.appendChild(li);
+      });
+      if (list.children.length) { out.appendChild(list); return; }
+      var none = document.createElement("p");
+      none.className = "search-none";
+      none.textContent = (text.searchNone || "").replace("{q}", q);
+      out.appendChild(none);
+      var other = otherLanguageLink(q);
+      if (other) out.appendChild(other);
+    }
+    input.addEventListener("input", run);
+    var q = hashQuery();
+    if (q) { input.value = q; run(); }
+  }
+
+  // Pagefind found nothing: offer the same query on the other language's pages.
+  function watchEmptyResults(box, ui) {
+    new MutationObserver(function () {
+      var msg = box.querySelector(".pagefind-ui__message");
+      var input = box.querySelector("input");
+      var old = box.querySelector(".search-other-lang");
+      var empty = msg && input && input.value.trim() && !box.querySelector(".pagefind-ui__result") &&
+        /\S/.test(msg.textContent) && !/\d/.test(msg.textContent);
+      if (!empty) { if (old) old.remove(); return; }
+      if (old && old.href.endsWith(encodeURIComponent(input.value.trim()))) return;
+      if (old) old.remove();
+      var link = otherLanguageLink(input.value.trim());
+      if (link) msg.insertAdjacentElement("afterend", link);
+    }).observe(box, { childList: true, subtree: true, characterData: true });
+    var q = hashQuery();
+    if (q) ui.triggerSearch(q);
+  }
+
   function initSearch() {
     var box = document.getElementById("search");
-    // No PagefindUI: the bundle is a stub (Pagefind missing at build time). file://: the
-    // browser refuses the fetches Pagefind needs. Either way the box stays hidden.
-    if (!box || typeof window.PagefindUI !== "function" || location.protocol === "file:") return;
+    if (!box) return;
+    if (location.protocol === "file:") return initFileSearch(box);
+    // No PagefindUI: the bundle is a stub (Pagefind missing at build time): the box stays hidden.
+    if (typeof window.PagefindUI !== "function") return;
     box.hidden = false;
     installQuerySegmenter();
-    new window.PagefindUI({
+    var ui = new window.PagefindUI({
       element: "#search",
       showImages: false,
       showSubResults: false,
@@ -77,6 +167,7 @@
     });
     var input = box.querySelector("input");
     if (input && text.searchLabel) input.setAttribute("aria-label", text.searchLabel);
+    watchEmptyResults(box, ui);
   }
 
   function initFilter() {
