@@ -17,9 +17,13 @@ know 残差 and split it into 残|差, so 差 of 标准差 was found and highlig
 also indexes what the build shows a program printed (standard output; the page keeps it out of
 Pagefind's excerpts of prose otherwise): "tiger cat" finds the EfficientNet page that prints it.
 
+Each bundle also gets `fallback.js` (title, summary and the start of each page), which site.js
+searches on file://, where the browser refuses the fetches Pagefind needs (a <script> still loads).
+
 When the binary is missing or fails, each language still gets `pagefind/pagefind-ui.js` and
-`pagefind-ui.css`, as stubs that define nothing: pages keep their search box hidden (site.js shows
-it only when `PagefindUI` exists), no request 404s, and the build goes on with a warning.
+`pagefind-ui.css`, as stubs that define nothing (and empty `words.js` / `fallback.js`): pages
+keep their search box hidden (site.js shows it only when `PagefindUI` exists, or on file:// when
+there are fallback entries), no request 404s, and the build goes on with a warning.
 
 Output is byte-identical across runs, folders and file times (tests/search and the site's
 determinism test check it), so no part of the site needs excluding from determinism checks.
