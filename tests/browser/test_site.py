@@ -188,12 +188,14 @@ def test_theme_follows_the_system_setting(open_tab: Callable[..., Visit], scheme
 
 
 def test_site_works_from_disk_without_a_server(browser: Any, site: Path) -> None:
-    """file://: pages, styles and links work; search stays hidden (browsers refuse its fetches)."""
+    """file://: pages, styles and links work; the search box is the simple one with its notice
+    (browsers refuse Pagefind's fetches; tests/browser/test_search_box.py searches with it)."""
     ctx = browser.new_context()
     try:
         tab = watch(ctx, site.resolve().as_uri() + "/")
         page = tab.goto(model("en"))
-        assert page.locator("#search").is_hidden()
+        assert page.locator("#search .search-notice").is_visible()
+        assert page.locator("#search .pagefind-ui").count() == 0
         assert page.evaluate("getComputedStyle(document.querySelector('.code')).borderStyle") == "solid"  # CSS loaded
         assert page.locator(".code button.copy").count() > 0  # site.js ran
         page.locator("a.lang-switch").click()
