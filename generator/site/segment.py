@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _TEXT = re.compile(r">([^<]+)<")
@@ -23,7 +23,7 @@ MAX_WORD = 8  # longer dictionary words are rare; the browser's greedy match loo
 
 
 @functools.lru_cache(maxsize=1)
-def _cut():  # imported on first use: builds without Chinese pages never load the dictionary
+def _cut() -> Callable[[str], list[str]]:  # imported on first use: builds without Chinese pages never load the dictionary
     import rjieba
 
     return rjieba.cut
