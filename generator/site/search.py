@@ -10,17 +10,20 @@ over the whole site (which would also split by `<html lang>`):
   `<lang>/models/<id>/index.html` under any base path, with nothing to configure;
 - the language chooser, 404 and tag pages stay out of the index (only `models/*/index.html`).
 
-Chinese: the *extended* binary (pip `pagefind-bin-extended`) segments Chinese text into words
-when indexing (深度|残差|网络). The browser side segments the *query* with the browser's own
-dictionary (Intl.Segmenter), which does not know every technical term: Chromium splits 残差 into
-残|差, and those single characters are not words of the index. So each page is indexed from a
-staged copy that also carries the CJK characters of its title and summary one by one (the
-"character hints"); the written page is left as it is. A query the browser splits into characters
-then still finds the page whose title or summary has them.
+Chinese: each page is indexed from a staged copy whose Han text is cut into jieba words
+(site/segment.py; the written page is left as it is), and the bundle gets `words.js`, the list of
+those words, with which site.js cuts a query the same way (the browser's own dictionary does not
+know 残差 and split it into 残|差, so 差 of 标准差 was found and highlighted). The staged copy
+also indexes what the build shows a program printed (standard output; the page keeps it out of
+Pagefind's excerpts of prose otherwise): "tiger cat" finds the EfficientNet page that prints it.
+
+Each bundle also gets `fallback.js` (title, summary and the start of each page), which site.js
+searches on file://, where the browser refuses the fetches Pagefind needs (a <script> still loads).
 
 When the binary is missing or fails, each language still gets `pagefind/pagefind-ui.js` and
-`pagefind-ui.css`, as stubs that define nothing: pages keep their search box hidden (site.js shows
-it only when `PagefindUI` exists), no request 404s, and the build goes on with a warning.
+`pagefind-ui.css`, as stubs that define nothing (and empty `words.js` / `fallback.js`): pages
+keep their search box hidden (site.js shows it only when `PagefindUI` exists, or on file:// when
+there are fallback entries), no request 404s, and the build goes on with a warning.
 
 Output is byte-identical across runs, folders and file times (tests/search and the site's
 determinism test check it), so no part of the site needs excluding from determinism checks.
@@ -29,6 +32,7 @@ determinism test check it), so no part of the site needs excluding from determin
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import shutil
@@ -39,6 +43,7 @@ from pathlib import Path
 
 from generator.core.errors import Code, Diagnostic, warning
 from generator.core.model import LANGS, URL_LANG
+from generator.site import segment
 from generator.site.urls import SEARCH_BUNDLE
 
 BUNDLE = SEARCH_BUNDLE  # folder inside each language folder
@@ -51,12 +56,16 @@ STUB_JS = (
 )
 STUB_CSS = "/* Search is not available on this build of the site. */\n"
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3040-\u30ff]")
+WORDS = "words.js"  # in each bundle: the query dictionary of site.js
+FALLBACK = "fallback.js"  # in each bundle: the file:// search of site.js
+FALLBACK_CHARS = 600
 _H1 = re.compile(r"<h1\b[^>]*>(.*?)</h1>", re.S | re.I)
 _DESCRIPTION = re.compile(r'<meta\s+name="description"\s+content="([^"]*)"', re.I)
-_INDEXED_OPEN = re.compile(r"<[a-z][^>]*\sdata-pagefind-body\b[^>]*>", re.I)
-_BODY_OPEN = re.compile(r"<body\b[^>]*>", re.I)
+_INDEXED = re.compile(r"<main\b[^>]*data-pagefind-body[^>]*>(.*?)</main>", re.S | re.I)
+_IGNORED = re.compile(r"<(nav|section|div|span)\b[^>]*data-pagefind-ignore[^>]*>.*?</\1>", re.S | re.I)
 _TAG = re.compile(r"<[^>]+>")
+_OUTPUT_IGNORED = re.compile(r'(<details class="output")\s+data-pagefind-ignore')
+_OUTPUT_LABELS = re.compile(r'<(summary|p class="output-title")>')
 
 
 def pagefind_binary() -> Path | None:
@@ -97,6 +106,9 @@ def _index_language(binary: Path | None, lang_dir: Path) -> Diagnostic | None:
             reason = "there are no model pages to index"
         else:
             reason = _index(binary, lang_dir, pages, fresh)
+            if not reason:
+                write_words(fresh, pages)
+                write_fallback(fresh, lang_dir, pages)
         if reason:
             shutil.rmtree(fresh)  # a half-written bundle would make the UI fail at search time
             _write_stub(fresh, reason)
@@ -117,16 +129,35 @@ def _swap_in(fresh: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def with_character_hints(page: str) -> str:
-    """The page with the CJK characters of its <h1> and meta description added one by one
-    (space-separated, hidden, low weight) at the start of what Pagefind indexes."""
-    sources = [html.unescape(_TAG.sub("", m.group(1))) for m in (_H1.search(page), _DESCRIPTION.search(page)) if m]
-    chars = [c for text in sources for c in text if _CJK.match(c)]
-    at = _INDEXED_OPEN.search(page) or _BODY_OPEN.search(page)
-    if not chars or at is None:
-        return page
-    hint = f'<div hidden data-pagefind-weight="0.5">{" ".join(chars)}</div>'
-    return page[:at.end()] + hint + page[at.end():]
+def indexable(page: str) -> str:
+    """What Pagefind reads for a page: what its programs printed included (the page marks the
+    output box data-pagefind-ignore; here only its labels stay out), its Han text cut into words."""
+    page = _OUTPUT_IGNORED.sub(r"\1", page)
+    page = _OUTPUT_LABELS.sub(r"<\1 data-pagefind-ignore>", page)
+    return segment.segment_html(page)
+
+
+def write_fallback(out: Path, lang_dir: Path, pages: list[Path]) -> None:
+    """`fallback.js`: title, summary and the start of each page's text, for the simple search
+    site.js runs where Pagefind cannot load (file://: the browser refuses its fetches)."""
+    entries = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        h1, desc = _H1.search(text), _DESCRIPTION.search(text)
+        body = _INDEXED.search(text)
+        plain = " ".join(html.unescape(_TAG.sub(" ", _IGNORED.sub(" ", body.group(1) if body else ""))).split())
+        entries.append({"u": page.relative_to(lang_dir).as_posix(),
+                        "t": " ".join(html.unescape(_TAG.sub("", h1.group(1))).split()) if h1 else page.parent.name,
+                        "s": html.unescape(desc.group(1)) if desc else "", "x": plain[:FALLBACK_CHARS]})
+    (out / FALLBACK).write_text("window.hubSearchFallback = " + json.dumps(entries, ensure_ascii=False, sort_keys=True)
+                                + ";\n", encoding="utf-8")
+
+
+def write_words(out: Path, pages: list[Path]) -> None:
+    """`words.js`: the Han words of the indexed pages, for site.js to cut queries with."""
+    vocab = segment.vocabulary(p.read_text(encoding="utf-8") for p in pages) if pages else []
+    (out / WORDS).write_text("window.hubSearchWords = " + json.dumps(" ".join(vocab), ensure_ascii=False) + ";\n",
+                             encoding="utf-8")
 
 
 def _index(binary: Path, lang_dir: Path, pages: list[Path], out: Path) -> str:
@@ -137,7 +168,7 @@ def _index(binary: Path, lang_dir: Path, pages: list[Path], out: Path) -> str:
         for page in pages:
             dst = stage / page.relative_to(lang_dir)
             dst.parent.mkdir(parents=True, exist_ok=True)
-            dst.write_text(with_character_hints(page.read_text(encoding="utf-8")), encoding="utf-8")
+            dst.write_text(indexable(page.read_text(encoding="utf-8")), encoding="utf-8")
         # Pagefind also reads PAGEFIND_* variables and a pagefind.yml in its working directory:
         # run it in the staging folder (which holds only our copies) with those variables removed.
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEFIND_")}
@@ -158,6 +189,8 @@ def _write_stub(out: Path, reason: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "pagefind-ui.js").write_text(STUB_JS.format(reason=reason.replace("*/", "* /")), encoding="utf-8")
     (out / "pagefind-ui.css").write_text(STUB_CSS, encoding="utf-8")
+    write_words(out, [])
+    (out / FALLBACK).write_text("window.hubSearchFallback = [];\n", encoding="utf-8")
 
 
 def index_stage(current: Path, stage: Path, changed: frozenset[str]) -> tuple[Diagnostic, ...]:

@@ -6,25 +6,159 @@
   var script = document.currentScript;
   var text = (script && script.dataset) || {};
 
-  // The index also holds the Chinese characters of each title and summary one by one (see
-  // generator/search.py); when an excerpt comes from them, show them as normal text again.
+  // The index holds Chinese text cut into jieba words with spaces between them (see
+  // generator/site/search.py); when an excerpt shows them, join the Han characters again.
+  var CJK = "[\\p{Script=Han}\\u3000-\\u303f\\uff00-\\uffef]";
+  var SPACE_AFTER = new RegExp("(" + CJK + "(?:</?mark>)*) +(?=(?:</?mark>)*" + CJK + ")", "gu");
+  var SPACE_BEFORE_CLOSE = new RegExp("(" + CJK + ") +(</mark>)", "gu");
   function joinHan(excerpt) {
-    return excerpt
-      .replace(/(\p{Script=Han}) (<\/mark>)/gu, "$1$2")
-      .replace(/(\p{Script=Han}(?:<\/?mark>)*) (?=(?:<\/?mark>)*\p{Script=Han})/gu, "$1");
+    return excerpt.replace(SPACE_BEFORE_CLOSE, "$1$2").replace(SPACE_AFTER, "$1");
+  }
+
+  // Pagefind cuts a Chinese query with the browser's word segmenter, whose dictionary is not the
+  // index's (Chromium splits 残差 into 残|差, and 差 then matches inside 标准差). words.js lists
+  // the index's own words: Han runs are cut by longest match against them, the rest is left to
+  // the browser's segmenter.
+  function installQuerySegmenter() {
+    var list = window.hubSearchWords;
+    var Native = window.Intl && Intl.Segmenter;
+    if (!list || !Native) return;
+    var known = Object.create(null), longest = 1;
+    list.split(" ").forEach(function (w) { if (w) { known[w] = true; longest = Math.max(longest, w.length); } });
+    function cutHan(run, offset, out) {
+      for (var i = 0; i < run.length;) {
+        var n = Math.min(longest, run.length - i);
+        while (n > 1 && !known[run.substr(i, n)]) n--;
+        out.push({ segment: run.substr(i, n), index: offset + i, input: run, isWordLike: true });
+        i += n;
+      }
+    }
+    function HubSegmenter(locale, options) {
+      var native = new Native(locale, options);
+      var chinese = options && options.granularity === "word" && /^zh\b/i.test(String(locale));
+      if (!chinese) return native;
+      return {
+        resolvedOptions: function () { return native.resolvedOptions(); },
+        segment: function (text) {
+          var out = [], re = /\p{Script=Han}+/gu, at = 0, m;
+          function rest(upTo) {
+            for (var s of native.segment(text.slice(at, upTo))) out.push({ segment: s.segment, index: at + s.index, input: text, isWordLike: s.isWordLike });
+          }
+          while ((m = re.exec(text))) { rest(m.index); cutHan(m[0], m.index, out); at = m.index + m[0].length; }
+          rest(text.length);
+          return out;
+        },
+      };
+    }
+    HubSegmenter.supportedLocalesOf = Native.supportedLocalesOf;
+    Intl.Segmenter = HubSegmenter;
+  }
+
+  // Where the other language's search is: the language switch, with the query in its hash.
+  function otherLanguageLink(query) {
+    var sw = document.querySelector(".lang-switch");
+    if (!sw || !text.searchOtherLang) return null;
+    var a = document.createElement("a");
+    a.className = "search-other-lang";
+    a.href = sw.getAttribute("href").split("#")[0] + "#search=" + encodeURIComponent(query);
+    a.textContent = text.searchOtherLang;
+    return a;
+  }
+
+  function hashQuery() {
+    var m = /^#search=(.*)$/.exec(location.hash);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  // file://: the browser refuses the fetches Pagefind needs. fallback.js (a <script>, which
+  // file:// allows) holds title, summary and the start of each page: every word of the query
+  // must occur in them (Han text: as a substring, it has no spaces).
+  function initFileSearch(box) {
+    var pages = window.hubSearchFallback;
+    var script = document.querySelector('script[src$="fallback.js"]');
+    if (!pages || !pages.length || !script) return;
+    var base = script.getAttribute("src").replace(/pagefind\/fallback\.js$/, "");
+    box.hidden = false;
+    box.classList.add("search-fallback");
+    var notice = document.createElement("p");
+    notice.className = "search-notice";
+    notice.setAttribute("role", "note");
+    notice.textContent = text.searchFileNotice || "";
+    var input = document.createElement("input");
+    input.type = "search";
+    input.className = "search-fallback-input";
+    input.setAttribute("aria-label", text.searchLabel || "Search");
+    input.placeholder = text.searchLabel || "";
+    var out = document.createElement("div");
+    out.className = "search-fallback-results";
+    out.setAttribute("aria-live", "polite");
+    box.appendChild(input);
+    box.appendChild(notice);
+    box.appendChild(out);
+    function run() {
+      var q = input.value.trim();
+      out.textContent = "";
+      if (!q) return;
+      var terms = q.toLocaleLowerCase().split(/\s+/);
+      var list = document.createElement("ul");
+      pages.forEach(function (p) {
+        var hay = (p.t + " " + p.s + " " + p.x).toLocaleLowerCase();
+        if (!terms.every(function (w) { return hay.indexOf(w) >= 0; })) return;
+        var li = document.createElement("li"), a = document.createElement("a");
+        a.href = base + p.u;
+        a.className = "search-fallback-link";
+        a.textContent = p.t;
+        li.appendChild(a);
+        if (p.s) li.appendChild(document.createTextNode(" — " + p.s));
+        list.appendChild(li);
+      });
+      if (list.children.length) { out.appendChild(list); return; }
+      var none = document.createElement("p");
+      none.className = "search-none";
+      none.textContent = (text.searchNone || "").replace("{q}", q);
+      out.appendChild(none);
+      var other = otherLanguageLink(q);
+      if (other) out.appendChild(other);
+    }
+    input.addEventListener("input", run);
+    var q = hashQuery();
+    if (q) { input.value = q; run(); }
+  }
+
+  // Pagefind found nothing: offer the same query on the other language's pages.
+  function watchEmptyResults(box, ui) {
+    new MutationObserver(function () {
+      var msg = box.querySelector(".pagefind-ui__message");
+      var input = box.querySelector("input");
+      var old = box.querySelector(".search-other-lang");
+      var empty = msg && input && input.value.trim() && !box.querySelector(".pagefind-ui__result") &&
+        /\S/.test(msg.textContent) && !/\d/.test(msg.textContent);
+      if (!empty) { if (old) old.remove(); return; }
+      if (old && old.href.endsWith(encodeURIComponent(input.value.trim()))) return;
+      if (old) old.remove();
+      var link = otherLanguageLink(input.value.trim());
+      if (link) msg.insertAdjacentElement("afterend", link);
+    }).observe(box, { childList: true, subtree: true, characterData: true });
+    var q = hashQuery();
+    if (q) ui.triggerSearch(q);
   }
 
   function initSearch() {
     var box = document.getElementById("search");
-    // No PagefindUI: the bundle is a stub (Pagefind missing at build time). file://: the
-    // browser refuses the fetches Pagefind needs. Either way the box stays hidden.
-    if (!box || typeof window.PagefindUI !== "function" || location.protocol === "file:") return;
+    if (!box) return;
+    if (location.protocol === "file:") return initFileSearch(box);
+    // No PagefindUI: the bundle is a stub (Pagefind missing at build time): the box stays hidden.
+    if (typeof window.PagefindUI !== "function") return;
     box.hidden = false;
-    new window.PagefindUI({
+    installQuerySegmenter();
+    var ui = new window.PagefindUI({
       element: "#search",
       showImages: false,
       showSubResults: false,
       resetStyles: false,
+      // The query is cut into words where it is parsed: on the main thread, with the segmenter
+      // installed above (a worker would use the browser's own).
+      noWorker: true,
       pageSize: 5,
       processResult: function (result) {
         result.excerpt = joinHan(result.excerpt || "");
@@ -33,6 +167,7 @@
     });
     var input = box.querySelector("input");
     if (input && text.searchLabel) input.setAttribute("aria-label", text.searchLabel);
+    watchEmptyResults(box, ui);
   }
 
   function initFilter() {

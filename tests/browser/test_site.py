@@ -103,8 +103,8 @@ def _summary(page: Path) -> str:
 
 @pytest.mark.parametrize("lang", LANGS)
 def test_search_finds_the_resnet_card(tab: Visit, site: Path, lang: str) -> None:
-    # Every model whose summary has the word, not only ResNet: in Chinese this needs the
-    # character hints of generator/search.py (the browser splits 残差 into 残|差).
+    # Every model whose summary has the word, not only ResNet (in Chinese: the query is cut with
+    # the index's own words, site.js; the browser's dictionary splits 残差 into 残|差).
     expected = {p.parent.name for p in site.glob(f"{lang}/models/*/index.html") if QUERY[lang] in _summary(p)}
     assert RESNET in expected
     page = tab.goto(f"{lang}/index.html")
@@ -117,7 +117,7 @@ def test_search_finds_the_resnet_card(tab: Visit, site: Path, lang: str) -> None
     found = {h.split("/models/", 1)[1].split("/", 1)[0] for h in hrefs}
     assert expected <= found, f"{QUERY[lang]!r} found {sorted(found)}, expected at least {sorted(expected)}"
     excerpts = page.eval_on_selector_all(".pagefind-ui__result-excerpt", "els => els.map(e => e.innerText)")
-    # character hints are shown as normal text again (site.js joinHan)
+    # the words the index cut Chinese text into are joined again (site.js joinHan)
     assert not any(re.search("[\u4e00-\u9fff] [\u4e00-\u9fff]", e) for e in excerpts), excerpts
     assert all(f"/{lang}/models/" in h for h in hrefs), "results from the other language"
     screenshot(page, f"{lang}-search-desktop")
@@ -190,12 +190,14 @@ def test_theme_follows_the_system_setting(open_tab: Callable[..., Visit], scheme
 
 
 def test_site_works_from_disk_without_a_server(browser: Any, site: Path) -> None:
-    """file://: pages, styles and links work; search stays hidden (browsers refuse its fetches)."""
+    """file://: pages, styles and links work; the search box is the simple one with its notice
+    (browsers refuse Pagefind's fetches; tests/browser/test_search_box.py searches with it)."""
     ctx = browser.new_context()
     try:
         tab = watch(ctx, site.resolve().as_uri() + "/")
         page = tab.goto(model("en"))
-        assert page.locator("#search").is_hidden()
+        assert page.locator("#search .search-notice").is_visible()
+        assert page.locator("#search .pagefind-ui").count() == 0
         assert page.evaluate("getComputedStyle(document.querySelector('.code')).borderStyle") == "solid"  # CSS loaded
         assert page.locator(".code button.copy").count() > 0  # site.js ran
         page.locator("a.lang-switch").click()

@@ -6,6 +6,7 @@ renderer (the browser tests search the real built site)."""
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import pytest
@@ -63,14 +64,39 @@ def test_output_is_byte_identical_across_runs_and_folders(tmp_path: Path) -> Non
     assert _digest(a) == _digest(b)
 
 
-def test_character_hints_carry_the_cjk_of_title_and_summary_only() -> None:
-    page = ('<html><head><meta name="description" content="深度残差网络（ImageNet）"></head><body><nav>导航</nav>'
-            '<main class="wrap" data-pagefind-body><h1>Res<b>网</b></h1><p>正文不变</p></main></body></html>')
-    out = search.with_character_hints(page)
-    assert '<main class="wrap" data-pagefind-body><div hidden data-pagefind-weight="0.5">网 深 度 残 差 网 络</div><h1>' in out
-    assert out.replace('<div hidden data-pagefind-weight="0.5">网 深 度 残 差 网 络</div>', "") == page
-    english = '<html><head><meta name="description" content="Deep residual"></head><body><main data-pagefind-body><h1>ResNet</h1></main></body></html>'
-    assert search.with_character_hints(english) == english
+def test_indexed_copy_cuts_han_text_into_words_and_leaves_markup() -> None:
+    page = ('<html lang="zh-CN"><head><meta name="description" content="深度残差网络"><script>var s = "标准差";</script>'
+            '</head><body><main data-pagefind-body><p title="不切">最后做归一化处理，标准差为 1</p></main></body></html>')
+    out = search.indexable(page)
+    assert '<p title="不切"> 最后 做 归一化 处理 ， 标准差 为 1</p>' in re.sub(" +", " ", out)
+    assert 'content="深度残差网络"' in out and 'var s = "标准差";' in out  # attributes and scripts as they were
+    english = '<html><body><main data-pagefind-body><h1>ResNet</h1><p>Deep residual</p></main></body></html>'
+    assert search.indexable(english) == english
+
+
+def test_indexed_copy_includes_program_output_but_not_its_labels() -> None:
+    page = ('<main data-pagefind-body><details class="output" data-pagefind-ignore><summary>Output</summary>'
+            '<p class="output-title">Standard output</p><pre class="output-text" tabindex="0"> 282  tiger cat</pre>'
+            '</details><div class="code-bar" data-pagefind-ignore>passed</div></main>')
+    out = search.indexable(page)
+    assert '<details class="output"><summary data-pagefind-ignore>Output</summary>' in out
+    assert '<p class="output-title" data-pagefind-ignore>' in out and "tiger cat</pre>" in out
+    assert '<div class="code-bar" data-pagefind-ignore>' in out  # other ignored parts stay ignored
+
+
+def test_vocabulary_is_the_multi_character_words_of_the_pages_sorted() -> None:
+    from generator.site import segment
+
+    assert segment.vocabulary(["<p>深度残差网络</p><script>x = '标准差'</script>", "<p>残差块 的</p>"]) == ["残差", "深度", "网络"]
+
+
+@needs_pagefind
+def test_bundle_has_the_query_dictionary(tmp_path: Path) -> None:
+    site = _site(tmp_path / "site")
+    search.index_site(site)
+    words = (site / "zh" / search.BUNDLE / search.WORDS).read_text(encoding="utf-8")
+    assert words.startswith("window.hubSearchWords = ") and "残差" in words and "轻量级" in words
+    assert (site / "en" / search.BUNDLE / search.WORDS).read_text(encoding="utf-8") == 'window.hubSearchWords = "";\n'
 
 
 @needs_pagefind
