@@ -193,7 +193,7 @@ class Renderer:
         t = self._t[lang]
         entries = []
         for card in cards:
-            s = summarize(card, verification.get(card.meta.id))
+            s = summarize(card, verification.get(card.meta.id), lang)
             entries.append(CardEntry(
                 id=card.meta.id,
                 href=urls.model_page(lang, card.meta.id),
@@ -233,7 +233,8 @@ class Renderer:
         other = other_langs(lang)[0]
         claims = [claim_view(t, s) for s in (verification.claims if verification else ())
                   if s.claim.lang == lang]
-        summary: Summary = summarize(card, verification)
+        summary: Summary = summarize(card, verification, lang)
+        other_summary: Summary = summarize(card, verification, other)
         ctx.update({
             "card": card.meta,
             "summary": card.meta.summary.get(lang) or card.meta.summary.get(other, ""),
@@ -247,6 +248,7 @@ class Renderer:
             "body": Markup(self._section_html(card, lang, verification, claims)) if section else None,
             "other_page": urls.relative(url, urls.model_page(other, cid)),
             "other_has_section": card.section(other) is not None,
+            "other_failures": summary_tone(other_summary) == "bad" and card.section(other) is not None,
             "claims": claims,
             "programs": self._programs(lang, verification),
             "api_href": urls.relative(url, urls.api_model(cid)),

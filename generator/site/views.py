@@ -224,22 +224,31 @@ class Summary:
     claims: Mapping[str, int]
 
 
-def summarize(card: Card, verification: CardVerification | None) -> Summary:
-    """Counts over the card's distinct code blocks (the prelude once, at its worst) and numbers."""
+def summarize(card: Card, verification: CardVerification | None, lang: str | None = None) -> Summary:
+    """Counts over the card's distinct code blocks (the prelude once, at its worst) and numbers.
+
+    With `lang`, only what that language's page shows: its own blocks and numbers plus the
+    shared prelude as it ran for that page, so every count matches the badges a reader sees."""
     if verification is None:
         return Summary(False, False, {}, {})
     blocks: Counter[str] = Counter()
     prelude_states = []
-    for lang in sorted(card.sections):
+    langs = sorted(card.sections) if lang is None else [lang]
+    if lang is not None and lang not in card.sections and card.prelude is not None and card.prelude.is_python:
+        prelude_states.append(block_status(find_block(verification, lang, PRELUDE, 0)[0]))
+    for lang_ in langs:
+        if lang_ not in card.sections:
+            continue
         if card.prelude is not None and card.prelude.is_python:
-            prelude_states.append(block_status(find_block(verification, lang, PRELUDE, 0)[0]))
-        for snip in card.sections[lang].snippets:
+            prelude_states.append(block_status(find_block(verification, lang_, PRELUDE, 0)[0]))
+        for snip in card.sections[lang_].snippets:
             if snip.is_python:
-                blocks[block_status(find_block(verification, lang, lang, snip.index)[0])] += 1
+                blocks[block_status(find_block(verification, lang_, lang_, snip.index)[0])] += 1
     if prelude_states:
         blocks[min(prelude_states, key=BLOCK_STATUSES.index)] += 1
-    claims: Counter[str] = Counter(s.status for s in verification.claims)
-    return Summary(True, bool(verification.programs), dict(blocks), dict(claims))
+    claims: Counter[str] = Counter(s.status for s in verification.claims if lang is None or s.claim.lang == lang)
+    ran = bool(verification.programs) if lang is None else verification.program_for(lang) is not None
+    return Summary(True, ran, dict(blocks), dict(claims))
 
 
 def summary_text(t: Translate, s: Summary) -> str:
