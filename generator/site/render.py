@@ -24,6 +24,7 @@ from generator.site import markdown
 from generator.site import urls
 from generator.site.highlight import highlight
 from generator.core.errors import Code, Diagnostic, UserError, error
+from generator.site.reasons import catalog_keys as reason_keys
 from generator.site.i18n import Catalog, check_against, check_templates, load_catalog
 from generator.site.options import CATALOG_FILE
 from generator.core.model import DEFAULT_LANG, HTML_LANG, LANGS, Card, CardVerification, Snippet, Tag, other_langs
@@ -81,7 +82,7 @@ def catalog_problems(catalog: Catalog, templates_dir: Path) -> list[Diagnostic]:
     except UserError as exc:
         problems = list(exc.diagnostics)
     problems += [error(Code.REGISTRY, f"UI string {k!r} missing", catalog.path, 1)
-                 for k in catalog_keys() + summary_keys() if k not in catalog.strings]
+                 for k in catalog_keys() + summary_keys() + reason_keys() if k not in catalog.strings]
     reference = templates_dir / CATALOG_FILE
     if reference.is_file() and os.path.realpath(reference) != os.path.realpath(catalog.path):
         problems += check_against(catalog, load_catalog(reference, f"templates/{CATALOG_FILE}"))
@@ -231,7 +232,7 @@ class Renderer:
         t = self._t[lang]
         section = card.section(lang)
         other = other_langs(lang)[0]
-        claims = [claim_view(t, s) for s in (verification.claims if verification else ())
+        claims = [claim_view(t, s, lang) for s in (verification.claims if verification else ())
                   if s.claim.lang == lang]
         summary: Summary = summarize(card, verification, lang)
         other_summary: Summary = summarize(card, verification, other)

@@ -15,6 +15,7 @@ from generator.core.text import escape_controls
 from generator.core.text import strip_ansi as _strip_ansi
 from generator.core.model import PRELUDE, BlockResult, Card, CardVerification, ClaimState, ProgramResult
 from generator.site.redact import public_text
+from generator.site.reasons import check_name, reason_html, reason_text
 
 Translate = Callable[..., str]
 
@@ -113,10 +114,11 @@ strip_ansi = _strip_ansi
 
 @dataclass(frozen=True)
 class CheckView:
-    name: str
+    name: str  # the check's id (languages, weight-name, evaluation)
+    title: str  # its name in the page's language
     status: str
     label: str
-    reason: str
+    reason: str  # HTML: a sentence in the page's language
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ def _first(prov: Mapping[str, object], keys: tuple[str, ...]) -> object | None:
     return None
 
 
-def claim_view(t: Translate, state: ClaimState) -> ClaimView:
+def claim_view(t: Translate, state: ClaimState, lang: str = "en_US") -> ClaimView:
     claim = state.claim
     decimals = max(claim.decimals, 1)
     written = claim.text.strip().strip("*").strip()
@@ -170,17 +172,32 @@ def claim_view(t: Translate, state: ClaimState) -> ClaimView:
         for key, keys in (("tip.n", _N_KEYS), ("tip.dataset", _DATASET_KEYS), ("tip.date", _DATE_KEYS)):
             value = _first(prov, keys)
             if value is not None:
-                tip.append(t(key, value=value))
+                tip.append(t(key, value=_readable_time(value) if key == "tip.date" else value))
     else:
         tip.append(t("tip.no_measurement"))
-    reason = public_text(state.reason)
+    # The claim's reason in the page's language: what each deciding check said (a mismatch's
+    # checks when it is one, otherwise the evaluation's or every check's).
+    deciding = [c for c in state.checks if c.status == "mismatch"] if state.status == "mismatch" else \
+        [c for c in state.checks if c.name == "evaluation"] or list(state.checks)
+    parts = [t("vt.check_reason", check=check_name(t, c.name), reason=text) for c in deciding if (text := reason_text(t, lang, c))]
+    reason = t("list_sep").join(parts) if state.status != "unverified" or parts else ""
     if reason:
         tip.append(reason)
-    checks = tuple(CheckView(c.name, c.status, t(f"check.{c.status}"), public_text(c.reason)) for c in state.checks)
+    checks = tuple(CheckView(c.name, check_name(t, c.name), c.status, t(f"check.{c.status}"),
+                             reason_html(t, lang, c)) for c in state.checks)
     cid = f"claim-{claim.loc.line}-{_slug(claim.column)}"
     column_display = header_text(claim.column)
     return ClaimView(cid, claim.loc.line, claim.row, claim.column, column_display, written, state.status, label,
                      measured, delta, tuple(tip), checks, reason)
+
+
+_ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(Z|\+00:00)")
+
+
+def _readable_time(value: object) -> object:
+    """An ISO UTC timestamp as `2024-04-30 08:00 UTC` (readers, not parsers, see the tooltip)."""
+    m = _ISO_TIME.fullmatch(str(value))
+    return f"{m.group(1)} {m.group(2)} UTC" if m else value
 
 
 _SUB = str.maketrans("0123456789+-=()aeoxhklmnpst", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₒₓₕₖₗₘₙₚₛₜ")
