@@ -76,3 +76,27 @@ def reason_text(t: Translate, lang: str, outcome: CheckOutcome) -> str:
     if not text or lang == "en_US":
         return text
     return t("vt.reason.see_checks")
+
+
+# ---------------------------------------------------------------- the environment line
+
+ENV_NAMES: tuple[str, ...] = ("python", "megengine", "numpy", "opencv", "platform", "device", "network")
+
+
+def environment_html(t: Translate, environment: Mapping[str, str]) -> Markup:
+    """`Python <code>3.10.13</code>, …` with every label from the catalog; values are versions
+    and platform ids, shown as code; the network setting is said in words."""
+    sep = t("list_sep")
+    parts = []
+    for key, value in sorted(environment.items()):
+        label = t(f"vt.env.{key}") if key in ENV_NAMES else key
+        if key == "network":
+            words = t("vt.env.network_sandbox") if value.startswith("bubblewrap") else t("vt.env.network_shim")
+            parts.append(Markup("{}: {}").format(label, words))
+        else:
+            parts.append(Markup("{} <code>{}</code>").format(label, value))
+    return Markup(escape(sep)).join(parts)
+
+
+def environment_keys() -> tuple[str, ...]:
+    return tuple(f"vt.env.{k}" for k in ENV_NAMES) + ("vt.env.network_sandbox", "vt.env.network_shim", "vt.ran_at")

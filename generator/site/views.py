@@ -172,7 +172,7 @@ def claim_view(t: Translate, state: ClaimState, lang: str = "en_US") -> ClaimVie
         for key, keys in (("tip.n", _N_KEYS), ("tip.dataset", _DATASET_KEYS), ("tip.date", _DATE_KEYS)):
             value = _first(prov, keys)
             if value is not None:
-                tip.append(t(key, value=_readable_time(value) if key == "tip.date" else value))
+                tip.append(t(key, value=readable_time(value) if key == "tip.date" else value))
     else:
         tip.append(t("tip.no_measurement"))
     # The claim's reason in the page's language: what each deciding check said (a mismatch's
@@ -194,7 +194,7 @@ def claim_view(t: Translate, state: ClaimState, lang: str = "en_US") -> ClaimVie
 _ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(Z|\+00:00)")
 
 
-def _readable_time(value: object) -> object:
+def readable_time(value: object) -> object:
     """An ISO UTC timestamp as `2024-04-30 08:00 UTC` (readers, not parsers, see the tooltip)."""
     m = _ISO_TIME.fullmatch(str(value))
     return f"{m.group(1)} {m.group(2)} UTC" if m else value

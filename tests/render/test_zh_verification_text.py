@@ -10,10 +10,11 @@ from render_fixtures import options, sample_verification
 from generator.site.build import render_site
 
 # Model and data-set names and units a Chinese sentence keeps as they are.
-ALLOWED = frozenset({"MegEngine", "ResNet18", "ResNet34", "ResNet50", "Top1", "Top5", "imagenet-val", "UTC"})
+ALLOWED = frozenset({"MegEngine", "ResNet18", "ResNet34", "ResNet50", "Top1", "Top5", "imagenet-val", "UTC", "Python", "NumPy", "OpenCV"})
 _PARTS = (
     re.compile(r'<p class="vline[^"]*">(.*?)</p>', re.S),
     re.compile(r'<p class="other-failures">(.*?)</p>', re.S),
+    re.compile(r'<p class="env muted">(.*?)</p>', re.S),
     re.compile(r'<ul class="checks">(.*?)</ul>', re.S),
     re.compile(r'<span class="tip" role="tooltip"[^>]*id="claim-[^"]*">(.*?)</span></span>', re.S),
 )
