@@ -20,11 +20,11 @@ CHECK_NAMES: tuple[str, ...] = ("languages", "weight-name", "evaluation")
 # check name -> the reason codes the catalog renders (`vt.reason.<check>.<code>`)
 REASON_CODES: Mapping[str, tuple[str, ...]] = {
     "languages": ("no-section", "no-counterpart", "same", "differs"),
-    "weight-name": ("no-entry", "no-weights-url", "not-primary", "ambiguous", "no-metric", "agrees", "differs"),
+    "weight-name": ("repo-not-stored", "no-repo", "no-entry", "no-weights-url", "not-primary", "ambiguous", "no-metric", "agrees", "differs"),
     "evaluation": ("full-agrees", "full-differs", "interval-contains", "interval-excludes", "measured-on-subset"),
 }
 # Values that are identifiers, not words: shown as code inside the translated sentence.
-_CODE_ARGS = frozenset({"entry", "subset", "encoded"})
+_CODE_ARGS = frozenset({"entry", "subset", "encoded", "repo"})
 _LANG_ARGS = frozenset({"lang"})
 
 
