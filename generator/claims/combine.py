@@ -1,6 +1,7 @@
 """The outcomes of one claim's checks -> exactly one state. Pure.
 
-mismatch (any check disagreed) > verified (full-set evaluation agreed) > consistent (a random
+mismatch (any check disagreed; a languages disagreement only marks the cell the evaluation does not
+back, or both cells when there is no evaluation) > verified (full-set evaluation agreed) > consistent (a random
 sample's 95 % interval contains the claim) > measured-on-subset (evaluated on a sample nobody drew
 at random: reported, not judged) > unverified (with every reason).
 """
@@ -16,6 +17,11 @@ def combine(claim: Claim, outcomes: Iterable[CheckOutcome]) -> ClaimState:
     """Exactly one state per number; every CheckOutcome is kept."""
     checks = tuple(outcomes)
     mism = [o for o in checks if o.status == "mismatch"]
+    ev_agrees = any(o.name == "evaluation" and o.status in ("verified", "consistent") for o in checks)
+    if ev_agrees:
+        # The languages disagree, but the evaluation measured this cell right: the wrong number is
+        # the other language's (its own evaluation check marks it), not this one.
+        mism = [o for o in mism if o.name != "languages"]
     if mism:
         reason = "; ".join(f"{o.name} check: {o.reason}" for o in mism)
         return ClaimState(claim, "mismatch", checks, reason)

@@ -55,7 +55,8 @@ def weight_name(ev: Evidence) -> Mapping[Claim, CheckOutcome]:
     if ev.tree is None:
         why = (f"hub repository {ev.repo} is not in the asset store" if ev.repo
                else "the card names no hub repository")
-        return {c: CheckOutcome("weight-name", "unverified", reason=why) for c in ev.claims}
+        code, args = ("repo-not-stored", {"repo": ev.repo}) if ev.repo else ("no-repo", {})
+        return {c: CheckOutcome("weight-name", "unverified", reason=why, code=code, args=args) for c in ev.claims}
     urls = {e: weights_url_for(ev.tree, e) for e in set(ev.entries.values()) if e}
     return check_weight_names(ev.claims, ev.entries, urls)
 

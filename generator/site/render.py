@@ -25,9 +25,11 @@ from generator.site import urls
 from generator.site.highlight import highlight
 from generator.site.notes import share_reasons
 from generator.core.errors import Code, Diagnostic, UserError, error
+from generator.site.reasons import catalog_keys as reason_keys, environment_html, environment_keys
 from generator.site.i18n import Catalog, check_against, check_templates, load_catalog
 from generator.site.options import CATALOG_FILE
 from generator.core.model import DEFAULT_LANG, HTML_LANG, LANGS, Card, CardVerification, Snippet, Tag, other_langs
+from generator.site.views import readable_time
 from generator.site.views import (BlockView, ClaimView, Summary, block_view, catalog_keys, claim_view,
                        column_key, find_block, summarize, summary_keys, summary_text,
                        summary_tone)
@@ -82,7 +84,7 @@ def catalog_problems(catalog: Catalog, templates_dir: Path) -> list[Diagnostic]:
     except UserError as exc:
         problems = list(exc.diagnostics)
     problems += [error(Code.REGISTRY, f"UI string {k!r} missing", catalog.path, 1)
-                 for k in catalog_keys() + summary_keys() if k not in catalog.strings]
+                 for k in catalog_keys() + summary_keys() + reason_keys() + environment_keys() if k not in catalog.strings]
     reference = templates_dir / CATALOG_FILE
     if reference.is_file() and os.path.realpath(reference) != os.path.realpath(catalog.path):
         problems += check_against(catalog, load_catalog(reference, f"templates/{CATALOG_FILE}"))
@@ -199,7 +201,7 @@ class Renderer:
         t = self._t[lang]
         entries = []
         for card in cards:
-            s = summarize(card, verification.get(card.meta.id))
+            s = summarize(card, verification.get(card.meta.id), lang)
             entries.append(CardEntry(
                 id=card.meta.id,
                 href=urls.model_page(lang, card.meta.id),
@@ -237,9 +239,10 @@ class Renderer:
         t = self._t[lang]
         section = card.section(lang)
         other = other_langs(lang)[0]
-        claims = [claim_view(t, s) for s in (verification.claims if verification else ())
+        claims = [claim_view(t, s, lang) for s in (verification.claims if verification else ())
                   if s.claim.lang == lang]
-        summary: Summary = summarize(card, verification)
+        summary: Summary = summarize(card, verification, lang)
+        other_summary: Summary = summarize(card, verification, other)
         table_claims, shared = share_reasons(claims)
         ctx.update({
             "card": card.meta,
@@ -254,6 +257,7 @@ class Renderer:
             "body": Markup(self._section_html(card, lang, verification, claims)) if section else None,
             "other_page": urls.relative(url, urls.model_page(other, cid)),
             "other_has_section": card.section(other) is not None,
+            "other_failures": summary_tone(other_summary) == "bad" and card.section(other) is not None,
             "claims": table_claims,
             "shared_reasons": shared,
             "programs": self._programs(lang, verification),
@@ -264,14 +268,13 @@ class Renderer:
 
     # ------------------------------------------------------------ model page parts
 
-    def _programs(self, lang: str, verification: CardVerification | None) -> list[tuple[str, str, str]]:
+    def _programs(self, lang: str, verification: CardVerification | None) -> list[tuple[str, Markup, str]]:
         if verification is None:
             return []
         p = verification.program_for(lang)
         if p is None:
             return []
-        env = ", ".join(f"{k}: {v}" for k, v in sorted(p.environment.items()))
-        return [(p.ran_at, env, p.cache_key[:12])]
+        return [(str(readable_time(p.ran_at)), environment_html(self._t[lang], p.environment), p.cache_key[:12])]
 
     def _code_block(self, t: Callable[..., str], snip: Snippet | None, code: str, info: str, block_id: str,
                     verification: CardVerification | None, lang: str) -> str:

@@ -16,6 +16,7 @@ from generator.core.text import strip_ansi as _strip_ansi
 from generator.core.model import PRELUDE, BlockResult, Card, CardVerification, ClaimState, ProgramResult
 from generator.site.outputs import failing_line, split_log
 from generator.site.redact import public_text
+from generator.site.reasons import check_name, reason_html, reason_text
 
 Translate = Callable[..., str]
 
@@ -129,10 +130,11 @@ strip_ansi = _strip_ansi
 
 @dataclass(frozen=True)
 class CheckView:
-    name: str
+    name: str  # the check's id (languages, weight-name, evaluation)
+    title: str  # its name in the page's language
     status: str
     label: str
-    reason: str
+    reason: str  # HTML: a sentence in the page's language
     note: int = 0  # number of the page's shared note that gives this check's reason (notes.py)
 
 
@@ -166,7 +168,7 @@ def _first(prov: Mapping[str, object], keys: tuple[str, ...]) -> object | None:
     return None
 
 
-def claim_view(t: Translate, state: ClaimState) -> ClaimView:
+def claim_view(t: Translate, state: ClaimState, lang: str = "en_US") -> ClaimView:
     claim = state.claim
     decimals = max(claim.decimals, 1)
     written = claim.text.strip().strip("*").strip()
@@ -187,17 +189,32 @@ def claim_view(t: Translate, state: ClaimState) -> ClaimView:
         for key, keys in (("tip.n", _N_KEYS), ("tip.dataset", _DATASET_KEYS), ("tip.date", _DATE_KEYS)):
             value = _first(prov, keys)
             if value is not None:
-                tip.append(t(key, value=value))
+                tip.append(t(key, value=readable_time(value) if key == "tip.date" else value))
     else:
         tip.append(t("tip.no_measurement"))
-    reason = public_text(state.reason)
+    # The claim's reason in the page's language: what each deciding check said (a mismatch's
+    # checks when it is one, otherwise the evaluation's or every check's).
+    deciding = [c for c in state.checks if c.status == "mismatch"] if state.status == "mismatch" else \
+        [c for c in state.checks if c.name == "evaluation"] or list(state.checks)
+    parts = [t("vt.check_reason", check=check_name(t, c.name), reason=text) for c in deciding if (text := reason_text(t, lang, c))]
+    reason = t("list_sep").join(parts) if state.status != "unverified" or parts else ""
     if reason:
         tip.append(reason)
-    checks = tuple(CheckView(c.name, c.status, t(f"check.{c.status}"), public_text(c.reason)) for c in state.checks)
+    checks = tuple(CheckView(c.name, check_name(t, c.name), c.status, t(f"check.{c.status}"),
+                             reason_html(t, lang, c)) for c in state.checks)
     cid = f"claim-{claim.loc.line}-{_slug(claim.column)}"
     column_display = header_text(claim.column)
     return ClaimView(cid, claim.loc.line, claim.row, claim.column, column_display, written, state.status, label,
                      measured, delta, tuple(tip), checks, reason)
+
+
+_ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(Z|\+00:00)")
+
+
+def readable_time(value: object) -> object:
+    """An ISO UTC timestamp as `2024-04-30 08:00 UTC` (readers, not parsers, see the tooltip)."""
+    m = _ISO_TIME.fullmatch(str(value))
+    return f"{m.group(1)} {m.group(2)} UTC" if m else value
 
 
 _SUB = str.maketrans("0123456789+-=()aeoxhklmnpst", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₒₓₕₖₗₘₙₚₛₜ")
@@ -241,22 +258,31 @@ class Summary:
     claims: Mapping[str, int]
 
 
-def summarize(card: Card, verification: CardVerification | None) -> Summary:
-    """Counts over the card's distinct code blocks (the prelude once, at its worst) and numbers."""
+def summarize(card: Card, verification: CardVerification | None, lang: str | None = None) -> Summary:
+    """Counts over the card's distinct code blocks (the prelude once, at its worst) and numbers.
+
+    With `lang`, only what that language's page shows: its own blocks and numbers plus the
+    shared prelude as it ran for that page, so every count matches the badges a reader sees."""
     if verification is None:
         return Summary(False, False, {}, {})
     blocks: Counter[str] = Counter()
     prelude_states = []
-    for lang in sorted(card.sections):
+    langs = sorted(card.sections) if lang is None else [lang]
+    if lang is not None and lang not in card.sections and card.prelude is not None and card.prelude.is_python:
+        prelude_states.append(block_status(find_block(verification, lang, PRELUDE, 0)[0]))
+    for lang_ in langs:
+        if lang_ not in card.sections:
+            continue
         if card.prelude is not None and card.prelude.is_python:
-            prelude_states.append(block_status(find_block(verification, lang, PRELUDE, 0)[0]))
-        for snip in card.sections[lang].snippets:
+            prelude_states.append(block_status(find_block(verification, lang_, PRELUDE, 0)[0]))
+        for snip in card.sections[lang_].snippets:
             if snip.is_python:
-                blocks[block_status(find_block(verification, lang, lang, snip.index)[0])] += 1
+                blocks[block_status(find_block(verification, lang_, lang_, snip.index)[0])] += 1
     if prelude_states:
         blocks[min(prelude_states, key=BLOCK_STATUSES.index)] += 1
-    claims: Counter[str] = Counter(s.status for s in verification.claims)
-    return Summary(True, bool(verification.programs), dict(blocks), dict(claims))
+    claims: Counter[str] = Counter(s.status for s in verification.claims if lang is None or s.claim.lang == lang)
+    ran = bool(verification.programs) if lang is None else verification.program_for(lang) is not None
+    return Summary(True, ran, dict(blocks), dict(claims))
 
 
 def summary_text(t: Translate, s: Summary) -> str:

@@ -57,14 +57,20 @@ def sample_verification() -> dict[str, CardVerification]:
                             {"python": "3.10.13", "megengine": "1.13.0"},
                             card_path="cards/megengine_vision_resnet.md")
     claims = []
-    for lang, header_line, col1 in (("zh_CN", 60, "Top1 acc"), ("en_US", 112, "Top1 acc")):
+    for lang, other, header_line, col1 in (("zh_CN", "en_US", 60, "Top1 acc"), ("en_US", "zh_CN", 112, "Top1 acc")):
         c18 = _claim(lang, "ResNet18", col1, "70.312", header_line + 2)
         c34 = _claim(lang, "ResNet34", col1, "73.960", header_line + 3)
         c50 = _claim(lang, "ResNet50", "Top5 acc", "93.056", header_line + 4)
         claims += [
-            ClaimState(c18, "verified", (CheckOutcome("languages", "pass", reason="zh_CN and en_US agree"),
-                                         CheckOutcome("evaluation", "verified", 70.3, "within tolerance", prov))),
-            ClaimState(c34, "mismatch", (CheckOutcome("evaluation", "mismatch", 72.5, "off by 1.46 pp", prov),),
+            ClaimState(c18, "verified", (
+                CheckOutcome("languages", "pass", reason="zh_CN and en_US agree", code="same",
+                             args={"lang": other, "line": header_line + 2}),
+                CheckOutcome("evaluation", "verified", 70.3, "within tolerance", prov, code="full-agrees",
+                             args={"measured": "70.300 %", "n": 50000, "tolerance_pp": 0.0005}))),
+            ClaimState(c34, "mismatch", (CheckOutcome("evaluation", "mismatch", 72.5, "off by 1.46 pp", prov,
+                                                      code="full-differs",
+                                                      args={"measured": "72.500 %", "n": 50000,
+                                                            "tolerance_pp": 0.0005}),),
                        reason="measured 72.500"),
             ClaimState(c50, "unverified", (CheckOutcome("evaluation", "unverified", None, "dataset absent"),)),
         ]

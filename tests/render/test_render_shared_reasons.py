@@ -7,7 +7,7 @@ from generator.site.views import CheckView, ClaimView
 
 
 def _claim(i: int, reasons: tuple[str, ...]) -> ClaimView:
-    checks = tuple(CheckView(f"c{j}", "unverified", "unverified", r) for j, r in enumerate(reasons))
+    checks = tuple(CheckView(f"c{j}", f"check {j}", "unverified", "unverified", r) for j, r in enumerate(reasons))
     return ClaimView(f"claim-{i}", i, "r", "col", "col", "1.0", "unverified", "unverified", "", "", (), checks, "")
 
 

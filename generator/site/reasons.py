@@ -1,0 +1,102 @@
+"""A check's name and reason in the page's language, from the reason's code and values.
+
+The claims stage writes every reason in English for the terminal and report.json, with a stable
+code and the values it is made of; the pages render that code through the catalog so a zh page
+carries no English sentence. A reason without a catalog entry yet is said as such in the page's
+language, with the English original shown only as code."""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping
+
+from markupsafe import Markup, escape
+
+from generator.core.model import CheckOutcome
+from generator.site.redact import public_text
+
+Translate = Callable[..., str]
+
+CHECK_NAMES: tuple[str, ...] = ("languages", "weight-name", "evaluation")
+# check name -> the reason codes the catalog renders (`vt.reason.<check>.<code>`)
+REASON_CODES: Mapping[str, tuple[str, ...]] = {
+    "languages": ("no-section", "no-counterpart", "same", "differs"),
+    "weight-name": ("repo-not-stored", "no-repo", "no-entry", "no-weights-url", "not-primary", "ambiguous", "no-metric", "agrees", "differs"),
+    "evaluation": ("full-agrees", "full-differs", "interval-contains", "interval-excludes", "measured-on-subset"),
+}
+# Values that are identifiers, not words: shown as code inside the translated sentence.
+_CODE_ARGS = frozenset({"entry", "subset", "encoded", "repo"})
+_LANG_ARGS = frozenset({"lang"})
+
+
+def catalog_keys() -> tuple[str, ...]:
+    return (tuple(f"vt.check.{n}" for n in CHECK_NAMES)
+            + tuple(f"vt.reason.{n}.{c}" for n, codes in REASON_CODES.items() for c in codes)
+            + ("vt.reason.untranslated", "vt.reason.see_checks", "vt.check_reason", "vt.lang.en_US", "vt.lang.zh_CN"))
+
+
+def check_name(t: Translate, name: str) -> str:
+    return t(f"vt.check.{name}") if name in CHECK_NAMES else name
+
+
+def _args(t: Translate, args: Mapping[str, object], markup: bool) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in args.items():
+        if k in _LANG_ARGS and str(v) in ("en_US", "zh_CN"):
+            # `language`, not `lang`: the translate function takes the page's language as `lang`
+            out["language"] = escape(t(f"vt.lang.{v}")) if markup else t(f"vt.lang.{v}")
+        elif markup:
+            out[k] = Markup("<code>{}</code>").format(v) if k in _CODE_ARGS else escape(str(v))
+        else:
+            out[k] = v
+    return out
+
+
+def has_entry(outcome: CheckOutcome) -> bool:
+    return outcome.code in REASON_CODES.get(outcome.name, ())
+
+
+def reason_html(t: Translate, lang: str, outcome: CheckOutcome) -> Markup:
+    """The reason as a sentence in `lang` (HTML); empty when the check gave none."""
+    if has_entry(outcome):
+        return Markup(t(f"vt.reason.{outcome.name}.{outcome.code}", **_args(t, outcome.args, True)))
+    text = public_text(outcome.reason)
+    if not text:
+        return Markup("")
+    if lang == "en_US":
+        return escape(text)
+    return Markup(t("vt.reason.untranslated", original=Markup("<code>{}</code>").format(text)))
+
+
+def reason_text(t: Translate, lang: str, outcome: CheckOutcome) -> str:
+    """The same as plain text (tooltips); an uncatalogued reason on a non-English page is said to
+    be in the check table rather than shown in English."""
+    if has_entry(outcome):
+        return t(f"vt.reason.{outcome.name}.{outcome.code}", **_args(t, outcome.args, False))
+    text = public_text(outcome.reason)
+    if not text or lang == "en_US":
+        return text
+    return t("vt.reason.see_checks")
+
+
+# ---------------------------------------------------------------- the environment line
+
+ENV_NAMES: tuple[str, ...] = ("python", "megengine", "numpy", "opencv", "platform", "device", "network")
+
+
+def environment_html(t: Translate, environment: Mapping[str, str]) -> Markup:
+    """`Python <code>3.10.13</code>, …` with every label from the catalog; values are versions
+    and platform ids, shown as code; the network setting is said in words."""
+    sep = t("list_sep")
+    parts = []
+    for key, value in sorted(environment.items()):
+        label = t(f"vt.env.{key}") if key in ENV_NAMES else key
+        if key == "network":
+            words = t("vt.env.network_sandbox") if value.startswith("bubblewrap") else t("vt.env.network_shim")
+            parts.append(Markup("{}: {}").format(label, words))
+        else:
+            parts.append(Markup("{} <code>{}</code>").format(label, value))
+    return Markup(escape(sep)).join(parts)
+
+
+def environment_keys() -> tuple[str, ...]:
+    return tuple(f"vt.env.{k}" for k in ENV_NAMES) + ("vt.env.network_sandbox", "vt.env.network_shim", "vt.ran_at")
