@@ -93,3 +93,16 @@ def test_an_environment_failure_is_one_line_and_exit_3(monkeypatch: pytest.Monke
     assert main(["check", "--cards", str(ROOT / "cards")]) == ExitCode.ENVIRONMENT == 3
     err = capsys.readouterr().err
     assert err == "build-site: error: the sandbox is missing: unshare is not installed (second line)\n"
+
+
+def test_strict_with_no_verify_is_refused_before_anything_is_written(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+    out = tmp_path / "site"
+    (out / "verify").mkdir(parents=True)
+    (out / "verify" / "report.json").write_text("{}")
+    r = subprocess.run([sys.executable, "-m", "generator", "build", "--strict", "--no-verify", "--out", str(out)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "--strict with --no-verify" in r.stderr and "Traceback" not in r.stderr
+    assert (out / "verify" / "report.json").read_text() == "{}"

@@ -23,7 +23,7 @@ from generator.claims.evalcache import EvalCache
 from generator.claims.verify import mismatches, verify_claims
 from generator.cli.config import Config, eval_cache_dir, eval_options, run_cache_dir, run_limits
 from generator.cli.inputs import read_inputs
-from generator.core.errors import Code, Diagnostic, UserError, has_errors
+from generator.core.errors import Code, Diagnostic, Loc, UserError, has_errors
 from generator.core.files import InputFileError, read_text
 from generator.core.jsonio import atomic_write
 from generator.core.model import BAD_RUN_STATUSES, Card, CardVerification
@@ -48,6 +48,11 @@ from generator.store.sync import sync_local
 
 
 def build(cfg: Config) -> int:
+    if cfg.strict and not cfg.verify:
+        # CI would pass with nothing checked; refused before the output (and report.json) is touched.
+        raise UserError([Diagnostic("error", Code.REGISTRY,
+                                    "--strict with --no-verify checks nothing, so it cannot pass or fail "
+                                    "a build; drop one of them", Loc("<command line>", 1))])
     # One build at a time per output folder (exit 3 if another holds it); leftovers of killed
     # builds beside the folder are cleaned once the lock is held.
     with OutputLock(cfg.out):
