@@ -1,29 +1,40 @@
-"""How fast is a build without verification? Full build, then a no-op rebuild, of N synthetic
-cards shaped like the ResNet card (each with its own model names, so no cache shortcut makes
-the numbers look better than a real hub would).
+"""How fast is a build without verification, next to Hugo on the same cards?
 
-    .venv/bin/python benchmarks/build_speed.py [-n 1000] [--keep DIR]
+    .venv/bin/python benchmarks/build_speed.py [-n 1000] [--pairs 5] [--search] [--keep DIR]
 
-Uses `generator.build.build` with verification disabled when it exists, else this stage's own
-pipeline (discover.read_cards + site.build_site), with the stat-based no-op fast path.
-Targets on a 2-core machine: >= 1,000 pages/s full build and <= 0.3 s no-op for 1,000 cards.
+N synthetic bilingual cards shaped like the ResNet card (each with its own model names and numbers,
+so no cache shortcut makes the figures look better than a real hub would) are built by
+`build-site build --no-verify` and, from the same cards, by Hugo (Debian's `hugo`: one content
+folder per language, minimal templates, code highlighting on as ours). Every figure is a whole
+process, timed from outside, the two tools alternating (paired), so machine load hits both alike.
+
+Prints one JSON line per figure:
+  full       cold build (no output folder, no caches): ours, hugo, paired ratios and their median
+  stages     per-stage wall and CPU of our last full build (from $BUILD_SITE_TIMINGS)
+  one_edit   one card changed, then rebuilt (the site of the previous build kept)
+  noop       nothing changed, the whole process
+  import     `build-site --version`, the whole process (start-up cost)
+and the load average at the start and at the end.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 SEED = ROOT / "cards" / "megengine_vision_resnet.md"
 VARIANTS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d")
+BUILD_SITE = Path(sys.executable).with_name("build-site")
 
 
 def synth_card(i: int, seed: str) -> str:
@@ -32,116 +43,169 @@ def synth_card(i: int, seed: str) -> str:
     for v in VARIANTS:
         text = text.replace(f"'{v}'", f"'{v}_s{i}'").replace(f"`{v}`", f"`{v}_s{i}`")
     text = text.replace("cat.jpg", f"cat{i}.jpg")
-    # perturb the last digit of the table numbers so every card's tables differ
     return text.replace("70.312", f"70.{i % 1000:03d}").replace("89.430", f"89.{(i * 7) % 1000:03d}")
 
 
-def make_cards(dst: Path, n: int) -> None:
+def make_cards(dst: Path, n: int) -> list[Path]:
     dst.mkdir(parents=True)
     seed = SEED.read_text(encoding="utf-8")
+    paths = []
     for i in range(n):
-        (dst / f"synth_vision_net{i:05d}.md").write_text(synth_card(i, seed), encoding="utf-8")
+        p = dst / f"synth_vision_net{i:05d}.md"
+        p.write_text(synth_card(i, seed), encoding="utf-8")
+        paths.append(p)
     shutil.copy(ROOT / "cards" / "tags.yaml", dst / "tags.yaml")
-    shutil.copy(ROOT / "cards" / "i18n.yaml", dst / "i18n.yaml")
+    return paths
 
 
-def io_floor(work: Path, n: int = 300) -> float:
-    """Seconds to create one folder holding one 30 kB file, on this file system: the part of a
-    build no rendering speed-up can remove (the site has a folder per page)."""
-    probe = work / "io-probe"
-    probe.mkdir()
-    data = b"x" * 30_000
+# ---------------------------------------------------------------- the same cards for Hugo
+
+_SECTION = re.compile(r"^<!--\s*section:\s*(zh_CN|en_US)\s*-->\s*$", re.M)
+_HUGO_CONFIG = """baseURL = "https://example.invalid/"
+disableKinds = ["taxonomy", "term", "RSS"]
+defaultContentLanguage = "en"
+defaultContentLanguageInSubdir = true
+[markup.highlight]
+  codeFences = true
+  noClasses = false
+[languages.en]
+  contentDir = "content/en"
+  weight = 1
+[languages.zh]
+  contentDir = "content/zh"
+  weight = 2
+"""
+_BASEOF = """<!doctype html><html lang="{{ .Site.Language.Lang }}"><head><meta charset="utf-8">
+<title>{{ .Title }}</title></head><body>{{ block "main" . }}{{ end }}</body></html>
+"""
+_SINGLE = """{{ define "main" }}<h1>{{ .Title }}</h1><p>{{ .Params.summary }}</p>{{ .Content }}
+{{ range .Translations }}<a href="{{ .RelPermalink }}">{{ .Language.Lang }}</a>{{ end }}{{ end }}
+"""
+_LIST = """{{ define "main" }}<ul>{{ range .Pages }}<li><a href="{{ .RelPermalink }}">{{ .Title }}</a>
+{{ .Params.summary }}</li>{{ end }}</ul>{{ end }}
+"""
+
+
+def make_hugo_site(cards: list[Path], dst: Path) -> None:
+    """One Hugo page per card and language: its prelude and that language's section, as Markdown."""
+    import yaml
+
+    (dst / "layouts" / "_default").mkdir(parents=True)
+    (dst / "config.toml").write_text(_HUGO_CONFIG, encoding="utf-8")
+    (dst / "layouts" / "_default" / "baseof.html").write_text(_BASEOF, encoding="utf-8")
+    (dst / "layouts" / "_default" / "single.html").write_text(_SINGLE, encoding="utf-8")
+    (dst / "layouts" / "_default" / "list.html").write_text(_LIST, encoding="utf-8")
+    for lang in ("en", "zh"):
+        (dst / "content" / lang).mkdir(parents=True)
+    for card in cards:
+        text = card.read_text(encoding="utf-8")
+        _, front, body = text.split("---\n", 2)
+        meta = yaml.safe_load(front)
+        parts = _SECTION.split(body)
+        prelude, sections = parts[0], dict(zip(parts[1::2], parts[2::2]))
+        for lang, key in (("en", "en_US"), ("zh", "zh_CN")):
+            head = {"title": meta["title"], "summary": meta["summary"][key], "tags": meta.get("tags", [])}
+            page = "---\n" + json.dumps(head, ensure_ascii=False) + "\n---\n" + prelude + sections.get(key, "")
+            (dst / "content" / lang / f"{card.stem}.md").write_text(page, encoding="utf-8")
+
+
+# ---------------------------------------------------------------- timing whole processes
+
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> float:
     t0 = time.perf_counter()
-    for i in range(n):
-        (probe / str(i)).mkdir()
-        with open(probe / str(i) / "index.html", "wb") as fh:
-            fh.write(data)
-    took = (time.perf_counter() - t0) / n
-    shutil.rmtree(probe)
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+    took = time.perf_counter() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     return took
 
 
-def own_pipeline(cards_dir: Path, out: Path) -> str:
-    from generator.site import state as incremental
-    from generator.cards.discover import read_cards
-    from generator.core.errors import UserError, has_errors
-    from generator.site.build import build_site, site_is_current
-    from generator.site.options import SiteOptions
-
-    options = SiteOptions.for_project(cards_dir)
-    inputs = sorted(cards_dir.glob("*.md")) + [cards_dir / "tags.yaml"]
-    fingerprint = "verify=off"
-    if site_is_current(out, inputs, options, fingerprint):
-        return "no-op (inputs unchanged)"
-    stats = incremental.stat_inputs(inputs)
-    t0 = time.perf_counter()
-    cards, tags, problems = read_cards(cards_dir)
-    if has_errors(problems):
-        raise UserError(problems)
-    t1 = time.perf_counter()
-    report = build_site(cards, tags, {}, options, out, input_stats=stats, fingerprint=fingerprint)
-    t2 = time.perf_counter()
-    return (f"read+parse cards {t1 - t0:.2f} s; render+write {t2 - t1:.2f} s "
-            f"({report.rendered / (t2 - t1):,.0f} files/s): rendered {report.rendered}, reused {report.reused}")
+def ours(work: Path, search: bool, timings: Path | None = None) -> list[str]:
+    cmd = [str(BUILD_SITE), "build", "--no-verify", "--cards", str(work / "cards"), "--out", str(work / "site"),
+           "--project", str(work)]
+    return cmd + ([] if search else ["--no-search"])
 
 
-SEARCH = True
+def cold_ours(work: Path, search: bool, timings: Path) -> float:
+    shutil.rmtree(work / "site", ignore_errors=True)
+    shutil.rmtree(work / ".cache", ignore_errors=True)  # a full build: no caches either
+    return timed(ours(work, search), env={**os.environ, "BUILD_SITE_TIMINGS": str(timings)})
 
 
-def lead_pipeline(cards_dir: Path, out: Path) -> str:
-    from generator import cli
+def cold_hugo(work: Path) -> float:
+    shutil.rmtree(work / "hugo" / "public", ignore_errors=True)
+    shutil.rmtree(work / "hugo" / "resources", ignore_errors=True)
+    return timed(["hugo", "--quiet", "-s", str(work / "hugo"), "-d", str(work / "hugo" / "public")])
 
-    rc = cli.main(["build", "--no-verify", "--cards", str(cards_dir), "--out", str(out),
-                   "--project", str(ROOT)] + ([] if SEARCH else ["--no-search"]))
-    return f"exit {rc}"
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
+            "max": round(max(values), 3)}
+
+
+def emit(figure: str, **data: object) -> None:
+    print(json.dumps({"figure": figure, **data}), flush=True)
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=1000, help="number of synthetic cards")
-    ap.add_argument("--keep", type=Path, default=None, help="build here and keep the result")
-    ap.add_argument("--own", action="store_true", help="use this stage's pipeline even if build.py exists")
-    ap.add_argument("--no-search", action="store_true", help="leave the Pagefind index out of the build")
+    ap.add_argument("--pairs", type=int, default=5, help="paired runs per figure")
+    ap.add_argument("--search", action="store_true", help="our builds include the Pagefind index")
+    ap.add_argument("--no-hugo", action="store_true", help="leave the Hugo comparison out")
+    ap.add_argument("--keep", type=Path, default=None, help="work here and keep the result")
     args = ap.parse_args()
-    global SEARCH
-    SEARCH = not args.no_search
+    hugo = None if args.no_hugo else shutil.which("hugo")
+    if not args.no_hugo and hugo is None:
+        raise SystemExit("hugo is not installed (Debian: apt-get install hugo); or pass --no-hugo")
 
-    use_lead = (ROOT / "generator" / "build.py").exists() and not args.own
-    run = lead_pipeline if use_lead else own_pipeline
-    # next to the project (like a real site/), not /tmp: on this machine /tmp is far slower
+    # next to the project (like a real site/), not /tmp: on these machines /tmp is a slower disk
     (ROOT / ".cache").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-", dir=ROOT / ".cache")) if args.keep is None else args.keep
     work.mkdir(parents=True, exist_ok=True)
+    timings = work / "timings.json"
     try:
-        cards_dir, out = work / "cards", work / "site"
-        floor = io_floor(work)
-        make_cards(cards_dir, args.n)
-        t0, c0 = time.perf_counter(), os.times()
-        msg = run(cards_dir, out)
-        full, c1 = time.perf_counter() - t0, os.times()
-        cpu = (c1.user + c1.system + c1.children_user + c1.children_system
-               - c0.user - c0.system - c0.children_user - c0.children_system)
-        pages = sum(1 for p in out.rglob("*") if p.is_file() and p.suffix in (".html", ".json", ".xml"))
-        html = sum(1 for p in out.rglob("*.html"))
-        t1 = time.perf_counter()
-        msg2 = run(cards_dir, out)
-        noop = time.perf_counter() - t1
-        # one card edited: an incremental rebuild
-        first = sorted(cards_dir.glob("*.md"))[0]
-        first.write_text(first.read_text(encoding="utf-8").replace("Top1 acc", "Top-1 acc"), encoding="utf-8")
-        t2 = time.perf_counter()
-        msg3 = run(cards_dir, out)
-        one = time.perf_counter() - t2
-        print(f"pipeline: {'generator.build' if use_lead else 'render+write (site.build_site)'}"
-              f"{'' if SEARCH else ', without the search index'}")
-        print(f"cards: {args.n}, output files: {pages} ({html} HTML pages)")
-        print(f"full build: {full:.2f} s wall, {cpu:.2f} s CPU (all processes) -> {pages / full:,.0f} files/s, "
-              f"{html / full:,.0f} HTML pages/s\n  [{msg}]")
-        print(f"file system: {floor * 1000:.2f} ms to create a folder + file (single process), i.e. "
-              f"{pages * floor:.2f} s of the full build is creating {pages} files")
-        print(f"load average now: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores (other work slows the wall clock)")
-        print(f"no-op rebuild: {noop:.3f} s  [{msg2}]")
-        print(f"one card changed: {one:.3f} s  [{msg3}]")
+        emit("setup", cards=args.n, pairs=args.pairs, search=args.search, cores=os.cpu_count(),
+             loadavg=[round(x, 2) for x in os.getloadavg()],
+             hugo=subprocess.run(["hugo", "version"], capture_output=True, text=True).stdout.split()[1] if hugo else None)
+        cards = make_cards(work / "cards", args.n)
+        if hugo:
+            make_hugo_site(cards, work / "hugo")
+
+        mine, theirs, ratios = [], [], []
+        for k in range(args.pairs):
+            if hugo and k % 2:  # alternate which tool goes first
+                h = cold_hugo(work)
+                o = cold_ours(work, args.search, timings)
+            else:
+                o = cold_ours(work, args.search, timings)
+                h = cold_hugo(work) if hugo else None
+            mine.append(o)
+            if h is not None:
+                theirs.append(h)
+                ratios.append(o / h)
+        files = sum(1 for p in (work / "site").rglob("*") if p.is_file())
+        pages = sum(1 for _ in (work / "site").rglob("*.html"))
+        hugo_pages = sum(1 for _ in (work / "hugo" / "public").rglob("*.html")) if hugo else None
+        emit("full", ours_s=summary(mine), hugo_s=summary(theirs) if theirs else None,
+             ratio_paired_median=round(statistics.median(ratios), 3) if ratios else None,
+             ratios=[round(r, 3) for r in ratios], our_files=files, our_html_pages=pages, hugo_html_pages=hugo_pages,
+             our_html_pages_per_s=round(pages / statistics.median(mine)))
+        emit("stages", **json.loads(timings.read_text(encoding="utf-8")))
+
+        # one card edited: the text of one section changes, the rebuild keeps the previous site
+        edits = []
+        for k in range(args.pairs):
+            card = cards[(k * 37) % len(cards)]
+            card.write_text(card.read_text(encoding="utf-8").replace("Top1 acc", f"Top1 acc{k}", 1), encoding="utf-8")
+            edits.append(timed(ours(work, args.search)))
+        emit("one_edit", seconds=summary(edits), runs=[round(x, 3) for x in edits])
+
+        noops = [timed(ours(work, args.search)) for _ in range(args.pairs)]
+        emit("noop", seconds=summary(noops), runs=[round(x, 3) for x in noops])
+        starts = [timed([str(BUILD_SITE), "--version"]) for _ in range(args.pairs)]
+        emit("import", seconds=summary(starts))
+        emit("done", loadavg=[round(x, 2) for x in os.getloadavg()])
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import sys
 import time
@@ -112,6 +113,7 @@ def _build(cfg: Config) -> int:
     clock.lap("render+write+search")
     if cfg.junit is not None and verification:
         atomic_write(cfg.junit, junit_xml(verification.values()))
+    clock.save(started)
 
     _say(cfg, _summary(cards, verification, report, time.perf_counter() - started)
          + " (" + ", ".join(f"{name} {sec:.2f} s" for name, sec in clock.laps) + ")")
@@ -210,14 +212,32 @@ def _kinds(failures: Sequence[Diagnostic]) -> str:
 
 
 class _Stopwatch:
+    """Wall and CPU time per stage; CPU counts the worker processes the stage waited for."""
+
     def __init__(self) -> None:
         self.laps: list[tuple[str, float]] = []
-        self._last = time.perf_counter()
+        self.cpu: list[float] = []
+        self._last, self._last_cpu = time.perf_counter(), _cpu()
 
     def lap(self, name: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), _cpu()
         self.laps.append((name, now - self._last))
-        self._last = now
+        self.cpu.append(cpu - self._last_cpu)
+        self._last, self._last_cpu = now, cpu
+
+    def save(self, started: float) -> None:
+        """$BUILD_SITE_TIMINGS names a file for the stage figures (benchmarks/build_speed.py reads it)."""
+        target = os.environ.get("BUILD_SITE_TIMINGS")
+        if target:
+            stages = [{"stage": n, "wall_s": round(w, 4), "cpu_s": round(c, 4)}
+                      for (n, w), c in zip(self.laps, self.cpu)]
+            Path(target).write_text(json.dumps({"wall_s": round(time.perf_counter() - started, 4),
+                                                "stages": stages}), encoding="utf-8")
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _print(diags: Sequence[Diagnostic]) -> None:
