@@ -87,7 +87,9 @@ def _sandboxing(p: argparse.ArgumentParser) -> None:
                    help="what one run may write (default 2GiB; it counts towards its memory too)")
 
 
-def parser() -> argparse.ArgumentParser:
+def parser(command: str | None = None) -> argparse.ArgumentParser:
+    """`command`: the one about to run; only its heavier argument sets are added (fetch's import
+    the downloader, which `build` on an unchanged site must not pay for). None: all of them."""
     top = argparse.ArgumentParser(prog="build-site", description="Build and verify a MegEngine model hub site.")
     top.add_argument("--version", action="version", version=f"build-site {__version__}")
     sub = top.add_subparsers(dest="command")
@@ -110,9 +112,10 @@ def parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("fetch", help="download every store item the lock lists but the store lacks, or add one with --from")
     _common(f, out=False)
-    from generator.cli.fetch import add_fetch_arguments
+    if command in (None, "fetch"):
+        from generator.cli.fetch import add_fetch_arguments
 
-    add_fetch_arguments(f)  # --from --url --repo --kind --substitute --source --git-host --mirror ...
+        add_fetch_arguments(f)  # --from --url --repo --kind --substitute --source --git-host --mirror ...
 
     s = sub.add_parser("setup", help="put the project's own assets (zoo repository, converted weights, substitutes) into the store")
     _common(s)
@@ -168,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "build")  # `build-site --strict` means `build-site build --strict`
-    args = parser().parse_args(argv)
+    args = parser(argv[0]).parse_args(argv)
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main_thread else None
     try:

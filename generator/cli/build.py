@@ -6,46 +6,27 @@
  -> search index
  -> under --strict: exit 1 on bad code (failed, timeout, hub-error, blocked, limit: each says
     whose fault it is) or mismatching numbers
+
+This module is the fast path only: an unchanged site is recognised from file stats and the
+fingerprint, with nothing of the pipeline imported (Jinja2, markdown-it, Pygments, MegEngine's
+helpers cost ~0.2 s of start-up); the stages themselves are in `cli/pipeline.py`.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from generator import __version__
-from generator.claims.evalcache import EvalCache
-from generator.claims.verify import mismatches, verify_claims
-from generator.cli.config import Config, eval_cache_dir, eval_options, run_cache_dir, run_limits
-from generator.cli.inputs import read_inputs
-from generator.core.errors import Code, Diagnostic, Loc, UserError, has_errors
-from generator.core.files import InputFileError, read_text
-from generator.core.jsonio import atomic_write
-from generator.core.model import BAD_RUN_STATUSES, Card, CardVerification
-from generator.core.text import for_terminal
-from generator.run import sandbox
-from generator.run.cache import RunCache
-from generator.run.execute import run_all, store_assets
-from generator.run.plan import environment_digest
-from generator.run.results import strict_failures
-from generator.run.sandbox import library_versions
-from generator.site import state
-from generator.site.build import BuildReport, build_site, site_is_current
+from generator.cli.config import Config
+from generator.core.errors import Code, Diagnostic, Loc, UserError
+from generator.site.current import site_is_current
 from generator.site.options import SiteOptions
-from generator.site.report import junit_xml, report_files
-from generator.site.search import index_stage, repair_index
-from generator.site.views import summarize
 from generator.site.write import OutputLock
-from generator.store.content import Store
-from generator.store.materialize import item_digest
-from generator.store.lock import parse_lock
-from generator.store.sync import sync_local
 
 
 def build(cfg: Config) -> int:
@@ -62,7 +43,6 @@ def build(cfg: Config) -> int:
 
 def _build(cfg: Config) -> int:
     started = time.perf_counter()
-    log = (lambda m: print(for_terminal(m), file=sys.stderr)) if cfg.verbose else None
     options = SiteOptions.for_project(cfg.cards, cfg.templates, cfg.base_url)
     input_files = _input_files(cfg)
     fingerprint = _fingerprint(cfg)
@@ -70,61 +50,11 @@ def _build(cfg: Config) -> int:
     # (from the caches), --junit needs it written, and --rerun asks for real runs.
     if (not cfg.strict and not cfg.rerun and cfg.junit is None
             and site_is_current(cfg.out, input_files, options, fingerprint)):
-        _say(cfg, f"site is up to date ({time.perf_counter() - started:.3f} s)")
+        print(f"build-site: site is up to date ({time.perf_counter() - started:.3f} s)", file=sys.stderr)
         return 0
-    stats = state.stat_inputs(input_files)
-    clock = _Stopwatch()
+    from generator.cli.pipeline import run_stages  # only now: the pipeline's imports are the slow part
 
-    # 1. read: every card and registry, validated before anything runs
-    inputs, problems = read_inputs(cfg, verification=cfg.verify)
-    lock, store = inputs.lock, Store(cfg.store)
-    if lock is not None and not has_errors(problems):
-        lock, more = sync_local(lock, store, cfg.project, refresh=False)  # the project's own assets
-        problems.extend(more)
-    if has_errors(problems):
-        raise UserError(problems)
-    _print(problems)
-    cards = list(inputs.cards)
-    clock.lap("read")
-
-    # 2. run every program, 3. check every number (both cached)
-    verification: dict[str, CardVerification] = {}
-    if lock is not None:
-        sandbox.cleanup_stale()  # what runs of builds killed with SIGKILL left (cgroups, mounts, folders)
-        programs = run_all(cards, store_assets(lock, store, sandboxed=cfg.sandbox), jobs=cfg.workers, rerun=cfg.rerun,
-                           limits=run_limits(cfg), cache=RunCache(run_cache_dir(cfg), __version__, log=log))
-        claims, more = verify_claims(cards, inputs.specs, lock, store, inputs.datasets,
-                                     eval_options(cfg, progress=sys.stderr.isatty()),
-                                     None if cfg.rerun else EvalCache(eval_cache_dir(cfg), log=log))
-        _print(more)
-        verification = {c.meta.id: CardVerification(c.meta.id, programs.get(c.meta.id, ()), claims[c.meta.id])
-                        for c in cards}
-    clock.lap("verify")
-
-    # 4. render and write the site with its machine-readable files, 5. search index (before the swap)
-    extra = report_files(cards, verification, {k: dict(v.model_index) for k, v in inputs.datasets.items()},
-                         cfg.eval_limit)
-    report = build_site(cards, inputs.tags, verification, options, cfg.out, log=log, input_stats=stats,
-                        fingerprint=fingerprint, workers=cfg.jobs, extra=extra,
-                        before_swap=(lambda stage, changed: _print(index_stage(cfg.out, stage, changed)))
-                        if cfg.search else None)
-    if cfg.search and not report.wrote:
-        _print(repair_index(cfg.out))
-    clock.lap("render+write+search")
-    if cfg.junit is not None and verification:
-        atomic_write(cfg.junit, junit_xml(verification.values()))
-    clock.save(started)
-
-    _say(cfg, _summary(cards, verification, report, time.perf_counter() - started)
-         + " (" + ", ".join(f"{name} {sec:.2f} s" for name, sec in clock.laps) + ")")
-    if cfg.strict:
-        failures = strict_failures(verification.values()) + mismatches(verification.values())
-        if failures:
-            _print(failures)
-            print(f"build-site: --strict: {len(failures)} problem(s) ({_kinds(failures)}); the site was "
-                  "written, CI should fail", file=sys.stderr)
-            return 1
-    return 0
+    return run_stages(cfg, options, input_files, fingerprint, started)
 
 
 # ---------------------------------------------------------------- inputs and fingerprint
@@ -143,6 +73,9 @@ def _fingerprint(cfg: Config) -> str:
     parts: list[str] = [f"tool={__version__}", f"verify={cfg.verify}", f"base={cfg.base_url}",
                         f"search={cfg.search}"]
     if cfg.verify:
+        from generator.run.plan import environment_digest
+        from generator.run.sandbox import library_versions
+
         parts += [f"eval_limit={cfg.eval_limit}", f"imagenet={cfg.imagenet_dir}"]
         parts += [f"{k}={v}" for k, v in sorted(library_versions().items())]
         parts.append(f"environment={environment_digest()}")  # every installed package, the sandbox
@@ -157,96 +90,16 @@ def _store_presence(cfg: Config) -> str:
     same digest the run cache keys on."""
     if not os.path.lexists(cfg.lock_file):
         return "no lock"
+    from generator.core.files import InputFileError, read_text
+    from generator.store.content import Store
+    from generator.store.lock import parse_lock
+    from generator.store.materialize import item_digest
+
     try:  # the read stage reports an unreadable lock; here it only must not hang or crash
         lock, problems = parse_lock(read_text(cfg.lock_file, cfg.lock_display, within=cfg.cards))
     except InputFileError:
         return "unreadable"
     return "unreadable" if problems else item_digest(lock, Store(cfg.store))
-
-
-def _summary(cards: Sequence[Card], verification: Mapping[str, CardVerification],
-             report: BuildReport, seconds: float) -> str:
-    """One line: what was built, then every code block's status and every number's state, counted
-    exactly (a failed block with placeholder weights is failed; only a passed one is
-    "placeholder"), each bad kind with whose fault it is."""
-    blocks: dict[str, int] = {}
-    claims: dict[str, int] = {}
-    for card in cards:
-        cv = verification.get(card.meta.id)
-        if cv is None:
-            continue
-        # Each code block of the card once, as its page counts them (the prelude once, at its
-        # worst over the programs it ran in), so these numbers agree with --strict's lines.
-        counted = summarize(card, cv)
-        for k, n in counted.blocks.items():
-            blocks[k] = blocks.get(k, 0) + n
-        for k, n in counted.claims.items():
-            claims[k] = claims.get(k, 0) + n
-
-    def label(status: str) -> str:
-        fault = BAD_RUN_STATUSES.get(status)
-        return f"{status} ({fault})" if fault else status
-
-    fmt = lambda d: ", ".join(f"{n} {label(k)}" for k, n in sorted(d.items())) or "none"  # noqa: E731
-    verified = f"; code blocks: {fmt(blocks)}; numbers: {fmt(claims)}" if verification else "; not verified (--no-verify)"
-    return (f"built {len(cards)} card(s) in {seconds:.2f} s: {report.rendered} file(s) rendered, "
-            f"{report.reused} reused, {report.removed} removed{verified}")
-
-
-# --strict's codes and whose fault each is, for its closing line.
-_STRICT_KINDS: Mapping[Code, str] = {
-    Code.SNIPPET_FAILED: "failed: the card's code",
-    Code.SNIPPET_TIMEOUT: "timeout: the card's code",
-    Code.SNIPPET_HUB_ERROR: "hub-error: the hub repository",
-    Code.SNIPPET_BLOCKED: "blocked: this machine's environment",
-    Code.SNIPPET_LIMIT: "limit: the build's sandbox",
-    Code.CLAIM_MISMATCH: "mismatch: a number of the card",
-}
-
-
-def _kinds(failures: Sequence[Diagnostic]) -> str:
-    counts: dict[Code, int] = {}
-    for d in failures:
-        counts[d.code] = counts.get(d.code, 0) + 1
-    return ", ".join(f"{counts[c]} {kind}" for c, kind in _STRICT_KINDS.items() if c in counts)
-
-
-class _Stopwatch:
-    """Wall and CPU time per stage; CPU counts the worker processes the stage waited for."""
-
-    def __init__(self) -> None:
-        self.laps: list[tuple[str, float]] = []
-        self.cpu: list[float] = []
-        self._last, self._last_cpu = time.perf_counter(), _cpu()
-
-    def lap(self, name: str) -> None:
-        now, cpu = time.perf_counter(), _cpu()
-        self.laps.append((name, now - self._last))
-        self.cpu.append(cpu - self._last_cpu)
-        self._last, self._last_cpu = now, cpu
-
-    def save(self, started: float) -> None:
-        """$BUILD_SITE_TIMINGS names a file for the stage figures (benchmarks/build_speed.py reads it)."""
-        target = os.environ.get("BUILD_SITE_TIMINGS")
-        if target:
-            stages = [{"stage": n, "wall_s": round(w, 4), "cpu_s": round(c, 4)}
-                      for (n, w), c in zip(self.laps, self.cpu)]
-            Path(target).write_text(json.dumps({"wall_s": round(time.perf_counter() - started, 4),
-                                                "stages": stages}), encoding="utf-8")
-
-
-def _cpu() -> float:
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
-
-def _print(diags: Sequence[Diagnostic]) -> None:
-    for d in diags:
-        print(d, file=sys.stderr)
-
-
-def _say(cfg: Config, message: str) -> None:
-    print(f"build-site: {message}", file=sys.stderr)
 
 
 def run(cfg: Config, args: argparse.Namespace) -> int:

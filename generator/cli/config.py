@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from generator.store.lock import LOCK_FILE
+from generator.store import LOCK_FILE  # the package, not store/lock.py: options need no YAML
+
 
 if TYPE_CHECKING:
     from generator.claims.evaluate import EvalOptions

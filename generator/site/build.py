@@ -40,6 +40,7 @@ from generator.core.jsonio import atomic_write
 from generator.core.model import Card, CardVerification, Page, Tag
 from generator.core.workers import start_blocked, worker_init
 from generator.site import state as incremental
+from generator.site.current import site_input_files, site_is_current  # noqa: F401 (callers import them from here)
 from generator.site.options import SiteOptions
 from generator.site.pages import SiteRenderer
 from generator.site.plan import PageJob, alternates, global_hashes, plan_site, static_files
@@ -47,21 +48,6 @@ from generator.site.state import BuildState, Decision
 from generator.site.write import FolderWriter, Stage
 
 Log = Callable[[str], None]
-
-
-def site_input_files(options: SiteOptions) -> list[Path]:
-    """The files this stage reads besides the cards (catalog, templates, static files): add
-    them to the card files when calling `incremental.inputs_unchanged`."""
-    files = sorted(p for p in options.templates_dir.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
-    return files if options.catalog_path in files else [options.catalog_path] + files
-
-
-def site_is_current(out_dir: Path, card_files: Sequence[Path], options: SiteOptions, fingerprint: str) -> bool:
-    """The stat fast path: True when `out_dir` was built from exactly these card/registry files
-    (same mtimes and sizes), the same templates and catalog, and the same fingerprint, so the
-    whole build can stop before reading a card. `card_files`: every file the cards stage reads
-    (cards, tags.yaml, any other registry); pass the same list's stats to `build_site`."""
-    return incremental.inputs_unchanged(out_dir, list(card_files) + site_input_files(options), fingerprint)
 
 
 def render_site(cards: Sequence[Card], tags: Mapping[str, Tag],

@@ -20,7 +20,7 @@ from generator.core.files import InputFileError, read_text
 from generator.core.ids import is_id
 from generator.core.jsonio import atomic_write
 
-LOCK_FILE = "store.lock.json"  # in the cards folder
+from generator.store import LOCK_FILE  # noqa: F401 (in the cards folder)
 LOCK_RELPATH = f"cards/{LOCK_FILE}"  # how diagnostics name it in a project
 LOCK_VERSION = 1
 

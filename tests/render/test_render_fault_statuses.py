@@ -8,7 +8,7 @@ from pathlib import Path
 
 from render_fixtures import RESNET, read_fixture_cards
 
-from generator.cli.build import _summary
+from generator.cli.pipeline import _summary
 from generator.core.errors import Loc
 from generator.core.model import PRELUDE, BlockResult, CardVerification, CheckOutcome, Claim, ClaimState, ProgramResult
 from generator.site import markdown
