@@ -88,7 +88,7 @@ for x, ref in zip(batches, logits):
     diff = max(diff, float(np.abs(traced(megengine.tensor(x)).numpy() - ref).max()))
 bare_s = time.perf_counter() - t0
 top = [np.argsort(-lg, axis=1, kind="stable")[:, :5].tolist() for lg in logits]
-print(json.dumps({"n": n, "eager_s": eager_s, "bare_traced_s": bare_s, "traced_vs_eager": diff,
+print(json.dumps({"n": n, "classes": int(logits[0].shape[1]), "eager_s": eager_s, "bare_traced_s": bare_s, "traced_vs_eager": diff,
                   "top": [t for b in top for t in b]}))
 '''
 
@@ -193,13 +193,14 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=200)
     ap.add_argument("--pairs", type=int, default=2)
     args = ap.parse_args()
+    from generator.claims.evaluate import count_correct
     for model in args.models.split(","):
         with tempfile.TemporaryDirectory(prefix="eval-speed-") as t:
             tmp = Path(t)
             load_before = os.getloadavg()
             job, options = plan(model, args.images, tmp)
             spec = eager_job(job, tmp)
-            ev, ea, bare, diff, provs = [], [], [], 0.0, []
+            ev, ea, bare, diff, provs, eager_counts = [], [], [], 0.0, [], None
             for i in range(args.pairs):
                 for side in (("ev", "ea") if i % 2 == 0 else ("ea", "ev")):
                     if side == "ev":
@@ -211,6 +212,7 @@ def main() -> None:
                         ea.append(out["n"] / out["eager_s"])
                         bare.append(out["n"] / out["bare_traced_s"])
                         diff = max(diff, out["traced_vs_eager"])
+                        eager_counts = count_correct(out["top"], list(job.positions), job.dataset.labels, out["classes"])
             e, b, a = statistics.median(ev), statistics.median(bare), statistics.median(ea)
             print(json.dumps({
                 "model": model, "images": len(job.positions),
@@ -221,6 +223,9 @@ def main() -> None:
                 "evaluator_vs_bare": round(e / b, 3),
                 "max_abs_logit_diff": diff, "logit_diff_of": "bare traced vs eager",
                 "inference": provs[-1].get("inference", "eager"),
+                # the parent's top-1/top-5 counts of the evaluator and of the eager baseline's predictions
+                "counts": {"evaluator": provs[-1]["correct"], "eager": eager_counts},
+                "counts_equal": all(p["correct"] == eager_counts for p in provs),
                 "evaluator_wall_s": [p["wall_s"] for p in provs],
                 "runs": {"evaluator": ev, "eager": ea, "bare_traced": bare},
                 "loadavg": {"before": load_before, "after": os.getloadavg()},
