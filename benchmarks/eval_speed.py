@@ -1,0 +1,236 @@
+"""How fast the evaluator is: the real sandboxed evaluation the build runs (claims/evaluate.py
+run_job, bubblewrap, the secret image order) vs an eager baseline written the way the zoo's
+test scripts are (megengine.data.DataLoader over the same images, T.Compose-style transform
+with the card's own preprocessing, batch 100, eager forward), and vs a bare traced forward on
+already-preprocessed batches (no decoding, no IPC). Paired and alternating, so the machine's
+drifting load hits both sides alike.
+
+    .venv/bin/python benchmarks/eval_speed.py [--models efficientnet_lite0,fmnist_resnet]
+                                              [--images 200] [--pairs 2]
+
+EfficientNet-Lite0 has no ImageNet here: its images are crop windows of the photos the tests
+hold (tests/claims/fixtures/imagenet_val_subset), saved as JPEG under ImageNet file names, so
+the accuracy is meaningless, only the speed is measured (the output says so). Fashion-MNIST
+uses the first --images items of its real test set.
+
+Prints one JSON line per model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PHOTOS = ROOT / "tests" / "claims" / "fixtures" / "imagenet_val_subset"
+CARDS = {"efficientnet_lite0": "verifiedhub_vision_efficientnet_lite", "fmnist_resnet": "verifiedhub_vision_fmnist_resnet"}
+
+# The baseline and the bare forward run unsandboxed in a child (MegEngine never in this process).
+EAGER = r'''
+import json, sys, time
+import numpy as np
+import megengine, megengine.hub as hub
+import megengine.data as data
+import megengine.data.transform as T
+from megengine.jit import trace
+job = json.load(open(sys.argv[1]))
+hub_args = dict(git_host=job["git_host"], commit=job["commit"])
+model = hub.load(job["repo"], job["entry"], pretrained=True, **hub_args)
+model.eval()
+pre = getattr(hub.import_module(job["repo"], **hub_args), job["preprocess"]["hub_entry"])
+rgb = job["preprocess"].get("channel_order") == "RGB"
+arrays = job.get("arrays")
+
+class Images(data.dataset.Dataset):
+    def __init__(self, items): self.items = items
+    def __len__(self): return len(self.items)
+    def __getitem__(self, i):
+        if arrays is not None:
+            return (np.asarray(self.items[i], dtype=np.uint8), 0)
+        import cv2
+        return (cv2.imread(self.items[i], cv2.IMREAD_COLOR), 0)
+
+class CardPreprocess(T.VisionTransform):
+    """The card's own preprocessing as a transform of the zoo's test-script kind."""
+    def apply(self, input):
+        img = input[0]
+        if img.ndim == 3 and rgb:
+            img = img[:, :, ::-1]
+        x = np.asarray(pre(img[None] if img.ndim == 2 else img), dtype=np.float32)
+        return (x[0] if x.ndim == 4 else x, input[1])
+
+items = arrays if arrays is not None else job["files"]
+loader = data.DataLoader(Images(items), sampler=data.SequentialSampler(Images(items), batch_size=100),
+                         transform=T.Compose([CardPreprocess()], order=("image", "image_category")))
+t0 = time.perf_counter()
+logits, batches = [], []
+for x, _ in loader:
+    logits.append(model(megengine.tensor(x)).numpy())
+    batches.append(x)
+eager_s = time.perf_counter() - t0
+n = sum(len(b) for b in batches)
+
+traced = trace(lambda x: model(x), symbolic=True, capture_as_const=True)
+traced(megengine.tensor(batches[0]))  # compile once
+t0 = time.perf_counter()
+diff = 0.0
+for x, ref in zip(batches, logits):
+    diff = max(diff, float(np.abs(traced(megengine.tensor(x)).numpy() - ref).max()))
+bare_s = time.perf_counter() - t0
+top = [np.argsort(-lg, axis=1, kind="stable")[:, :5].tolist() for lg in logits]
+print(json.dumps({"n": n, "classes": int(logits[0].shape[1]), "eager_s": eager_s, "bare_traced_s": bare_s, "traced_vs_eager": diff,
+                  "top": [t for b in top for t in b]}))
+'''
+
+
+def photo_crops(dest: Path, count: int) -> list[Path]:
+    """`count` JPEG crop windows of the test photos, named like ImageNet validation files."""
+    import cv2
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    photos = [cv2.imread(str(p), cv2.IMREAD_COLOR) for p in sorted(PHOTOS.glob("*.JPEG"))]
+    out = []
+    for i in range(count):
+        img = photos[i % len(photos)]
+        h, w = img.shape[:2]
+        ch, cw = int(h * rng.uniform(0.5, 1.0)), int(w * rng.uniform(0.5, 1.0))
+        y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
+        path = dest / f"ILSVRC2012_val_{i + 1:08d}.JPEG"
+        cv2.imwrite(str(path), img[y:y + ch, x:x + cw], [cv2.IMWRITE_JPEG_QUALITY, 90])
+        out.append(path)
+    return out
+
+
+def plan(model: str, images: int, tmp: Path):  # type: ignore[no-untyped-def]
+    from generator.claims.evaluate import plan_card
+    from generator.claims.extract import extract_claims
+    from generator.cli import config_from, parser
+    from generator.cli.config import eval_options
+    from generator.cli.inputs import read_inputs
+    from generator.store.content import Store
+    from generator.store.materialize import materialize
+    from generator.store.sync import sync_local
+
+    argv = ["eval", "--project", str(ROOT)]
+    if model == "efficientnet_lite0":
+        folder = tmp / "imagenet"
+        folder.mkdir()
+        photo_crops(folder, images)
+        argv += ["--imagenet-dir", str(folder)]
+    else:
+        argv += ["--eval-limit", str(images)]
+    cfg = config_from(parser().parse_args(argv))
+    inputs, problems = read_inputs(cfg, verification=True)
+    store = Store(cfg.store)
+    lock, _ = sync_local(inputs.lock, store, cfg.project, refresh=False)
+    options = dataclasses.replace(eval_options(cfg, progress=False))
+    assets = materialize(lock, store, tmp / "assets")
+    card = next(c for c in inputs.cards if c.meta.id == CARDS[model])
+    claims, _ = extract_claims(card)
+    p = plan_card(card, claims, inputs.specs.get(card.meta.id), assets, inputs.datasets, options)
+    job = next(j for j in p.jobs.values() if j.entry == model)
+    return job, options
+
+
+def eager_job(job, tmp: Path) -> Path:  # type: ignore[no-untyped-def]
+    from generator.claims.datasets import image_stream
+
+    spec = {"repo": job.spec.repo, "entry": job.entry, "git_host": job.spec.git_host, "commit": job.spec.commit,
+            "preprocess": dict(job.spec.preprocess)}
+    positions = list(job.positions)
+    header, records = image_stream(job.dataset, positions)
+    if header["format"] == "array":
+        import numpy as np
+        shape = tuple(header["shape"])
+        spec["arrays"] = [np.frombuffer(r, dtype=header.get("dtype", "uint8")).reshape(shape).tolist() for r in records]
+    else:
+        folder = tmp / "eager-files"
+        folder.mkdir(exist_ok=True)
+        files = []
+        for i, r in enumerate(records):
+            (folder / f"{i}.img").write_bytes(r)
+            files.append(str(folder / f"{i}.img"))
+        spec["files"] = files
+    path = tmp / "eager.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    return path
+
+
+def run_eager(job, spec_path: Path) -> dict:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "MGE_HOME": job.mge_home, "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
+    proc = subprocess.run([sys.executable, "-c", EAGER, str(spec_path)], env=env, capture_output=True,
+                          text=True, timeout=3600)
+    if proc.returncode != 0:
+        raise SystemExit(f"eager baseline failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_evaluator(job, options) -> tuple[float, dict]:  # type: ignore[no-untyped-def]
+    from generator.claims.evaluate import run_job
+
+    t0 = time.perf_counter()
+    result = run_job(job, options, None)
+    wall = time.perf_counter() - t0
+    if isinstance(result, str):
+        raise SystemExit(f"evaluator failed: {result}")
+    return wall, result.provenance | {"correct": result.correct}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--models", default="efficientnet_lite0,fmnist_resnet")
+    ap.add_argument("--images", type=int, default=200)
+    ap.add_argument("--pairs", type=int, default=2)
+    args = ap.parse_args()
+    from generator.claims.evaluate import count_correct
+    for model in args.models.split(","):
+        with tempfile.TemporaryDirectory(prefix="eval-speed-") as t:
+            tmp = Path(t)
+            load_before = os.getloadavg()
+            job, options = plan(model, args.images, tmp)
+            spec = eager_job(job, tmp)
+            ev, ea, bare, diff, provs, eager_counts = [], [], [], 0.0, [], None
+            for i in range(args.pairs):
+                for side in (("ev", "ea") if i % 2 == 0 else ("ea", "ev")):
+                    if side == "ev":
+                        wall, prov = run_evaluator(job, options)
+                        ev.append(float(prov["images_per_s"] or 0.0))
+                        provs.append(prov)
+                    else:
+                        out = run_eager(job, spec)
+                        ea.append(out["n"] / out["eager_s"])
+                        bare.append(out["n"] / out["bare_traced_s"])
+                        diff = max(diff, out["traced_vs_eager"])
+                        eager_counts = count_correct(out["top"], list(job.positions), job.dataset.labels, out["classes"])
+            e, b, a = statistics.median(ev), statistics.median(bare), statistics.median(ea)
+            print(json.dumps({
+                "model": model, "images": len(job.positions),
+                "images_note": ("crop windows of the test photos, not ImageNet: speed only"
+                                if model == "efficientnet_lite0" else "Fashion-MNIST test set, first items (stratified)"),
+                "evaluator_img_per_s": round(e, 2), "eager_img_per_s": round(a, 2),
+                "speedup_vs_eager": round(e / a, 3), "bare_traced_img_per_s": round(b, 2),
+                "evaluator_vs_bare": round(e / b, 3),
+                "max_abs_logit_diff": diff, "logit_diff_of": "bare traced vs eager",
+                "inference": provs[-1].get("inference", "eager"),
+                # the parent's top-1/top-5 counts of the evaluator and of the eager baseline's predictions
+                "counts": {"evaluator": provs[-1]["correct"], "eager": eager_counts},
+                "counts_equal": all(p["correct"] == eager_counts for p in provs),
+                "evaluator_wall_s": [p["wall_s"] for p in provs],
+                "runs": {"evaluator": ev, "eager": ea, "bare_traced": bare},
+                "loadavg": {"before": load_before, "after": os.getloadavg()},
+            }), flush=True)
+
+
+if __name__ == "__main__":
+    main()
