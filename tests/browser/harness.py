@@ -191,3 +191,40 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def serve_fixture_site(tmp_path_factory: pytest.TempPathFactory, name: str) -> Server:
+    """The render fixtures' cards with their hand-written results (a failed block, verified,
+    mismatched and unverified numbers), built with its search index and served on 127.0.0.1:
+    the states a page must show, without running MegEngine."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tests" / "render"))
+    try:
+        from render_fixtures import options, read_fixture_cards, sample_verification
+    finally:
+        sys.path.remove(str(ROOT / "tests" / "render"))
+    from generator.site.build import build_site as build_pages
+    from generator.site.search import index_site
+
+    cards, tags = read_fixture_cards()
+    out = tmp_path_factory.mktemp(name) / "site"
+    build_pages(cards, tags, sample_verification(), options(), out)
+    assert index_site(out) == ()
+    return serve_dir(out)
+
+
+def tabs(browser: Any, base: str, default_viewport: dict[str, int] | None = None) -> Any:
+    """A fixture body: yields `make(viewport=None, **context_options) -> Visit`, each call a fresh
+    browser context on `base`; every context is closed after the test."""
+    contexts: list[Any] = []
+
+    def make(viewport: dict[str, int] | None = None, **options: Any) -> Visit:
+        ctx = browser.new_context(viewport=viewport or default_viewport, **options)
+        ctx.set_default_timeout(10_000)
+        contexts.append(ctx)
+        return watch(ctx, base)
+
+    yield make
+    for ctx in contexts:
+        ctx.close()

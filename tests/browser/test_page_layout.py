@@ -4,12 +4,11 @@ both languages, whether opened by hover, keyboard focus or a tap."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any, Callable, Iterator
 
 import pytest
 
-from harness import DESKTOP, PHONE, ROOT, Server, Visit, serve_dir, watch
+from harness import DESKTOP, PHONE, Server, Visit, serve_fixture_site, tabs, watch
 
 pytestmark = pytest.mark.browser
 RESNET_PAGE = "{lang}/models/megengine_vision_resnet/index.html"
@@ -17,36 +16,14 @@ RESNET_PAGE = "{lang}/models/megengine_vision_resnet/index.html"
 
 @pytest.fixture(scope="module")
 def layout_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    sys.path.insert(0, str(ROOT / "tests" / "render"))
-    try:
-        from render_fixtures import options, read_fixture_cards, sample_verification
-    finally:
-        sys.path.remove(str(ROOT / "tests" / "render"))
-    from generator.site.build import build_site
-    from generator.site.search import index_site
-
-    cards, tags = read_fixture_cards()
-    out = tmp_path_factory.mktemp("layout") / "site"
-    build_site(cards, tags, sample_verification(), options(), out)
-    assert index_site(out) == ()
-    srv = serve_dir(out)
+    srv = serve_fixture_site(tmp_path_factory, "layout")
     yield srv
     srv.close()
 
 
 @pytest.fixture
 def tab(browser: Any, layout_site: Server) -> Iterator[Callable[..., Visit]]:
-    contexts: list[Any] = []
-
-    def make(viewport: dict[str, int], **options: Any) -> Visit:
-        ctx = browser.new_context(viewport=viewport, **options)
-        ctx.set_default_timeout(10_000)
-        contexts.append(ctx)
-        return watch(ctx, layout_site.base)
-
-    yield make
-    for ctx in contexts:
-        ctx.close()
+    yield from tabs(browser, layout_site.base)
 
 
 # The popover's box, whether it is inside the viewport, and what is on top at its centre and

@@ -8,49 +8,25 @@ cells are exercised too."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-from harness import DESKTOP, PHONE, ROOT, Server, Visit, axe_violations, screenshot, serve_dir, watch
+from harness import DESKTOP, PHONE, Server, Visit, axe_violations, screenshot, serve_fixture_site, tabs
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def results_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    sys.path.insert(0, str(ROOT / "tests" / "render"))
-    try:
-        from render_fixtures import options, read_fixture_cards, sample_verification
-    finally:
-        sys.path.remove(str(ROOT / "tests" / "render"))
-    from generator.site.search import index_site
-    from generator.site.build import build_site
-
-    cards, tags = read_fixture_cards()
-    out = tmp_path_factory.mktemp("results") / "site"
-    build_site(cards, tags, sample_verification(), options(), out)
-    assert index_site(out) == ()
-    srv = serve_dir(out)
+    srv = serve_fixture_site(tmp_path_factory, "results")
     yield srv
     srv.close()
 
 
 @pytest.fixture
 def results_tab(browser: Any, results_site: Server) -> Iterator[Callable[..., Visit]]:
-    contexts: list[Any] = []
-
-    def make(viewport: dict[str, int] | None = None) -> Visit:
-        ctx = browser.new_context(viewport=viewport or DESKTOP)
-        ctx.set_default_timeout(10_000)
-        contexts.append(ctx)
-        return watch(ctx, results_site.base)
-
-    yield make
-    for ctx in contexts:
-        ctx.close()
+    yield from tabs(browser, results_site.base, DESKTOP)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
