@@ -149,14 +149,16 @@ def serve(cfg: Config, port: int, *, stop: threading.Event | None = None,
     stop = stop or threading.Event()
     roots = watched_roots(cfg)
     before = snapshot(roots)
-    if not _build(cfg, build) and not (cfg.out / "index.html").is_file():
-        return 2  # nothing to serve yet
     state = BuildState()
-    try:
+    try:  # the port first: a busy one must not cost a whole build before it is reported
         httpd = make_server(cfg.out, port, state)
     except OSError as exc:
-        print(f"build-site serve: cannot listen on 127.0.0.1:{port}: {exc.strerror}", file=sys.stderr)
-        return 2
+        print(f"build-site serve: cannot listen on 127.0.0.1:{port}: {exc.strerror}; nothing was built "
+              "(choose another with --port)", file=sys.stderr)
+        return 3  # the environment's fault (ExitCode.ENVIRONMENT)
+    if not _build(cfg, build) and not (cfg.out / "index.html").is_file():
+        httpd.server_close()
+        return 2  # nothing to serve yet
     url = f"http://127.0.0.1:{httpd.server_address[1]}/"
     threading.Thread(target=httpd.serve_forever, name="build-site serve", daemon=True).start()
     print(f"build-site serve: {url} (watching {', '.join(str(r) for r in roots)}; Ctrl-C stops)", file=sys.stderr)

@@ -129,3 +129,26 @@ def test_snapshot_sees_edits_and_ignores_editor_files(tmp_path: Path) -> None:
     assert serve_mod.snapshot((tmp_path,)) == s1
     (tmp_path / "a.md").write_text("xy")
     assert serve_mod.snapshot((tmp_path,)) != s1
+
+
+def test_a_busy_port_is_reported_before_anything_is_built(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A real socket holds the port; the build is a test double that records whether it ran."""
+    import socket
+
+    cfg = _config(tmp_path)
+    built: list[int] = []
+
+    def build_double(c: Config) -> int:
+        built.append(1)
+        return 0
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        port = holder.getsockname()[1]
+        started = time.monotonic()
+        rc = serve_mod.serve(cfg, port, build=build_double)
+    err = capsys.readouterr().err
+    assert rc == 3 and built == [] and time.monotonic() - started < 5
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "nothing was built" in err
+    assert not (cfg.out / "index.html").exists()
