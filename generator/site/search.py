@@ -105,10 +105,11 @@ def _index_language(binary: Path | None, lang_dir: Path) -> Diagnostic | None:
         elif not pages:
             reason = "there are no model pages to index"
         else:
-            reason = _index(binary, lang_dir, pages, fresh)
+            texts = {page: page.read_text(encoding="utf-8") for page in pages}  # read once for all three
+            reason = _index(binary, lang_dir, texts, fresh)
             if not reason:
-                write_words(fresh, pages)
-                write_fallback(fresh, lang_dir, pages)
+                write_words(fresh, list(texts.values()))
+                write_fallback(fresh, lang_dir, texts)
         if reason:
             shutil.rmtree(fresh)  # a half-written bundle would make the UI fail at search time
             _write_stub(fresh, reason)
@@ -137,12 +138,11 @@ def indexable(page: str) -> str:
     return segment.segment_html(page)
 
 
-def write_fallback(out: Path, lang_dir: Path, pages: list[Path]) -> None:
+def write_fallback(out: Path, lang_dir: Path, pages: dict[Path, str]) -> None:
     """`fallback.js`: title, summary and the start of each page's text, for the simple search
     site.js runs where Pagefind cannot load (file://: the browser refuses its fetches)."""
     entries = []
-    for page in pages:
-        text = page.read_text(encoding="utf-8")
+    for page, text in pages.items():
         h1, desc = _H1.search(text), _DESCRIPTION.search(text)
         body = _INDEXED.search(text)
         plain = " ".join(html.unescape(_TAG.sub(" ", _IGNORED.sub(" ", body.group(1) if body else ""))).split())
@@ -153,22 +153,22 @@ def write_fallback(out: Path, lang_dir: Path, pages: list[Path]) -> None:
                                 + ";\n", encoding="utf-8")
 
 
-def write_words(out: Path, pages: list[Path]) -> None:
-    """`words.js`: the Han words of the indexed pages, for site.js to cut queries with."""
-    vocab = segment.vocabulary(p.read_text(encoding="utf-8") for p in pages) if pages else []
+def write_words(out: Path, pages: list[str]) -> None:
+    """`words.js`: the Han words of the indexed pages (their HTML), for site.js to cut queries with."""
+    vocab = segment.vocabulary(pages) if pages else []
     (out / WORDS).write_text("window.hubSearchWords = " + json.dumps(" ".join(vocab), ensure_ascii=False) + ";\n",
                              encoding="utf-8")
 
 
-def _index(binary: Path, lang_dir: Path, pages: list[Path], out: Path) -> str:
+def _index(binary: Path, lang_dir: Path, pages: dict[Path, str], out: Path) -> str:
     """Index one language's pages from a staged copy; '' on success, else why it failed."""
     # Staged next to the site, not in /tmp: often another (slower, smaller) file system.
     with tempfile.TemporaryDirectory(prefix=".pagefind-stage-", dir=lang_dir.parent) as tmp:
         stage = Path(tmp)
-        for page in pages:
+        for page, text in pages.items():
             dst = stage / page.relative_to(lang_dir)
             dst.parent.mkdir(parents=True, exist_ok=True)
-            dst.write_text(indexable(page.read_text(encoding="utf-8")), encoding="utf-8")
+            dst.write_text(indexable(text), encoding="utf-8")
         # Pagefind also reads PAGEFIND_* variables and a pagefind.yml in its working directory:
         # run it in the staging folder (which holds only our copies) with those variables removed.
         env = {k: v for k, v in os.environ.items() if not k.startswith("PAGEFIND_")}
