@@ -23,7 +23,7 @@ from generator.claims.evaluate import EvalOptions, megengine_version, outcomes, 
 from generator.claims.extract import extract_claims, results_table_ordinal
 from generator.claims.rows import row_diagnostics, row_entries
 from generator.claims.spec import VerifySpec
-from generator.core.errors import Code, Diagnostic, error, warning
+from generator.core.errors import Code, Diagnostic, Level, Loc, warning
 from generator.core.model import Card, CardVerification, CheckOutcome, Claim, ClaimState
 from generator.hub.hubconf import hub_loads, weights_url_for
 from generator.hub.layout import repo_tree
@@ -142,13 +142,14 @@ def subset_warnings(registry: Mapping[str, DatasetDef], manifests: Mapping[str, 
     return out
 
 
-def mismatches(verifications: Iterable[CardVerification]) -> list[Diagnostic]:
-    """An error at its card line for every number a check contradicts (what --strict fails on)."""
+def mismatches(verifications: Iterable[CardVerification], level: Level = "error") -> list[Diagnostic]:
+    """A diagnostic at its table row's card line for every number a check contradicts: errors
+    under --strict (what it fails on), warnings in other builds."""
     out = []
     for cv in verifications:
         for s in cv.claims:
             if s.status == "mismatch":
                 c = s.claim
-                out.append(error(Code.CLAIM_MISMATCH, f"{c.row} / {c.column} = {c.text}: {s.reason}",
-                                 c.loc.path, c.loc.line))
+                out.append(Diagnostic(level, Code.CLAIM_MISMATCH, f"{c.row} / {c.column} = {c.text}: {s.reason}",
+                                      Loc(c.loc.path, c.loc.line)))
     return sorted(out, key=lambda d: (d.loc, d.message))

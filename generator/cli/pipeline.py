@@ -17,17 +17,18 @@ from generator.claims.evalcache import EvalCache
 from generator.claims.verify import mismatches, verify_claims
 from generator.cli.config import Config, eval_cache_dir, eval_options, run_cache_dir, run_limits
 from generator.cli.inputs import read_inputs
-from generator.core.errors import Code, Diagnostic, UserError, has_errors
+from generator.core.errors import Code, Diagnostic, Level, UserError, has_errors
 from generator.core.jsonio import atomic_write
 from generator.core.model import BAD_RUN_STATUSES, Card, CardVerification
 from generator.core.text import for_terminal
 from generator.run import sandbox
 from generator.run.cache import RunCache
 from generator.run.execute import run_all, store_assets
+from generator.run.progress import program_counts
 from generator.run.results import strict_failures
 from generator.site import state
 from generator.site.build import BuildReport, build_site
-from generator.site.options import SiteOptions
+from generator.site.options import SITEMAP_FALLBACK_BASE, SiteOptions
 from generator.site.report import junit_xml, report_files
 from generator.site.search import index_stage, repair_index
 from generator.site.views import summarize
@@ -82,16 +83,28 @@ def run_stages(cfg: Config, options: SiteOptions, input_files: list[Path], finge
         atomic_write(cfg.junit, junit_xml(verification.values()))
     clock.save(started)
 
+    return _verdict(cfg, cards, verification, report, clock, started)
+
+
+def _verdict(cfg: Config, cards: Sequence[Card], verification: Mapping[str, CardVerification],
+             report: BuildReport, clock: "_Stopwatch", started: float) -> int:
+    """Every bad block and mismatching number at its card line (warnings; errors under --strict),
+    the summary line, and under --strict the exit code."""
+    problems = _problems(verification, "error" if cfg.strict else "warning")
+    _print(problems)
+    if not cfg.base_url:
+        print(NO_BASE_URL, file=sys.stderr)
     _say(cfg, _summary(cards, verification, report, time.perf_counter() - started)
          + " (" + ", ".join(f"{name} {sec:.2f} s" for name, sec in clock.laps) + ")")
-    if cfg.strict:
-        failures = strict_failures(verification.values()) + mismatches(verification.values())
-        if failures:
-            _print(failures)
-            print(f"build-site: --strict: {len(failures)} problem(s) ({_kinds(failures)}); the site was "
-                  "written, CI should fail", file=sys.stderr)
-            return 1
+    if cfg.strict and problems:
+        print(f"build-site: --strict: {len(problems)} problem(s) ({_kinds(problems)}); the site was "
+              "written, CI should fail", file=sys.stderr)
+        return 1
     return 0
+
+
+def _problems(verification: Mapping[str, CardVerification], level: Level) -> list[Diagnostic]:
+    return strict_failures(verification.values(), level) + mismatches(verification.values(), level)
 
 
 def _summary(cards: Sequence[Card], verification: Mapping[str, CardVerification],
@@ -105,12 +118,12 @@ def _summary(cards: Sequence[Card], verification: Mapping[str, CardVerification]
         cv = verification.get(card.meta.id)
         if cv is None:
             continue
-        # Each code block of the card once, as its page counts them (the prelude once, at its
-        # worst over the programs it ran in), so these numbers agree with --strict's lines.
-        counted = summarize(card, cv)
-        for k, n in counted.blocks.items():
-            blocks[k] = blocks.get(k, 0) + n
-        for k, n in counted.claims.items():
+        # Each code block of the card once: the same counts as the "[k/n] card lang:" lines
+        # (the prelude in the card's first program only), so the summary is their sum.
+        for i, program in enumerate(cv.programs):
+            for k, n in program_counts(program, prelude=i == 0).items():
+                blocks[k] = blocks.get(k, 0) + n
+        for k, n in summarize(card, cv).claims.items():
             claims[k] = claims.get(k, 0) + n
 
     def label(status: str) -> str:
@@ -122,6 +135,10 @@ def _summary(cards: Sequence[Card], verification: Mapping[str, CardVerification]
     return (f"built {len(cards)} card(s) in {seconds:.2f} s: {report.rendered} file(s) rendered, "
             f"{report.reused} reused, {report.removed} removed{verified}")
 
+
+NO_BASE_URL = (f"build-site: warning: no --base-url: sitemap.xml lists its pages under the placeholder host "
+               f"{SITEMAP_FALLBACK_BASE} (search engines cannot use it; pages and links are unaffected); "
+               "pass --base-url https://<host>/<path>/ where the site will be served")
 
 # --strict's codes and whose fault each is, for its closing line.
 _STRICT_KINDS: Mapping[Code, str] = {

@@ -95,9 +95,16 @@ def run_all(cards: Iterable[Card], assets_factory: AssetsFactory, jobs: int | No
     state = {"done": 0, "running": 0, "failed": 0}
     lock = threading.Lock()
 
+    # A card's prelude is counted in its first program's line only (run/progress.py).
+    first: dict[str, tuple[str, ...]] = {}
+    for p in plans:
+        first.setdefault(p.card.meta.id, p.langs)
+
     def emit(event: str, plan: Plan, result: ProgramResult | None = None) -> None:
+        owner = first[plan.card.meta.id]
         report(Progress(event, plan.card.meta.id, plan.langs, len(plans), state["done"],
-                        state["running"], state["failed"], result))
+                        state["running"], state["failed"], result,
+                        prelude_with=() if owner == plan.langs else (owner or ("prelude",))))
 
     def finish(plan: Plan, result: ProgramResult, event: str) -> None:
         with lock:

@@ -1,5 +1,6 @@
-"""A program's block results restated for every language it stands for, and the --strict
-diagnostics of failed, timed-out and blocked blocks."""
+"""A program's block results restated for every language it stands for, and the diagnostics of
+bad blocks (failed, timed out, hub-error, blocked, limit): warnings in every build, errors under
+--strict."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import re
 from dataclasses import replace
 from typing import Iterable, Mapping, Sequence
 
-from generator.core.errors import Code, Diagnostic, error
+from generator.core.errors import Code, Diagnostic, Level, Loc
 from generator.core.model import BAD_RUN_STATUSES, PRELUDE, BlockResult, CardVerification, ProgramResult, Snippet
+from generator.core.tracebacks import failing_line
 from generator.run.plan import Plan, runtime_environment
 
 
@@ -50,12 +52,13 @@ _STRICT_CODES = {"failed": Code.SNIPPET_FAILED, "timeout": Code.SNIPPET_TIMEOUT,
                  "limit": Code.SNIPPET_LIMIT}
 
 
-def strict_failures(results: Mapping[str, Sequence[ProgramResult]] | Iterable[CardVerification]
-                    ) -> list[Diagnostic]:
-    """An error at the block's card line for every bad block (failed, timeout, hub-error,
-    blocked, limit), saying whose fault it is (a block with a skip mark is `skipped`, so it never
-    counts). Accepts run_all's mapping or
-    CardVerification objects."""
+def strict_failures(results: Mapping[str, Sequence[ProgramResult]] | Iterable[CardVerification],
+                    level: Level = "error") -> list[Diagnostic]:
+    """A diagnostic for every bad block (failed, timeout, hub-error, blocked, limit), saying whose
+    fault it is, at the card line it went wrong on: the innermost traceback frame inside the
+    card (the line the page marks), else the block's fence. A block with a skip mark is
+    `skipped`, so it never counts. `level` is "error" under --strict, "warning" otherwise.
+    Accepts run_all's mapping or CardVerification objects."""
     programs: list[ProgramResult] = []
     if isinstance(results, Mapping):
         for progs in results.values():
@@ -65,11 +68,14 @@ def strict_failures(results: Mapping[str, Sequence[ProgramResult]] | Iterable[Ca
             programs.extend(cv.programs)
     diags: list[Diagnostic] = []
     for p in programs:
+        path = p.card_path or p.card_id
         for b in p.blocks:
             code = _STRICT_CODES.get(b.status)
             if code is None:
                 continue
             where = "prelude" if b.lang == PRELUDE else f"{b.lang} block {b.index + 1}"
-            diags.append(error(code, f"{where} {b.status} ({BAD_RUN_STATUSES[b.status]}): {b.reason}",
-                               p.card_path or p.card_id, b.line))
+            line = failing_line(b.traceback, p.card_path) or b.line
+            at = f" (starts at line {b.line})" if line != b.line else ""
+            diags.append(Diagnostic(level, code, f"{where}{at} {b.status} ({BAD_RUN_STATUSES[b.status]}): {b.reason}",
+                                    Loc(path, line)))
     return sorted(set(diags), key=lambda d: (d.loc, d.code.value, d.message))

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from generator.core.tracebacks import failing_line as failing_line  # re-exported: the page marks the line the terminal names
+
 # MegEngine's formatter: "%d %H:%M:%S" then the message (colour codes are already gone).
 _MGE_LOG = re.compile(r"^\d{2} \d{2}:\d{2}:\d{2}(?:\.\d+)? ")
 _LIBPNG = re.compile(r"^libpng (?:warning|error): ")
@@ -32,16 +34,3 @@ def split_log(text: str) -> SplitOutput:
     for line in text.splitlines(keepends=True):
         (log if is_log_line(line) else program).append(line)
     return SplitOutput("".join(program), "".join(log))
-
-
-def failing_line(traceback: str, card_path: str) -> int | None:
-    """The card line of the innermost traceback frame inside the card, or None.
-
-    Tracebacks are mapped onto the card (`File "cards/x.md", line 42`) before they get here."""
-    if not traceback or not card_path:
-        return None
-    found: int | None = None
-    pattern = re.compile(r'File "' + re.escape(card_path) + r'", line (\d+)')
-    for m in pattern.finditer(traceback):
-        found = int(m.group(1))
-    return found

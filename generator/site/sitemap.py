@@ -1,4 +1,8 @@
-"""sitemap.xml: every language page with its hreflang alternates (absolute URLs)."""
+"""sitemap.xml: every language page with its hreflang alternates (absolute URLs).
+
+The sitemap protocol allows absolute URLs only. Without --base-url the build cannot know the
+host, so the file uses the placeholder SITEMAP_FALLBACK_BASE (the .invalid TLD never resolves),
+says so in a comment at its top, and the build prints a warning (cli/pipeline.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from xml.sax.saxutils import escape as xml_escape
 
 from generator.core.model import DEFAULT_LANG, HTML_LANG, Card
 from generator.site import urls
+from generator.site.options import SITEMAP_FALLBACK_BASE
 from generator.site.plan import PageJob, PageKind, alternates
 
 _LISTED = (PageKind.INDEX, PageKind.TAG, PageKind.MODEL)
@@ -16,6 +21,10 @@ def sitemap(jobs: Sequence[PageJob], cards: Mapping[str, Card], base: str) -> by
     lines = ['<?xml version="1.0" encoding="UTF-8"?>',
              '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
              'xmlns:xhtml="http://www.w3.org/1999/xhtml">']
+    if base == SITEMAP_FALLBACK_BASE:
+        # (an XML comment may not contain "--", so the option is named without its dashes)
+        lines.insert(1, f"<!-- built without a base URL: {SITEMAP_FALLBACK_BASE} is a placeholder host, not where "
+                        "this site is served; rebuild with the option base-url set to the site's address -->")
     for job in sorted((j for j in jobs if j.kind in _LISTED), key=lambda j: j.url):
         alts = alternates(job)
         lines.append("  <url>")

@@ -14,6 +14,7 @@ from typing import Callable, Mapping
 from generator.core.text import escape_controls
 from generator.core.text import strip_ansi as _strip_ansi
 from generator.core.model import PRELUDE, BlockResult, Card, CardVerification, ClaimState, ProgramResult
+from generator.run.progress import counted_status
 from generator.site.outputs import failing_line, split_log
 from generator.site.redact import public_text
 from generator.site.reasons import check_name, reason_html, reason_text
@@ -46,9 +47,7 @@ def catalog_keys() -> tuple[str, ...]:
 def block_status(result: BlockResult | None) -> str:
     if result is None:
         return "not-run"
-    if result.status == "passed" and "placeholder-weights" in result.flags:
-        return "placeholder"
-    return result.status
+    return counted_status(result)  # as the terminal counts it
 
 
 def find_block(verification: CardVerification | None, lang: str, block_lang: str,
