@@ -119,7 +119,8 @@ def test_a_hubconf_that_cannot_import_its_package_is_a_hub_error(built: dict[str
     assert rest and all(b["status"] == "skipped" for b in rest)
     assert all(b["reason"] == "not run: the block at line 12 hit an error of the hub repository" for b in rest)
     err = built["proc"].stderr
-    assert "cards/megvii_nlp_cliptext.md:12: error: prelude hub-error (the hub repository): " in err
+    # at the hub.load call that failed (its innermost frame in the card), not the fence at line 12
+    assert "cards/megvii_nlp_cliptext.md:14: error: prelude (starts at line 12) hub-error (the hub repository): " in err
     assert "[snippet-hub-error]" in err
     summary = next(line for line in err.splitlines() if line.startswith("build-site: built"))
     assert "hub-error (the hub repository)" in summary
