@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Callable, Iterable, Mapping, Sequence
 
+from generator import __version__ as TOOL_VERSION
 from generator.claims import rows
 from generator.claims.checks import evaluation_outcome
 from generator.claims.datasets import DatasetDef, Manifest, Unavailable, image_stream, manifest, stratified_subset
@@ -363,7 +364,8 @@ def run_job(job: EvalJob, options: EvalOptions, cache: EvalCache | None) -> Eval
     versions = out.get("versions")
     prov = {
         "repo": job.spec.repo, "entry": job.entry, "weights_url": job.weights_url,
-        "weights_sha256": job.weights_sha256, "dataset": job.dataset.dataset,
+        "weights_sha256": job.weights_sha256, "weights_size": _size_of(job.weights_path),
+        "tool_version": TOOL_VERSION, "dataset": job.dataset.dataset,
         "dataset_fingerprint": job.dataset.fingerprint, "dataset_size": job.dataset.size,
         "n": n, "limit": job.limit, "full": job.full, "holds": job.holding.kind,
         "sample": job.holding.name, "preprocess": dict(job.spec.preprocess),
@@ -376,6 +378,13 @@ def run_job(job: EvalJob, options: EvalOptions, cache: EvalCache | None) -> Eval
     if cache is not None:
         cache.put(result)
     return result
+
+
+def _size_of(path: str) -> int | None:
+    try:
+        return Path(path).stat().st_size
+    except OSError:
+        return None
 
 
 def outcomes(plan: CardPlan, results: Mapping[str, EvalResult | str], claims: Sequence[Claim],

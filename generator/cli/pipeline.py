@@ -28,6 +28,7 @@ from generator.run.progress import program_counts
 from generator.run.results import strict_failures
 from generator.site import state
 from generator.site.build import BuildReport, build_site
+from generator.site.evidence import card_records
 from generator.site.options import SITEMAP_FALLBACK_BASE, SiteOptions
 from generator.site.report import junit_xml, report_files
 from generator.site.search import index_stage, repair_index
@@ -65,8 +66,11 @@ def run_stages(cfg: Config, options: SiteOptions, input_files: list[Path], finge
                                      eval_options(cfg, progress=sys.stderr.isatty()),
                                      None if cfg.rerun else EvalCache(eval_cache_dir(cfg), log=log))
         _print(more)
-        verification = {c.meta.id: CardVerification(c.meta.id, programs.get(c.meta.id, ()), claims[c.meta.id])
-                        for c in cards}
+        verification = {}
+        for c in cards:
+            ran, checked = programs.get(c.meta.id, ()), claims[c.meta.id]
+            assets, dataset = card_records(c, ran, checked, inputs.specs.get(c.meta.id), lock, inputs.datasets)
+            verification[c.meta.id] = CardVerification(c.meta.id, ran, checked, assets, dataset)
     clock.lap("verify")
 
     # 4. render and write the site with its machine-readable files, 5. search index (before the swap)

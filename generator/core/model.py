@@ -173,6 +173,9 @@ class BlockResult:
     traceback: str = ""  # mapped onto the card's lines, tool frames removed
     reason: str = ""  # why blocked / skipped / failed, in one line
     cached: bool = False
+    # URLs the offline store served to this block (files and weights), in the order first asked
+    # for: what the page names as "ran with the hub's offline copy of ...".
+    served: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -266,10 +269,38 @@ class ClaimState:
 
 
 @dataclass(frozen=True)
+class AssetRecord:
+    """A store item a card's runs or evaluations used, as the lock pins it: what the page's
+    evidence names (sha256, size) and whether a reader can fetch it from its URL themselves."""
+
+    url: str
+    kind: str  # file | weights | hub-repo
+    sha256: str
+    size: int
+    substitute: bool = False  # its content stands in for the real one
+    local: bool = False  # the store got it from the project itself (path:, package:, build:)
+    repo: str = ""  # hub-repo items: owner/name
+
+
+@dataclass(frozen=True)
+class DatasetRecord:
+    """The dataset a card's spec names, as the registry describes it (for the Reproduce box)."""
+
+    id: str
+    title: str
+    size: int
+    env: str = ""  # the variable that points the build at it
+
+
+@dataclass(frozen=True)
 class CardVerification:
     card_id: str
     programs: tuple[ProgramResult, ...] = ()
     claims: tuple[ClaimState, ...] = ()
+    # What the evidence panel names besides the results: the store items the card used and the
+    # dataset of its spec (filled by the build from the lock and the registry).
+    assets: tuple[AssetRecord, ...] = ()
+    dataset: DatasetRecord | None = None
 
     def program_for(self, lang: str) -> ProgramResult | None:
         for p in self.programs:

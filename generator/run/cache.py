@@ -37,7 +37,7 @@ def program_to_json(p: ProgramResult) -> dict[str, Any]:
         "cache_key": p.cache_key,
         "ran_at": p.ran_at,
         "environment": dict(p.environment),
-        "blocks": [{**dataclasses.asdict(b), "flags": list(b.flags)} for b in p.blocks],
+        "blocks": [{**dataclasses.asdict(b), "flags": list(b.flags), "served": list(b.served)} for b in p.blocks],
     }
 
 
@@ -89,7 +89,11 @@ def program_from_json(d: Mapping[str, Any], cached: bool = False) -> ProgramResu
     blocks = []
     for n, raw in enumerate(d["blocks"]):
         b = _check(raw, _BLOCK_FIELDS, f"block {n}")
+        served = b.get("served", [])  # entries written before blocks recorded it: none
+        if not (isinstance(served, list) and all(map(_is_text, served))):
+            raise BadEntry(f"block {n} has a bad 'served'")
         blocks.append(BlockResult(**{**{k: b[k] for k in _BLOCK_FIELDS}, "flags": tuple(b["flags"]),
+                                     "served": tuple(served),
                                      "duration_s": float(b["duration_s"]), "peak_mb": float(b["peak_mb"]),
                                      "cached": cached or b["cached"]}))
     return ProgramResult(card_id=d["card_id"], langs=tuple(d["langs"]), blocks=tuple(blocks),

@@ -18,7 +18,7 @@ from typing import Sequence
 from generator.run.isolation.sandbox import Sandbox, cleanup_stale
 from generator.run.isolation.spec import Bind, Limits as SandboxLimits, SandboxSpec, SandboxUnavailable
 
-__all__ = ["ACTIVE", "DEFAULT_MEMORY_BYTES", "Sandbox", "SandboxUnavailable", "child_env", "cleanup_stale", "cpu_model",
+__all__ = ["ACTIVE", "DEFAULT_MEMORY_BYTES", "RESULT_DISTRIBUTIONS", "Sandbox", "SandboxUnavailable", "child_env", "cleanup_stale", "cpu_model",
            "ensure_available", "library_versions", "open_sandbox"]
 
 
@@ -42,16 +42,18 @@ def _dist_version(name: str) -> str:
         return "absent"
 
 
+# The libraries whose versions change results: the name a run records -> its distribution (what
+# a reader pins to reproduce a page; site/evidence.py).
+RESULT_DISTRIBUTIONS: dict[str, str] = {"megengine": "MegEngine", "numpy": "numpy",
+                                        "opencv": "opencv-python-headless"}
+
+
 @functools.lru_cache(maxsize=1)
 def library_versions() -> dict[str, str]:
     """Versions that change results, read cheaply (package metadata, not `import megengine`).
     Children run this same interpreter (sys.executable), so the parent's metadata is theirs."""
-    return {
-        "python": platform.python_version(),
-        "megengine": _dist_version("MegEngine"),
-        "numpy": _dist_version("numpy"),
-        "opencv": _dist_version("opencv-python-headless"),
-    }
+    return {"python": platform.python_version(),
+            **{key: _dist_version(dist) for key, dist in RESULT_DISTRIBUTIONS.items()}}
 
 
 def child_env(home: Path, mge_home: Path | str, threads: int) -> dict[str, str]:

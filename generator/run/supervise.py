@@ -247,13 +247,22 @@ def _report(plan: Plan, line: bytes, w: _Watch) -> None:
                 plan.blocks[i], msg["status"], flags=tuple(str(f) for f in msg.get("flags", ())),
                 duration_s=float(msg.get("duration_s", 0.0)), peak_mb=float(msg.get("peak_mb", 0.0)),
                 stdout=str(msg.get("stdout", "")), stderr=str(msg.get("stderr", "")),
-                traceback=str(msg.get("traceback", "")), reason=str(msg.get("reason", "")))
+                traceback=str(msg.get("traceback", "")), reason=str(msg.get("reason", "")),
+                served=_served(msg.get("served")))
         except (TypeError, ValueError):
             return
     elif kind == "done" and len(w.results) == len(plan.blocks):
         w.done = True
     elif kind == "internal-error":
         w.internal = str(msg.get("message", ""))[:2000]
+
+
+def _served(value: object) -> tuple[str, ...]:
+    """The URLs a result message says the store served (card code can write to the pipe too:
+    anything but a short list of short strings is dropped; the page names only locked URLs)."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(u for u in value[:64] if isinstance(u, str) and len(u) <= 2048)
 
 
 def _wait_exit(box: sandbox.Sandbox, grace: float) -> None:

@@ -62,7 +62,8 @@ class SiteRenderer:
     # ------------------------------------------------------------ one method per PageKind
 
     def _model(self, job: PageJob, all_jobs: Sequence[PageJob]) -> bytes:
-        return self.renderer.model_page(self.cards[job.card_id], job.lang, self.verification.get(job.card_id))
+        return self.renderer.model_page(self.cards[job.card_id], job.lang, self.verification.get(job.card_id),
+                                        published=self.extra.keys())
 
     def _api_model(self, job: PageJob, all_jobs: Sequence[PageJob]) -> bytes:
         return api.model_detail(self.cards[job.card_id], self.renderer.section_html_plain)

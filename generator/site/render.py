@@ -8,12 +8,13 @@ the site is served from.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Mapping, Protocol, Sequence, cast
+from typing import Callable, Collection, Mapping, Protocol, Sequence, cast
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markdown_it.token import Token
@@ -22,6 +23,8 @@ from markupsafe import Markup
 from generator.site import markdown
 
 from generator.site import urls
+from generator.site.evidence import block_notes, evidence_view, reproduce_view
+from generator.site.evidence import catalog_keys as evidence_keys
 from generator.site.highlight import highlight
 from generator.site.notes import share_reasons
 from generator.core.errors import Code, Diagnostic, UserError, error
@@ -84,7 +87,8 @@ def catalog_problems(catalog: Catalog, templates_dir: Path) -> list[Diagnostic]:
     except UserError as exc:
         problems = list(exc.diagnostics)
     problems += [error(Code.REGISTRY, f"UI string {k!r} missing", catalog.path, 1)
-                 for k in catalog_keys() + summary_keys() + reason_keys() + environment_keys() if k not in catalog.strings]
+                 for k in catalog_keys() + summary_keys() + reason_keys() + environment_keys() + evidence_keys()
+                 if k not in catalog.strings]
     reference = templates_dir / CATALOG_FILE
     if reference.is_file() and os.path.realpath(reference) != os.path.realpath(catalog.path):
         problems += check_against(catalog, load_catalog(reference, f"templates/{CATALOG_FILE}"))
@@ -231,7 +235,10 @@ class Renderer:
         ctx["all_count"] = all_count
         return self._tpl["index.html"].render(ctx).encode("utf-8")
 
-    def model_page(self, card: Card, lang: str, verification: CardVerification | None) -> bytes:
+    def model_page(self, card: Card, lang: str, verification: CardVerification | None,
+                   published: Collection[str] = ()) -> bytes:
+        """`published`: the site's files made by other stages (report.json, model-index JSON);
+        the page links only to those that exist."""
         cid = card.meta.id
         url = urls.model_page(lang, cid)
         alternates = {l: urls.model_page(l, cid) for l in LANGS}
@@ -263,6 +270,8 @@ class Renderer:
             "programs": self._programs(lang, verification),
             "api_href": urls.relative(url, urls.api_model(cid)),
             "report_href": urls.report_problem(card.meta.github_link, f"[{cid}] "),
+            "evidence": evidence_view(t, verification, lang),
+            "reproduce": reproduce_view(t, card, verification, lang, url, published),
         })
         return self._tpl["model.html"].render(ctx).encode("utf-8")
 
@@ -285,6 +294,7 @@ class Renderer:
         result, program = find_block(verification, lang, snip.lang, snip.index)
         view: BlockView = block_view(t, block_id, result, program, snip.code_line,
                                      code.count("\n") + 1)
+        view = dataclasses.replace(view, asset_notes=block_notes(t, snip, result.served if result else (), verification))
         return str(self._parts.code_block(view, code_html, t))
 
     def _prelude_html(self, card: Card, lang: str, verification: CardVerification | None) -> Markup | None:

@@ -21,7 +21,8 @@ BAD = tuple(BAD_RUN_STATUSES)
 def block_json(b: BlockResult) -> dict[str, Any]:
     return {"lang": b.lang, "index": b.index, "line": b.line, "status": b.status,
             "flags": list(b.flags), "duration_s": round(b.duration_s, 3),
-            "peak_mb": round(b.peak_mb, 1), "reason": public_text(b.reason), "cached": b.cached}
+            "peak_mb": round(b.peak_mb, 1), "reason": public_text(b.reason), "cached": b.cached,
+            "served": list(b.served)}
 
 
 def program_json(p: ProgramResult) -> dict[str, Any]:

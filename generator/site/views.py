@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from generator.core.text import escape_controls
 from generator.core.text import strip_ansi as _strip_ansi
@@ -18,6 +18,9 @@ from generator.run.progress import counted_status
 from generator.site.outputs import failing_line, split_log
 from generator.site.redact import public_text
 from generator.site.reasons import check_name, reason_html, reason_text
+
+if TYPE_CHECKING:
+    from generator.site.evidence import AssetNote
 
 Translate = Callable[..., str]
 
@@ -81,6 +84,7 @@ class BlockView:
     log: str = ""  # framework log lines of stdout and stderr, shown collapsed
     open: bool = False  # output shown without a click (the block went wrong)
     fail_line: int | None = None  # 1-based line within the block's code where it failed
+    asset_notes: tuple["AssetNote", ...] = ()  # store copies it was served, hosts a reader cannot reach
 
 
 def block_view(t: Translate, block_id: str, result: BlockResult | None,

@@ -50,7 +50,7 @@ def test_report_json(tmp_path: Path) -> None:
     assert prog["environment"] == {"megengine": "1.13.0"}
     assert prog["blocks"][1] == {"lang": "zh_CN", "index": 0, "line": 20, "status": "passed",
                                  "flags": ["substitute-asset"], "duration_s": 0.25, "peak_mb": 0.0,
-                                 "reason": "", "cached": False}
+                                 "reason": "", "cached": False, "served": []}
     assert data["cards"][2]["programs"][0]["blocks"][0]["cached"] is True
 
 

@@ -55,11 +55,13 @@ def test_image_fetched_from_store_and_flagged_as_substitute() -> None:
     assert b.status == "passed", b.traceback
     assert "shape (300, 451, 3)" in b.stdout
     assert b.flags == ("substitute-asset",)
-    assert zh.blocks[0].flags == ()  # the prelude ran before anything was served
+    assert b.served == (url,)  # what the page names next to the block
+    assert zh.blocks[0].flags == () and zh.blocks[0].served == ()  # the prelude ran before anything was served
     # requests is served from the store too
     r = en.block("en_US", 0)
     assert r.status == "passed", r.traceback
     assert r.stdout == f"bytes {CHELSEA.stat().st_size}\n"
+    assert r.served == (url,)
     # a swallowed download error still explains the later failure
     swallowed = en.block("en_US", 1)
     assert swallowed.status == "blocked"

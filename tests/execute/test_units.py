@@ -11,7 +11,7 @@ from generator.run.plan import plan_programs
 from generator.run.child import protocol
 from generator.core.errors import Code
 from generator.core.model import BlockResult, ProgramResult
-from generator.run.cache import RunCache, program_from_json, program_to_json
+from generator.run.cache import BadEntry, RunCache, program_from_json, program_to_json
 
 
 def test_mge_home_layout_matches_megengine() -> None:
@@ -81,8 +81,16 @@ def test_strict_failures() -> None:
 
 
 def test_cache_round_trip_and_damaged_entry(tmp_path: Path) -> None:
-    p = _program(BlockResult("prelude", 0, 12, "passed", flags=("placeholder-weights",), stdout="é"))
+    p = _program(BlockResult("prelude", 0, 12, "passed", flags=("placeholder-weights",), stdout="é",
+                             served=("https://data.example.org/a.pkl",)))
     assert program_from_json(program_to_json(p)) == p
+    older = program_to_json(p)
+    del older["blocks"][0]["served"]  # an entry written before blocks recorded what was served
+    assert program_from_json(older).blocks[0].served == ()
+    older["blocks"][0]["served"] = "not a list"
+    import pytest
+    with pytest.raises(BadEntry):
+        program_from_json(older)
     c = RunCache(tmp_path, "9.9")
     assert c.get(p.cache_key) is None
     c.put(p)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 from generator.cards.tags import load_tags
 from generator.core.errors import Loc
-from generator.core.model import (PRELUDE, BlockResult, Card, CardVerification, CheckOutcome, Claim,
-                             ClaimState, ProgramResult, Tag)
+from generator.core.model import (PRELUDE, AssetRecord, BlockResult, Card, CardVerification, CheckOutcome, Claim,
+                             ClaimState, DatasetRecord, ProgramResult, Tag)
 from generator.cards.parse import parse_card
 from generator.site.options import SiteOptions
 
@@ -20,6 +20,9 @@ GOLDEN = HERE / "golden"
 FIXED_TIME = "2024-05-01T12:00:00Z"
 RESNET = "megengine_vision_resnet"
 TINYDET = "example_vision_tinydet"
+# Fixture URLs of what the (hand-written) runs were served: the cat photo a stand-in, weights real.
+CAT_URL = "https://data.megengine.org.cn/images/cat.jpg"
+WEIGHTS_URL = "https://data.megengine.org.cn/models/weights/resnet18_naiveaug_70312_78a63ca6.pkl"
 
 
 def read_fixture_cards() -> tuple[list[Card], dict[str, Tag]]:
@@ -42,11 +45,17 @@ def sample_verification() -> dict[str, CardVerification]:
     """ResNet: one program for both languages; the prelude ran with placeholder weights, the
     section block failed; Top1 of ResNet18 verified, of ResNet34 a mismatch, the rest unverified.
     tinydet: no verification at all (it must read 'not verified')."""
-    prov = {"n": 50000, "dataset": "imagenet-val", "date": "2024-04-30T08:00:00Z"}
+    prov = {"n": 50000, "dataset": "imagenet-val", "date": "2024-04-30T08:00:00Z", "correct": 35150,
+            "repo": "megengine/models", "entry": "resnet18", "weights_url": WEIGHTS_URL,
+            "weights_sha256": "ab" * 32, "weights_size": 46_827_520, "tool_version": "0.1.0",
+            "dataset_fingerprint": "cd" * 32, "dataset_size": 50000, "limit": 0, "full": True, "holds": "full",
+            "sample": "ImageNet-1k validation set", "preprocess": {"resize": 256, "crop": 224, "channel_order": "BGR"},
+            "versions": {"megengine": "1.13.0", "numpy": "1.26.4", "opencv": "4.11.0.86", "python": "3.10.13"},
+            "cpu": "Test CPU", "wall_s": 1234.5, "images_per_s": 40.5, "batch_size": 32, "sandbox": "bubblewrap"}
     blocks = (
         BlockResult(PRELUDE, 0, 12, "passed", flags=("placeholder-weights",), duration_s=1.5,
                     stdout="", reason=""),
-        BlockResult("zh_CN", 0, 30, "failed", flags=("substitute-asset",), duration_s=0.25,
+        BlockResult("zh_CN", 0, 30, "failed", flags=("substitute-asset",), duration_s=0.25, served=(CAT_URL,),
                     stdout="02 06:43:00 load_serialized_obj_from_url: Using cached download\npartial <output>\n",
                     stderr="libpng warning: iCCP: known incorrect sRGB profile\n",
                     traceback='File "cards/megengine_vision_resnet.md", line 51\n'
@@ -67,14 +76,18 @@ def sample_verification() -> dict[str, CardVerification]:
                              args={"lang": other, "line": header_line + 2}),
                 CheckOutcome("evaluation", "verified", 70.3, "within tolerance", prov, code="full-agrees",
                              args={"measured": "70.300 %", "n": 50000, "tolerance_pp": 0.0005}))),
-            ClaimState(c34, "mismatch", (CheckOutcome("evaluation", "mismatch", 72.5, "off by 1.46 pp", prov,
+            ClaimState(c34, "mismatch", (CheckOutcome("evaluation", "mismatch", 72.5, "off by 1.46 pp",
+                                                      {**prov, "correct": 36250},
                                                       code="full-differs",
                                                       args={"measured": "72.500 %", "n": 50000,
                                                             "tolerance_pp": 0.0005}),),
                        reason="measured 72.500"),
             ClaimState(c50, "unverified", (CheckOutcome("evaluation", "unverified", None, "dataset absent"),)),
         ]
-    return {RESNET: CardVerification(RESNET, (program,), tuple(claims))}
+    assets = (AssetRecord(CAT_URL, "file", "ef" * 32, 240_512, substitute=True, local=True),
+              AssetRecord(WEIGHTS_URL, "weights", "ab" * 32, 46_827_520))
+    return {RESNET: CardVerification(RESNET, (program,), tuple(claims), assets,
+                                     DatasetRecord("imagenet-val", "ImageNet-1k validation set", 50000, "IMAGENET_VAL_DIR"))}
 
 
 def options() -> SiteOptions:

@@ -216,11 +216,16 @@ def run(job: dict, report: _Reporter) -> None:
 
         events, offset = _read_events(events_path, offset)
         new_blocked = [str(ev.get("message", "")) for ev in events if ev.get("event") == "blocked"]
+        served: list[str] = []  # this block's own: the page names them next to it
         for ev in events:
             if ev.get("event") == "placeholder":
                 sticky.add("placeholder-weights")
-            elif ev.get("event") == "served" and ev.get("substitute"):
-                sticky.add("substitute-asset")
+            elif ev.get("event") == "served":
+                if ev.get("substitute"):
+                    sticky.add("substitute-asset")
+                url = ev.get("url")
+                if isinstance(url, str) and url not in served and len(served) < 64:
+                    served.append(url)
         blocked_msgs.extend(new_blocked)
 
         status, reason, tb = "passed", "", ""
@@ -255,7 +260,7 @@ def run(job: dict, report: _Reporter) -> None:
             status, reason = "failed", f"the output does not contain {contains!r}"
 
         report.send(type="result", i=i, status=status, reason=reason, traceback=tb,
-                    duration_s=round(duration, 4), peak_mb=round(peak, 1), flags=sorted(sticky),
+                    duration_s=round(duration, 4), peak_mb=round(peak, 1), flags=sorted(sticky), served=served,
                     stdout=protocol.read_bounded(out_path), stderr=protocol.read_bounded(err_path))
         if status in _STOPS:
             stop_reason = f"not run: the block at line {blk['code_line'] - 1} {_STOPS[status]}"
