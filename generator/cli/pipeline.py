@@ -26,6 +26,7 @@ from generator.run.cache import RunCache
 from generator.run.execute import run_all, store_assets
 from generator.run.results import strict_failures
 from generator.site import state
+from generator.site.badges import badge_files
 from generator.site.build import BuildReport, build_site
 from generator.site.options import SiteOptions
 from generator.site.report import junit_xml, report_files
@@ -71,6 +72,7 @@ def run_stages(cfg: Config, options: SiteOptions, input_files: list[Path], finge
     # 4. render and write the site with its machine-readable files, 5. search index (before the swap)
     extra = report_files(cards, verification, {k: dict(v.model_index) for k, v in inputs.datasets.items()},
                          cfg.eval_limit)
+    extra.update(badge_files(cards, verification))
     report = build_site(cards, inputs.tags, verification, options, cfg.out, log=log, input_stats=stats,
                         fingerprint=fingerprint, workers=cfg.jobs, extra=extra,
                         before_swap=(lambda stage, changed: _print(index_stage(cfg.out, stage, changed)))

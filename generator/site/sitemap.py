@@ -9,7 +9,7 @@ from generator.core.model import DEFAULT_LANG, HTML_LANG, Card
 from generator.site import urls
 from generator.site.plan import PageJob, PageKind, alternates
 
-_LISTED = (PageKind.INDEX, PageKind.TAG, PageKind.MODEL)
+_LISTED = (PageKind.INDEX, PageKind.TAG, PageKind.MODEL, PageKind.LEGEND)
 
 
 def sitemap(jobs: Sequence[PageJob], cards: Mapping[str, Card], base: str) -> bytes:
