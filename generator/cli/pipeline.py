@@ -27,6 +27,7 @@ from generator.run.execute import run_all, store_assets
 from generator.run.progress import program_counts
 from generator.run.results import strict_failures
 from generator.site import state
+from generator.site.badges import badge_files
 from generator.site.build import BuildReport, build_site
 from generator.site.evidence import card_records
 from generator.site.options import SITEMAP_FALLBACK_BASE, SiteOptions
@@ -76,6 +77,7 @@ def run_stages(cfg: Config, options: SiteOptions, input_files: list[Path], finge
     # 4. render and write the site with its machine-readable files, 5. search index (before the swap)
     extra = report_files(cards, verification, {k: dict(v.model_index) for k, v in inputs.datasets.items()},
                          cfg.eval_limit)
+    extra.update(badge_files(cards, verification))
     report = build_site(cards, inputs.tags, verification, options, cfg.out, log=log, input_stats=stats,
                         fingerprint=fingerprint, workers=cfg.jobs, extra=extra,
                         before_swap=(lambda stage, changed: _print(index_stage(cfg.out, stage, changed)))

@@ -8,6 +8,7 @@ Pages (all URLs are site-relative file paths, see urls.py):
   {en,zh}/tags/<tag>/index.html      one per tag used by at least one card
   {en,zh}/models/<id>/index.html     model page (always both languages; a missing section
                                      shows a "not translated yet" notice)
+  {en,zh}/legend/index.html          "How verification works": every state, one anchor each
   api/v1/models.json, api/v1/models/<id>.json
   static/style.css, static/favicon.svg (copied), static/pygments.css (generated)
 

@@ -40,7 +40,7 @@ class SiteRenderer:
             PageKind.MODEL: self._model, PageKind.API_MODEL: self._api_model, PageKind.INDEX: self._index,
             PageKind.TAG: self._tag, PageKind.ROOT: self._root, PageKind.NOT_FOUND: self._not_found,
             PageKind.CSS: self._css, PageKind.STATIC: self._static, PageKind.API_INDEX: self._api_index,
-            PageKind.SITEMAP: self._sitemap, PageKind.EXTRA: self._extra,
+            PageKind.SITEMAP: self._sitemap, PageKind.EXTRA: self._extra, PageKind.LEGEND: self._legend,
         }
 
     def _entries(self, lang: str) -> list[CardEntry]:
@@ -74,6 +74,9 @@ class SiteRenderer:
     def _tag(self, job: PageJob, all_jobs: Sequence[PageJob]) -> bytes:
         subset = [e for e, c in zip(self._entries(job.lang), self.sorted) if job.tag in c.meta.tags]
         return self.renderer.index_page(job.lang, subset, self.tag_counts, len(self.sorted), tag=job.tag)
+
+    def _legend(self, job: PageJob, all_jobs: Sequence[PageJob]) -> bytes:
+        return self.renderer.legend_page(job.lang)
 
     def _root(self, job: PageJob, all_jobs: Sequence[PageJob]) -> bytes:
         return self.renderer.root_page()

@@ -26,6 +26,7 @@ class PageKind(str, enum.Enum):
     INDEX = "index"  # a language's hub index
     TAG = "tag"
     MODEL = "model"
+    LEGEND = "legend"  # "How verification works", one per language
     API_INDEX = "api-index"
     API_MODEL = "api-model"
     EXTRA = "extra"  # made by other stages (report.json, model-index files)
@@ -87,6 +88,7 @@ def plan_site(cards: Sequence[Card], verification: Mapping[str, CardVerification
     tags_used = [t for t, _ in tag_counts(cards)]
     for lang in LANGS:
         jobs.append(PageJob(urls.lang_index(lang), PageKind.INDEX, listing, lang=lang))
+        jobs.append(PageJob(urls.legend_page(lang), PageKind.LEGEND, {}, lang=lang))
         jobs += [PageJob(urls.tag_page(lang, t), PageKind.TAG, listing, lang=lang, tag=t) for t in tags_used]
         jobs += [PageJob(urls.model_page(lang, cid), PageKind.MODEL, deps, lang=lang, card_id=cid)
                  for cid, deps in per_card.items()]
@@ -114,6 +116,8 @@ def alternates(job: PageJob) -> dict[str, str]:
         return {l: urls.tag_page(l, job.tag) for l in LANGS}
     if job.kind == PageKind.INDEX:
         return {l: urls.lang_index(l) for l in LANGS}
+    if job.kind == PageKind.LEGEND:
+        return {l: urls.legend_page(l) for l in LANGS}
     return {}
 
 

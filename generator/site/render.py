@@ -33,6 +33,9 @@ from generator.site.i18n import Catalog, check_against, check_templates, load_ca
 from generator.site.options import CATALOG_FILE
 from generator.core.model import DEFAULT_LANG, HTML_LANG, LANGS, Card, CardVerification, Snippet, Tag, other_langs
 from generator.site.views import readable_time
+from generator.site.compare import CompareRow, compare_row, readable_count, readable_size
+from generator.site.legend import BLOCK_ICONS, CHECK_ICONS, NUMBER_ICONS, check_state_anchor, legend_keys, \
+    legend_sections
 from generator.site.views import (BlockView, ClaimView, Summary, block_view, catalog_keys, claim_view,
                        column_key, find_block, summarize, summary_keys, summary_text,
                        summary_tone)
@@ -44,8 +47,8 @@ class _PartsMacros(Protocol):
     the template module at run time, which its type hints cannot know."""
 
     def plain_code(self, code_html: Markup) -> Markup: ...
-    def code_block(self, v: BlockView, code_html: Markup, t: Callable[..., str]) -> Markup: ...
-    def claim_badge(self, v: ClaimView, t: Callable[..., str]) -> Markup: ...
+    def code_block(self, v: BlockView, code_html: Markup, t: Callable[..., str], legend: str) -> Markup: ...
+    def claim_badge(self, v: ClaimView, t: Callable[..., str], legend: str) -> Markup: ...
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class CardEntry:
     tag_ids: str  # space-separated, for a later in-page filter
     verification: str
     tone: str  # none | bad | ok | mixed (see verdicts.summary_tone)
+    compare: CompareRow | None = None  # its row of the index's comparison table
 
 
 def catalog_problems(catalog: Catalog, templates_dir: Path) -> list[Diagnostic]:
@@ -87,7 +91,7 @@ def catalog_problems(catalog: Catalog, templates_dir: Path) -> list[Diagnostic]:
     except UserError as exc:
         problems = list(exc.diagnostics)
     problems += [error(Code.REGISTRY, f"UI string {k!r} missing", catalog.path, 1)
-                 for k in catalog_keys() + summary_keys() + reason_keys() + environment_keys() + evidence_keys()
+                 for k in catalog_keys() + summary_keys() + reason_keys() + environment_keys() + evidence_keys() + legend_keys()
                  if k not in catalog.strings]
     reference = templates_dir / CATALOG_FILE
     if reference.is_file() and os.path.realpath(reference) != os.path.realpath(catalog.path):
@@ -116,11 +120,16 @@ class Renderer:
             raise UserError(problems)
         try:
             self._tpl = {name: self.env.get_template(name) for name in
-                         ("root.html", "index.html", "model.html", "404.html", "_parts.html")}
+                         ("root.html", "index.html", "model.html", "404.html", "_parts.html", "legend.html")}
         except TemplateError as exc:
             raise UserError([error(Code.REGISTRY, f"template error: {exc}",
                                    f"templates/{getattr(exc, 'name', '') or '?'}",
                                    getattr(exc, "lineno", 1) or 1)])
+        # Every state's symbol (legend.py), and where a badge of a state links on the legend page.
+        self.env.globals["icons"] = {"block": BLOCK_ICONS, "number": NUMBER_ICONS, "check": CHECK_ICONS}
+        self.env.globals["check_anchor"] = check_state_anchor
+        self.env.globals["count_text"] = readable_count
+        self.env.globals["size_text"] = readable_size
         self._parts = cast(_PartsMacros, self._tpl["_parts.html"].module)
         self._skeletons: dict[tuple[str, str, str], _Skeleton] = {}
         self._t = {lang: functools.partial(catalog.get, lang) for lang in LANGS}
@@ -157,6 +166,7 @@ class Renderer:
             "switch_lang": HTML_LANG[other],
             "home": urls.relative(url, urls.lang_index(lang)),
             "search_bundle": urls.relative(url, urls.search_bundle(lang)),
+            "legend": urls.relative(url, urls.legend_page(lang)),
             "version": self.version,
         }
 
@@ -198,6 +208,13 @@ class Renderer:
         ctx["lang_dirs"] = "|".join(urls.URL_LANG[l] for l in LANGS)
         return self._tpl["404.html"].render(ctx).encode("utf-8")
 
+    def legend_page(self, lang: str) -> bytes:
+        """"How verification works": every state a badge can show, with its anchor."""
+        url = urls.legend_page(lang)
+        ctx = self._context(lang, url, {l: urls.legend_page(l) for l in LANGS})
+        ctx["sections"] = legend_sections(self._t[lang])
+        return self._tpl["legend.html"].render(ctx).encode("utf-8")
+
     def index_entries(self, lang: str, cards: Sequence[Card],
                       verification: Mapping[str, CardVerification]) -> list[CardEntry]:
         """One entry per card, links relative to the site root (templates prefix `root`), so the
@@ -216,6 +233,8 @@ class Renderer:
                 tag_ids=" ".join(card.meta.tags),
                 verification=summary_text(t, s),
                 tone=summary_tone(s),
+                compare=compare_row(card, verification.get(card.meta.id), lang, urls.model_page(lang, card.meta.id),
+                                    lambda tag: self.tag_name(lang, tag)),
             ))
         return entries
 
@@ -286,7 +305,7 @@ class Renderer:
         return [(str(readable_time(p.ran_at)), environment_html(self._t[lang], p.environment), p.cache_key[:12])]
 
     def _code_block(self, t: Callable[..., str], snip: Snippet | None, code: str, info: str, block_id: str,
-                    verification: CardVerification | None, lang: str) -> str:
+                    verification: CardVerification | None, lang: str, legend: str) -> str:
         # On the page the block scrolls sideways, so keyboard users must be able to focus it.
         code_html = Markup(self._highlight(code, info).replace("<pre ", '<pre tabindex="0" ', 1))
         if snip is None or not snip.is_python:
@@ -295,13 +314,14 @@ class Renderer:
         view: BlockView = block_view(t, block_id, result, program, snip.code_line,
                                      code.count("\n") + 1)
         view = dataclasses.replace(view, asset_notes=block_notes(t, snip, result.served if result else (), verification))
-        return str(self._parts.code_block(view, code_html, t))
+        return str(self._parts.code_block(view, code_html, t, legend))
 
     def _prelude_html(self, card: Card, lang: str, verification: CardVerification | None) -> Markup | None:
         p = card.prelude
         if p is None:
             return None
-        return Markup(self._code_block(self._t[lang], p, p.code, p.info, "code-prelude", verification, lang))
+        return Markup(self._code_block(self._t[lang], p, p.code, p.info, "code-prelude", verification, lang,
+                                       _legend_from_model(lang)))
 
     def _section_html(self, card: Card, lang: str, verification: CardVerification | None,
                       claims: Sequence[ClaimView]) -> str:
@@ -310,15 +330,17 @@ class Renderer:
         by_line = {s.loc.line: s for s in section.snippets}
         by_cell = {(c.line, column_key(c.column)): c for c in claims}
         sk = self._skeleton(card, lang)
+        legend = _legend_from_model(lang)
 
         def fill(m: re.Match[str]) -> str:
             kind, i = m.group(1), int(m.group(2))
             if kind == "F":
                 line, info, code = sk.fences[i]
-                return self._code_block(t, by_line.get(line), code, info, f"code-L{line}", verification, lang) + "\n"
+                return self._code_block(t, by_line.get(line), code, info, f"code-L{line}", verification, lang,
+                                        legend) + "\n"
             line, _col, header = sk.cells[i]
             view = by_cell.get((line, column_key(header)))
-            return str(self._parts.claim_badge(view, t)) if view is not None else ""
+            return str(self._parts.claim_badge(view, t, legend)) if view is not None else ""
 
         # Wide tables scroll inside their box on small screens: keyboard users must reach it.
         return _SLOT.sub(fill, sk.html).replace('<div class="table-wrap">', '<div class="table-wrap" tabindex="0">')
@@ -343,6 +365,11 @@ class Renderer:
             section = card.sections[lang]
             sk = self._skeletons[key] = _skeleton(markdown.section_tokens(section.tokens, dict(card.markdown_env)))
         return sk
+
+
+def _legend_from_model(lang: str) -> str:
+    """The legend page as linked from a model page (every model page sits at the same depth)."""
+    return urls.relative(urls.model_page(lang, "x"), urls.legend_page(lang))
 
 
 # markdown-it turns NUL into U+FFFD, so NUL-delimited slots cannot clash with card text.

@@ -14,7 +14,7 @@ from generator.site import urls
 from generator.site.options import SITEMAP_FALLBACK_BASE
 from generator.site.plan import PageJob, PageKind, alternates
 
-_LISTED = (PageKind.INDEX, PageKind.TAG, PageKind.MODEL)
+_LISTED = (PageKind.INDEX, PageKind.TAG, PageKind.MODEL, PageKind.LEGEND)
 
 
 def sitemap(jobs: Sequence[PageJob], cards: Mapping[str, Card], base: str) -> bytes:

@@ -33,6 +33,16 @@ def tag_page(lang: str, tag: str) -> str:
     return f"{URL_LANG[lang]}/tags/{tag}/index.html"
 
 
+def legend_page(lang: str) -> str:
+    """"How verification works": every state of a block, a number and a check, one anchor each."""
+    return f"{URL_LANG[lang]}/legend/index.html"
+
+
+def badge(card_id: str) -> str:
+    """A card's status badge (SVG) for READMEs."""
+    return f"badges/{card_id}.svg"
+
+
 def search_bundle(lang: str) -> str:
     return f"{URL_LANG[lang]}/{SEARCH_BUNDLE}/"
 

@@ -82,9 +82,19 @@
   document.addEventListener("focusout", function (e) {
     if (current && e.target === current && !pinned) hide();
   });
+  // Badges are links to their state's entry of the legend page. A mouse click or the keyboard
+  // follows the link (hover and focus have shown the explanation already); on a touch screen the
+  // first tap shows the explanation and a second tap on the same badge follows the link.
+  var lastPointer = "";
+  document.addEventListener("pointerdown", function (e) { lastPointer = e.pointerType; }, true);
   document.addEventListener("click", function (e) {
     var t = triggerAt(e.target);
-    if (t) {
+    if (t && t.tagName === "A") {
+      var tap = lastPointer === "touch" && e.detail > 0;
+      if (!tap || (current === t && pinned)) return;
+      e.preventDefault();
+      show(t, true);
+    } else if (t) {
       if (current === t && pinned) hide(); else show(t, true);
     } else if (current) {
       hide();

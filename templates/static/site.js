@@ -174,6 +174,8 @@
     var nav = document.querySelector(".tag-filter[data-in-place]");
     if (!nav) return;
     var cards = Array.prototype.slice.call(document.querySelectorAll(".cards > .card"));
+    // The comparison table's rows follow the cards (its rows carry the same data-tags).
+    var rows = Array.prototype.slice.call(document.querySelectorAll(".compare-table tbody tr[data-tags]"));
     var chips = Array.prototype.slice.call(nav.querySelectorAll("a[data-tag]"));
     var status = document.querySelector("[data-filter-status]");
 
@@ -183,6 +185,9 @@
         var show = !tag || (" " + card.getAttribute("data-tags") + " ").indexOf(" " + tag + " ") >= 0;
         card.hidden = !show;
         if (show) shown++;
+      });
+      rows.forEach(function (row) {
+        row.hidden = !!tag && (" " + row.getAttribute("data-tags") + " ").indexOf(" " + tag + " ") < 0;
       });
       chips.forEach(function (chip) {
         if (chip.getAttribute("data-tag") === tag) chip.setAttribute("aria-current", "true");

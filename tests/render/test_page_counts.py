@@ -14,7 +14,7 @@ from generator.site.i18n import load_catalog
 from generator.site.views import Summary, summary_text
 
 _CODE = re.compile(r'<div class="code code-([a-z-]+)" id="code-')
-_CLAIM = re.compile(r'<span class="claim claim-([a-z-]+)" role="img"')
+_CLAIM = re.compile(r'<a class="claim claim-([a-z-]+)" href=')
 _LINE = re.compile(r'<p class="vline vline-[a-z]+">([^<]*)</p>')
 
 

@@ -121,7 +121,8 @@ def test_claim_badges_sit_in_the_right_cells_and_are_focusable(fixture_cards) ->
     html = _model_html(fixture_cards, RESNET, "en_US", sample_verification())
     row18 = html.split("<td>ResNet18</td>")[1].split("</tr>")[0]
     top1, top5 = row18.split("</td>")[0], row18.split("</td>")[1]
-    assert "claim-verified" in top1 and 'tabindex="0"' in top1
+    # A link (to the legend's entry of its state): focusable without a tabindex.
+    assert '<a class="claim claim-verified" href="../../../en/legend/index.html#number-verified"' in top1
     assert 'aria-describedby="claim-114-top1-acc-tip"' in top1 and 'id="claim-114-top1-acc-tip"' in top1
     assert "measured 70.300 (Δ −0.012)" in top1 and "n = 50000" in top1 and "imagenet-val" in top1
     assert "claim" not in top5

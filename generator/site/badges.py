@@ -1,0 +1,92 @@
+"""Status badges for READMEs: `badges/<id>.svg` per card, shields-style ("verified hub | 4/4
+verified"), from the same counts as the pages (`views.summarize` over the whole card).
+
+The message says the worst thing first: a code block that went wrong, else how many numbers
+were verified. The colour is that state's colour of the legend (the light theme's, darkened for
+white text). Every text passes through XML escaping: a card id or label can never open a tag.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+from xml.sax.saxutils import escape, quoteattr
+
+from generator.core.model import Card, CardVerification
+from generator.site import urls
+from generator.site.compare import code_state, number_state
+from generator.site.views import BAD_BLOCK_STATUSES, Summary, summarize
+
+LABEL = "verified hub"
+# Background of the message per state; white text on each has a contrast of at least 4.5:1.
+COLOURS: Mapping[str, str] = {
+    "verified": "#0b6e4f", "passed": "#0b6e4f", "consistent": "#1f4e8c", "expected-error": "#1f4e8c",
+    "measured-on-subset": "#005a87", "skipped": "#005a87", "unverified": "#4b535d", "not-run": "#4b535d",
+    "mismatch": "#a63d00", "failed": "#a63d00", "timeout": "#8e3b6e", "hub-error": "#6d2f86",
+    "limit": "#6b4226", "blocked": "#8a4b00", "placeholder": "#5c5800",
+}
+LABEL_COLOUR = "#555555"
+# English words only (READMEs are read everywhere); the state names are the legend's.
+_BLOCK_WORDS: Mapping[str, str] = {
+    "failed": "code failed", "timeout": "code timed out", "hub-error": "hub repository error",
+    "limit": "code hit a limit", "blocked": "code blocked",
+}
+
+
+def badge_state(s: Summary) -> tuple[str, str]:
+    """(state, message) of one card's badge."""
+    if not s.verified:
+        return "not-run", "not verified"
+    code = code_state(s)
+    numbers = number_state(s)
+    total = sum(s.claims.values())
+    if numbers == "mismatch":
+        return "mismatch", f"{s.claims['mismatch']}/{total} mismatch"
+    if code in BAD_BLOCK_STATUSES:
+        word = _BLOCK_WORDS[code]
+        return code, (f"{word} · {s.claims.get('verified', 0)}/{total} verified" if total else word)
+    if numbers is not None:
+        return numbers, f"{s.claims.get('verified', 0)}/{total} verified"
+    if code is None:
+        return "not-run", "nothing to check"
+    return code, "code passed" if code == "passed" else f"code {code}"
+
+
+def text_width(text: str) -> float:
+    """Rough width in px of `text` in 11 px Verdana (the badge sets textLength to it, so the
+    text is fitted to the box whatever font the viewer has)."""
+    narrow, wide = set("fijlrt.,:;!|'() ·/1"), set("mwMW@%")
+    return sum(4.0 if ch in narrow else 9.5 if ch in wide else 7.4 if ch.isupper() or ord(ch) > 0x2000
+               else 6.6 for ch in text)
+
+
+def badge_svg(state: str, message: str, label: str = LABEL) -> bytes:
+    colour = COLOURS.get(state, LABEL_COLOUR)
+    lw, mw = round(text_width(label)) + 12, round(text_width(message)) + 12
+    w = lw + mw
+    title = f"{label}: {message}"
+
+    def text(x: float, body: str, width: int) -> str:
+        return (f'<text x="{x:.1f}" y="14" textLength="{width - 12}" lengthAdjust="spacingAndGlyphs">'
+                f"{escape(body)}</text>")
+
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="20" role="img" '
+        f"aria-label={quoteattr(title)}>"
+        f"<title>{escape(title)}</title>"
+        f'<clipPath id="r"><rect width="{w}" height="20" rx="3" fill="#fff"/></clipPath>'
+        f'<g clip-path="url(#r)"><rect width="{lw}" height="20" fill="{LABEL_COLOUR}"/>'
+        f'<rect x="{lw}" width="{mw}" height="20" fill="{colour}"/></g>'
+        f'<g fill="#fff" font-family="Verdana,DejaVu Sans,Geneva,sans-serif" font-size="11">'
+        f"{text(6, label, lw)}{text(lw + 6, message, mw)}</g></svg>\n"
+    )
+    return svg.encode("utf-8")
+
+
+def badge_files(cards: Sequence[Card], verification: Mapping[str, CardVerification]) -> dict[str, bytes]:
+    """One SVG per card, as site files (url -> bytes); a card without verification (a build with
+    --no-verify) gets a "not verified" badge, never a missing one."""
+    out = {}
+    for card in cards:
+        state, message = badge_state(summarize(card, verification.get(card.meta.id)))
+        out[urls.badge(card.meta.id)] = badge_svg(state, message)
+    return out
