@@ -13,6 +13,7 @@ from typing import Mapping
 from generator.core.errors import Code, Diagnostic, error
 from generator.core.model import Card, Tag
 from generator.core.workers import start_blocked, worker_init
+from generator.cards.cache import ParseCache
 from generator.cards.parse import parse_card
 from generator.cards.registry import InputFileError, read_input
 from generator.cards.tags import load_tags
@@ -89,8 +90,10 @@ def update_time(path: Path, git_times: Mapping[Path, str]) -> str:
     return git_times.get(path) or iso_utc(path.stat().st_mtime)
 
 
-def read_cards(cards_dir: Path) -> tuple[list[Card], dict[str, Tag], list[Diagnostic]]:
-    """Read and validate every card; all problems are returned together, none raised."""
+def read_cards(cards_dir: Path, cache: ParseCache | None = None
+               ) -> tuple[list[Card], dict[str, Tag], list[Diagnostic]]:
+    """Read and validate every card; all problems are returned together, none raised. With
+    `cache`, a card whose text (and registry, and the parser) is unchanged is not parsed again."""
     tags, problems = load_tags(cards_dir)
     files, unreadable = find_cards(cards_dir)
     problems.extend(unreadable)
@@ -98,7 +101,7 @@ def read_cards(cards_dir: Path) -> tuple[list[Card], dict[str, Tag], list[Diagno
     cards: list[Card] = []
     ids: dict[str, str] = {}
     registry = tags if tags or not problems else None
-    for f, (card, diags) in zip(files, _parse_all(files, registry)):
+    for f, (card, diags) in zip(files, _parse_all(files, registry, cache)):
         problems.extend(diags)
         if card is None:
             continue
@@ -117,8 +120,21 @@ def read_cards(cards_dir: Path) -> tuple[list[Card], dict[str, Tag], list[Diagno
 PARALLEL_PARSE_MIN = 200
 
 
-def _parse_all(files: list[CardFile], tags: Mapping[str, Tag] | None
+def _parse_all(files: list[CardFile], tags: Mapping[str, Tag] | None, cache: ParseCache | None
                ) -> list[tuple[Card | None, list[Diagnostic]]]:
+    if cache is None:
+        return _parse_many(files, tags)
+    keys = [cache.key(f.display, f.text, tags) for f in files]
+    results = [cache.get(k) for k in keys]
+    todo = [i for i, r in enumerate(results) if r is None]
+    for i, result in zip(todo, _parse_many([files[i] for i in todo], tags)):
+        results[i] = result  # with its tokens: this build renders from them
+        cache.put(keys[i], result)
+    return [r for r in results if r is not None]
+
+
+def _parse_many(files: list[CardFile], tags: Mapping[str, Tag] | None
+                ) -> list[tuple[Card | None, list[Diagnostic]]]:
     workers = min(os.cpu_count() or 1, 4)
     if len(files) < PARALLEL_PARSE_MIN or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
         return [parse_card(f.display, f.text, tags) for f in files]

@@ -6,6 +6,7 @@ reports every problem of a card.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable, Mapping
 
 from generator.cards.body import body
@@ -45,6 +46,19 @@ def parse_card(
         return None, out.diagnostics
     return Card(path=path, source=text, meta=meta, prelude=prelude, sections=sections,
                 markdown_env=env), out.diagnostics
+
+
+def with_tokens(card: Card) -> Card:
+    """`card` with its sections' block tokens and the parse's env, parsing its text again if it
+    came from the parse cache without them (the same text gives the same tokens)."""
+    if not card.tokens_dropped:
+        return card
+    parsed, _ = parse_card(card.path, card.source)
+    if parsed is None:  # cannot happen for a text that parsed before; keep what there is
+        return card
+    sections = {lang: replace(s, tokens=parsed.sections[lang].tokens) if lang in parsed.sections else s
+                for lang, s in card.sections.items()}
+    return replace(card, sections=sections, markdown_env=parsed.markdown_env, tokens_dropped=False)
 
 
 def iter_snippets(card: Card) -> Iterable[Snippet]:

@@ -72,6 +72,16 @@ def eval_cache_dir(cfg: Config) -> Path:
     return cfg.cache / "evals" / __version__
 
 
+def parse_cache_dir(cfg: Config) -> Path:
+    """Parse results of cards (cards/cache.py); the version is part of every key."""
+    return cfg.cache / "parse"
+
+
+def render_cache_dir(cfg: Config) -> Path:
+    """Rendered Markdown of cards (site/rendercache.py)."""
+    return cfg.cache / "render"
+
+
 def run_cache_dir(cfg: Config) -> Path:
     return cfg.cache / "runs"
 

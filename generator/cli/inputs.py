@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from generator.cards.cache import ParseCache
 from generator.cards.discover import read_cards
 from generator.claims.datasets import DatasetDef, load_registry
 from generator.claims.spec import VerifySpec, load_spec
@@ -37,10 +38,11 @@ class Inputs:
     specs: Mapping[str, VerifySpec | None] = field(default_factory=dict)  # card id -> spec
 
 
-def read_inputs(cfg: Config, *, verification: bool) -> tuple[Inputs, list[Diagnostic]]:
+def read_inputs(cfg: Config, *, verification: bool, parse_cache: ParseCache | None = None
+                ) -> tuple[Inputs, list[Diagnostic]]:
     """The cards and the catalog (always) and, with `verification`, the lock, datasets and the
-    specs of the cards that parsed."""
-    cards, tags, problems = read_cards(cfg.cards)
+    specs of the cards that parsed. `parse_cache`: parse results of unchanged cards (the build's)."""
+    cards, tags, problems = read_cards(cfg.cards, parse_cache)
     problems += _catalog(cfg)
     if not verification:
         return Inputs(tuple(cards), tags), problems

@@ -15,10 +15,13 @@ from typing import Mapping, Sequence
 from generator import __version__
 from generator.claims.evalcache import EvalCache
 from generator.claims.verify import mismatches, verify_claims
-from generator.cli.config import Config, eval_cache_dir, eval_options, run_cache_dir, run_limits
+from generator.cards.cache import ParseCache
+from generator.cli.config import (Config, eval_cache_dir, eval_options, parse_cache_dir, render_cache_dir,
+                                  run_cache_dir, run_limits)
 from generator.cli.inputs import read_inputs
 from generator.core.errors import Code, Diagnostic, Level, UserError, has_errors
 from generator.core.jsonio import atomic_write
+from generator.core.objcache import cache_usable
 from generator.core.model import BAD_RUN_STATUSES, Card, CardVerification
 from generator.core.text import for_terminal
 from generator.run import sandbox
@@ -31,6 +34,7 @@ from generator.site.badges import badge_files
 from generator.site.build import BuildReport, build_site
 from generator.site.evidence import card_records
 from generator.site.options import SITEMAP_FALLBACK_BASE, SiteOptions
+from generator.site.rendercache import RenderCache
 from generator.site.report import junit_xml, report_files
 from generator.site.search import index_stage, repair_index
 from generator.site.views import summarize
@@ -46,7 +50,9 @@ def run_stages(cfg: Config, options: SiteOptions, input_files: list[Path], finge
     clock = _Stopwatch()
 
     # 1. read: every card and registry, validated before anything runs
-    inputs, problems = read_inputs(cfg, verification=cfg.verify)
+    caches = cache_usable(cfg.cache, cfg.out)  # never inside the output folder
+    inputs, problems = read_inputs(cfg, verification=cfg.verify,
+                                   parse_cache=ParseCache(parse_cache_dir(cfg), log) if caches else None)
     lock, store = inputs.lock, Store(cfg.store)
     if lock is not None and not has_errors(problems):
         lock, more = sync_local(lock, store, cfg.project, refresh=False)  # the project's own assets
@@ -80,6 +86,7 @@ def run_stages(cfg: Config, options: SiteOptions, input_files: list[Path], finge
     extra.update(badge_files(cards, verification))
     report = build_site(cards, inputs.tags, verification, options, cfg.out, log=log, input_stats=stats,
                         fingerprint=fingerprint, workers=cfg.jobs, extra=extra,
+                        render_cache=RenderCache(render_cache_dir(cfg), log) if caches else None,
                         before_swap=(lambda stage, changed: _print(index_stage(cfg.out, stage, changed)))
                         if cfg.search else None)
     if cfg.search and not report.wrote:

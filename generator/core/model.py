@@ -119,6 +119,9 @@ class Card:
     update_time: str = ""  # ISO-8601 UTC, from git or the file's mtime (filled by discover)
     # The parse's env (link reference definitions), which the inline parse of sections needs.
     markdown_env: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    # Loaded from the parse cache without its sections' tokens (cards/cache.py): whoever needs
+    # them gets them from `cards.parse.with_tokens`.
+    tokens_dropped: bool = field(default=False, compare=False, repr=False)
 
     def section(self, lang: str) -> Section | None:
         return self.sections.get(lang)

@@ -44,6 +44,7 @@ from generator.site import state as incremental
 from generator.site.current import site_input_files, site_is_current  # noqa: F401 (callers import them from here)
 from generator.site.options import SiteOptions
 from generator.site.pages import SiteRenderer
+from generator.site.rendercache import RenderCache
 from generator.site.plan import PageJob, alternates, global_hashes, plan_site, static_files
 from generator.site.state import BuildState, Decision
 from generator.site.write import FolderWriter, Stage
@@ -82,7 +83,7 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
                *, log: Log | None = None, input_stats: Mapping[str, tuple[int, int]] | None = None,
                fingerprint: str = "", workers: int = 0,
                extra: Mapping[str, bytes] | None = None,
-               before_swap: BeforeSwap | None = None) -> BuildReport:
+               before_swap: BeforeSwap | None = None, render_cache: RenderCache | None = None) -> BuildReport:
     """Bring `out_dir` up to date: render only pages whose inputs changed (with `log`, say why
     for each), hard-link the rest from the current site, swap the result in atomically.
 
@@ -91,7 +92,8 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
     and skip reading the cards entirely. The templates and catalog are added here.
     `workers`: processes for rendering (0: one per core; used for big builds only).
     `before_swap(stage, changed_urls)` runs on the finished new folder just before it replaces
-    the old one (the search index is built there, so pages and index change together)."""
+    the old one (the search index is built there, so pages and index change together).
+    `render_cache`: each card's rendered Markdown across builds (rendercache.py)."""
     start = time.perf_counter()
     out_dir = Path(out_dir)
     stats = dict(input_stats or {})
@@ -129,7 +131,7 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
             atomic_write(out_dir / incremental.STATE_FILE, replace(new_state, files=state.files).to_bytes())
         return BuildReport(0, len(jobs), 0, False, time.perf_counter() - start)
 
-    sr = SiteRenderer(cards, tags, verification, options, extra)
+    sr = SiteRenderer(cards, tags, verification, options, extra, render_cache)
     order = [j for j in _render_order(jobs) if j.url in todo]
     _build_staged(sr, jobs, order, todo, new_state, out_dir, workers, before_swap,
                   state.files if state else {}, changed)

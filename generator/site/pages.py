@@ -16,6 +16,7 @@ from generator.site.i18n import load_catalog
 from generator.site.options import SiteOptions
 from generator.site.plan import PageJob, PageKind, sorted_cards, tag_counts
 from generator.site.render import CardEntry, Renderer
+from generator.site.rendercache import RenderCache
 from generator.site.sitemap import sitemap
 
 
@@ -24,12 +25,13 @@ class SiteRenderer:
 
     def __init__(self, cards: Sequence[Card], tags: Mapping[str, Tag],
                  verification: Mapping[str, CardVerification], options: SiteOptions,
-                 extra: Mapping[str, bytes] | None = None) -> None:
+                 extra: Mapping[str, bytes] | None = None, render_cache: RenderCache | None = None) -> None:
         catalog = load_catalog(options.catalog_path, options.catalog_display)
         self.extra = dict(extra or {})
         self.options = options
         self.renderer = Renderer(options.templates_dir, catalog, tags,
-                                 base_url=options.base_url or None, version=options.tool_version)
+                                 base_url=options.base_url or None, version=options.tool_version,
+                                 render_cache=render_cache)
         self.cards = {c.meta.id: c for c in cards}
         self.sorted = sorted_cards(cards)
         self.tags = tags

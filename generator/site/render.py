@@ -20,7 +20,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from markdown_it.token import Token
 from markupsafe import Markup
 
+from generator.cards.parse import with_tokens
 from generator.site import markdown
+from generator.site.rendercache import CardRender, RenderCache, SectionRender
 
 from generator.site import urls
 from generator.site.evidence import block_notes, evidence_view, reproduce_view
@@ -101,7 +103,7 @@ def catalog_problems(catalog: Catalog, templates_dir: Path) -> list[Diagnostic]:
 
 class Renderer:
     def __init__(self, templates_dir: Path, catalog: Catalog, tags: Mapping[str, Tag],
-                 *, base_url: str | None, version: str) -> None:
+                 *, base_url: str | None, version: str, render_cache: RenderCache | None = None) -> None:
         self.catalog = catalog
         self.tags = tags
         self.base_url = base_url
@@ -131,7 +133,8 @@ class Renderer:
         self.env.globals["count_text"] = readable_count
         self.env.globals["size_text"] = readable_size
         self._parts = cast(_PartsMacros, self._tpl["_parts.html"].module)
-        self._skeletons: dict[tuple[str, str, str], _Skeleton] = {}
+        self.render_cache = render_cache
+        self._skeletons: dict[tuple[str, str], Mapping[str, SectionRender]] = {}  # (path, text) -> lang -> skeleton
         self._t = {lang: functools.partial(catalog.get, lang) for lang in LANGS}
         self._highlighted: dict[tuple[str, str], str] = {}
 
@@ -357,14 +360,31 @@ class Renderer:
 
         return _SLOT.sub(fill, sk.html)
 
-    def _skeleton(self, card: Card, lang: str) -> "_Skeleton":
+    def _skeleton(self, card: Card, lang: str) -> SectionRender:
         """The section rendered once per build (the model page and the API fill its slots)."""
-        key = (card.path, lang, card.source)
-        sk = self._skeletons.get(key)
-        if sk is None:
-            section = card.sections[lang]
-            sk = self._skeletons[key] = _skeleton(markdown.section_tokens(section.tokens, dict(card.markdown_env)))
-        return sk
+        key = (card.path, card.source)
+        sections = self._skeletons.get(key)
+        if sections is None:
+            sections = self._skeletons[key] = self._card_render(card)
+        return sections[lang]
+
+    def _card_render(self, card: Card) -> Mapping[str, SectionRender]:
+        """Every section's skeleton, from the render cache when the card's text is known there
+        (its code blocks' highlighted HTML with it), else parsed, rendered and stored."""
+        cached = self.render_cache.get(card) if self.render_cache is not None else None
+        if cached is not None:
+            for block, html in cached.highlighted.items():
+                self._highlighted.setdefault(block, html)
+            return cached.sections
+        full = with_tokens(card)
+        sections = {lang: _skeleton(markdown.section_tokens(sec.tokens, dict(full.markdown_env)))
+                    for lang, sec in full.sections.items()}
+        if self.render_cache is not None:
+            blocks = [(code, info) for sk in sections.values() for _line, info, code in sk.fences]
+            if card.prelude is not None:
+                blocks.append((card.prelude.code, card.prelude.info))
+            self.render_cache.put(card, CardRender(sections, {b: self._highlight(*b) for b in blocks}))
+        return sections
 
 
 def _legend_from_model(lang: str) -> str:
@@ -376,18 +396,10 @@ def _legend_from_model(lang: str) -> str:
 _SLOT = re.compile("\x00([FC])(\\d+)\x00")
 
 
-@dataclass(frozen=True)
-class _Skeleton:
+def _skeleton(tokens: list[Token]) -> SectionRender:
     """A section rendered once, with numbered slots where code blocks and cell badges go; the
     model page and the API fill the slots differently, so the Markdown is parsed and rendered
-    once per section and build."""
-
-    html: str
-    fences: tuple[tuple[int, str, str], ...]  # (card line of the fence, info, code)
-    cells: tuple[tuple[int, int, str], ...]  # (card line of the row, column, header)
-
-
-def _skeleton(tokens: list[Token]) -> _Skeleton:
+    once per section and build (and kept in the render cache across builds)."""
     fences: list[tuple[int, str, str]] = []
     cells: list[tuple[int, int, str]] = []
 
@@ -401,4 +413,4 @@ def _skeleton(tokens: list[Token]) -> _Skeleton:
         return f"\x00C{len(cells) - 1}\x00"
 
     html = markdown.render_tokens(tokens, fence_hook=fence, cell_hook=cell)
-    return _Skeleton(html, tuple(fences), tuple(cells))
+    return SectionRender(html, tuple(fences), tuple(cells))

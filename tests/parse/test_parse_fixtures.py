@@ -19,7 +19,7 @@ TAGS, _ = load_tags(HERE.parent.parent / "cards")
 def _plain(value: object) -> object:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)
-                if f.name not in ("source", "body", "tokens", "markdown_env")}
+                if f.name not in ("source", "body", "tokens", "markdown_env", "tokens_dropped")}
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -1,0 +1,90 @@
+"""The read stage's cache: a card's parse result (Card or None, and its diagnostics), keyed by
+what the parse reads, so an unchanged card costs a file read and a hash instead of a parse.
+
+key = sha256(the parser's code and libraries, the card's display path, its text, the tag
+registry it was validated against). The stored Card has no block tokens (they are most of a
+pickle and only rendering needs them, which has its own cache: site/rendercache.py); a card
+loaded from here has `tokens_dropped` set and the site stage parses it again when it does need
+them (`cards.parse.with_tokens`). Storage and strictness: core/objcache.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import platform
+from pathlib import Path
+from typing import Mapping
+
+from generator import __version__
+from generator.core.errors import Diagnostic
+from generator.core.model import Card, CardMeta, Section, Snippet, Table, Tag
+from generator.core.objcache import Log, ObjectCache, code_digest
+
+# What a parse result may contain: the frozen types of core/, and what safe YAML gives a
+# front matter (`verify:` keeps its mapping as written: dates and times included).
+_ALLOWED = frozenset({
+    ("generator.core.model", "Card"), ("generator.core.model", "CardMeta"), ("generator.core.model", "Section"),
+    ("generator.core.model", "Snippet"), ("generator.core.model", "Table"), ("generator.core.model", "Mark"),
+    ("generator.core.errors", "Loc"), ("generator.core.errors", "Diagnostic"), ("generator.core.errors", "Code"),
+    ("datetime", "date"), ("datetime", "datetime"), ("datetime", "time"), ("datetime", "timedelta"),
+    ("datetime", "timezone"),
+})
+
+
+def _parser_digest() -> str:
+    import markdown_it
+    import mdit_py_plugins
+    import yaml
+
+    package = Path(__file__).resolve().parents[1]
+    return code_digest(f"verified-hub {__version__}", f"python {platform.python_version()}",
+                       f"markdown-it-py {markdown_it.__version__}", f"mdit-py-plugins {mdit_py_plugins.__version__}",
+                       f"pyyaml {yaml.__version__}", package / "cards", package / "core")
+
+
+class ParseCache:
+    def __init__(self, root: Path, log: Log | None = None) -> None:
+        self.store = ObjectCache(root, "parse cache", _ALLOWED, log)
+        self._code = _parser_digest()
+
+    def key(self, display: str, text: str, tags: Mapping[str, Tag] | None) -> str:
+        h = hashlib.sha256()
+        registry = None if tags is None else {k: dict(v.names) for k, v in sorted(tags.items())}
+        for part in (self._code, display, text, json.dumps(registry, sort_keys=True, ensure_ascii=False)):
+            b = part.encode("utf-8", "surrogatepass")
+            h.update(len(b).to_bytes(8, "little") + b)
+        return h.hexdigest()
+
+    def get(self, key: str) -> tuple[Card | None, list[Diagnostic]] | None:
+        return self.store.get(key, _well_formed)  # type: ignore[return-value]
+
+    def put(self, key: str, result: tuple[Card | None, list[Diagnostic]]) -> None:
+        card, diags = result
+        if card is not None:
+            card = without_tokens(card)
+        self.store.put(key, (card, list(diags)))
+
+
+def without_tokens(card: Card) -> Card:
+    sections = {lang: dataclasses.replace(s, tokens=()) for lang, s in card.sections.items()}
+    return dataclasses.replace(card, sections=sections, tokens_dropped=True)
+
+
+def _well_formed(value: object) -> bool:
+    if not (isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], list)):
+        return False
+    card, diags = value
+    if not all(isinstance(d, Diagnostic) for d in diags):
+        return False
+    if card is None:
+        return True
+    return (isinstance(card, Card) and isinstance(card.meta, CardMeta) and card.tokens_dropped
+            and isinstance(card.source, str) and isinstance(card.path, str)
+            and (card.prelude is None or isinstance(card.prelude, Snippet))
+            and isinstance(card.sections, dict)
+            and all(isinstance(k, str) and isinstance(s, Section) and s.lang == k
+                    and all(isinstance(x, Snippet) for x in s.snippets)
+                    and all(isinstance(t, Table) for t in s.tables)
+                    for k, s in card.sections.items()))

@@ -1,0 +1,162 @@
+"""The parse and render caches only save time: a site built with a cold cache, a warm one, or a
+cache made under other templates and another catalog is the same, byte for byte; a damaged or
+hostile entry is a miss; an edited card invalidates its own entries only. Builds run through the
+command line (no verification, no search: neither touches these caches)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from generator.core.objcache import MAGIC, ObjectCache, cache_usable
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def make_project(dest: Path) -> Path:
+    (dest / "cards").mkdir(parents=True)
+    for p in (ROOT / "cards").glob("*.md"):
+        shutil.copy2(p, dest / "cards" / p.name)
+    shutil.copy2(ROOT / "cards" / "tags.yaml", dest / "cards" / "tags.yaml")
+    shutil.copytree(ROOT / "templates", dest / "templates", ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
+
+
+def build(project: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run([sys.executable, "-m", "generator", "build", "--no-verify", "--no-search",
+                           "--project", str(project), *extra],
+                          cwd=project, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def entries(project: Path, kind: str) -> dict[str, int]:
+    """Entry file -> mtime_ns, of the parse or render cache."""
+    root = project / ".cache" / kind
+    return {p.name: p.stat().st_mtime_ns for p in root.rglob("*.pickle")}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return make_project(tmp_path / "project")
+
+
+def test_cold_warm_and_changed_templates_give_the_same_bytes(project: Path, tmp_path: Path) -> None:
+    site = project / "site"
+    build(project)
+    cold = tree(site)
+    parse, render = entries(project, "parse"), entries(project, "render")
+    assert len(parse) == len(list((project / "cards").glob("*.md"))) and len(render) == len(parse)
+
+    shutil.rmtree(site)
+    build(project)
+    assert tree(site) == cold  # every card from the caches
+    assert (entries(project, "parse"), entries(project, "render")) == (parse, render)  # all hits
+
+    # Another template and another catalog string: every page renders again, from the caches.
+    base = project / "templates" / "base.html"
+    base.write_text(base.read_text(encoding="utf-8").replace("<body", "<body data-cache-test", 1), encoding="utf-8")
+    catalog = project / "templates" / "i18n.yaml"
+    text = catalog.read_text(encoding="utf-8")
+    assert "en_US: All models\n" in text
+    catalog.write_text(text.replace("en_US: All models\n", "en_US: Every model\n", 1), encoding="utf-8")
+    build(project)
+    warm_changed = tree(site)
+    assert (entries(project, "parse"), entries(project, "render")) == (parse, render)
+    assert any(b"data-cache-test" in v for v in warm_changed.values())
+    assert any(b"Every model" in v for v in warm_changed.values())
+
+    shutil.rmtree(site)
+    shutil.rmtree(project / ".cache")
+    build(project)
+    assert tree(site) == warm_changed  # cold, under the new templates
+
+
+def test_damaged_and_hostile_entries_are_misses(project: Path, tmp_path: Path) -> None:
+    site = project / "site"
+    build(project)
+    good = tree(site)
+    parse_files = sorted((project / ".cache" / "parse").rglob("*.pickle"))
+    render_files = sorted((project / ".cache" / "render").rglob("*.pickle"))
+    # a flipped byte in a payload, a truncated file, an entry moved to another key
+    data = bytearray(parse_files[0].read_bytes())
+    data[-5] ^= 0xFF
+    parse_files[0].write_bytes(bytes(data))
+    render_files[0].write_bytes(render_files[0].read_bytes()[:100])
+    shutil.copy2(render_files[2], render_files[1])
+    # a well-formed entry whose pickle would call a function: refused, never called
+    marker = tmp_path / "called"
+    payload = pickle.dumps(_Calls(str(marker)))
+    key = parse_files[1].stem
+    parse_files[1].write_bytes(MAGIC + key.encode() + b"\n" + hashlib.sha256(payload).hexdigest().encode()
+                               + b"\n" + payload)
+
+    shutil.rmtree(site)
+    log = build(project, "-v").stderr
+    assert tree(site) == good
+    assert not marker.exists()
+    assert "parse cache: ignoring entry" in log and "payload is damaged" in log
+    assert "names posix.mkdir" in log
+    assert "render cache: ignoring entry" in log and "another key" in log
+    # the misses were computed again and stored: the next build hits everything
+    before = (entries(project, "parse"), entries(project, "render"))
+    shutil.rmtree(site)
+    log = build(project, "-v").stderr
+    assert "ignoring entry" not in log and tree(site) == good
+    assert (entries(project, "parse"), entries(project, "render")) == before
+
+
+class _Calls:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (os.mkdir, (self.path,))
+
+
+def test_an_edited_card_invalidates_only_its_entries(project: Path) -> None:
+    build(project)
+    parse, render = entries(project, "parse"), entries(project, "render")
+    card = project / "cards" / "megengine_vision_resnet.md"
+    card.write_text(card.read_text(encoding="utf-8").replace("Top1 acc", "Top-1 acc", 1), encoding="utf-8")
+    build(project)
+    parse2, render2 = entries(project, "parse"), entries(project, "render")
+    # old entries untouched (hits), exactly one new entry per cache (the edited card)
+    assert {k: v for k, v in parse2.items() if k in parse} == parse and len(set(parse2) - set(parse)) == 1
+    assert {k: v for k, v in render2.items() if k in render} == render and len(set(render2) - set(render)) == 1
+    pages = [(project / "site" / lang / "models" / "megengine_vision_resnet" / "index.html").read_text(encoding="utf-8")
+             for lang in ("en", "zh")]
+    assert any("Top-1 acc" in page for page in pages)
+
+
+def test_entries_are_strict(tmp_path: Path) -> None:
+    cache = ObjectCache(tmp_path, "test cache", allowed=())
+    key, other = "ab" * 32, "cd" * 32
+    cache.put(key, {"x": (1, "y")})
+    assert cache.get(key, lambda v: True) == {"x": (1, "y")}
+    assert cache.get(key, lambda v: False) is None  # the shape check decides
+    assert cache.get(other, lambda v: True) is None  # absent
+    shutil.copy2(cache.path(key), cache.path(key).with_name("x.pickle"))
+    cache.path(other).parent.mkdir(parents=True)
+    os.symlink(cache.path(key), cache.path(other))
+    assert cache.get(other, lambda v: True) is None  # a symlink is not followed
+    cache.put(key, Path("x"))  # a class outside the allow-list
+    assert cache.get(key, lambda v: True) is None
+    assert (cache.hits, cache.misses) == (1, 4)
+
+
+def test_no_cache_inside_the_output_folder(tmp_path: Path) -> None:
+    assert cache_usable(tmp_path / ".cache", tmp_path / "site")
+    assert not cache_usable(tmp_path / "site" / ".cache", tmp_path / "site")
+    assert not cache_usable(tmp_path / ".cache", tmp_path / ".cache" / "site")
