@@ -126,8 +126,22 @@ class CardPlan:
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
-def _unverified(reason: str) -> CheckOutcome:
-    return CheckOutcome("evaluation", "unverified", reason=reason)
+# Why a number could not be evaluated: (English reason, reason code, its values). The code and
+# values let pages say it in their language (site/reasons.py, catalog `vt.reason.evaluation.*`).
+Why = tuple[str, str, Mapping[str, object]]
+
+
+def _unverified(reason: str, code: str = "", **args: object) -> CheckOutcome:
+    return CheckOutcome("evaluation", "unverified", reason=reason, code=code, args=args)
+
+
+def _unverified_all(whys: Sequence[Why]) -> CheckOutcome:
+    """One outcome for every reason at once; several are code "several" with each one's code."""
+    if len(whys) == 1:
+        reason, code, args = whys[0]
+        return _unverified(reason, code, **args)
+    return _unverified("; ".join(w[0] for w in whys), "several",
+                       parts=tuple({"code": code, **args} for _, code, args in whys))
 
 
 def measurements(claims: Sequence[Claim], spec: VerifySpec, card: Card) -> dict[Claim, str]:
@@ -155,20 +169,23 @@ def plan_card(card: Card, claims: Sequence[Claim], spec: VerifySpec | None, asse
     plan = CardPlan()
     if spec is None:
         for c in claims:
-            plan.blocked[c] = _unverified(f"no verification spec (front matter `verify:` or {card.meta.id}.verify.yaml)")
+            plan.blocked[c] = _unverified(f"no verification spec (front matter `verify:` or {card.meta.id}.verify.yaml)",
+                                          "no-spec", file=f"{card.meta.id}.verify.yaml")
         return plan
     plan.measure = measurements(claims, spec, card)
     for c in claims:
         if c not in plan.measure:
             plan.blocked[c] = _unverified(f"the evaluator measures {', '.join(MEASUREMENTS)}; "
-                                          f"column {plain_text(c.column)!r} is not mapped to one")
+                                          f"column {plain_text(c.column)!r} is not mapped to one",
+                                          "column-not-measured", column=plain_text(c.column),
+                                          measurements=", ".join(MEASUREMENTS))
     todo = [c for c in claims if c in plan.measure]
     defn = registry.get(spec.dataset)
     if defn is None:
         plan.diagnostics.append(error(Code.VERIFY_SPEC, f"unknown dataset {spec.dataset!r} "
                                       f"(known: {', '.join(sorted(registry)) or 'none'})", spec.path, spec.line))
         for c in todo:
-            plan.blocked[c] = _unverified(f"unknown dataset {spec.dataset!r}")
+            plan.blocked[c] = _unverified(f"unknown dataset {spec.dataset!r}", "unknown-dataset", dataset=spec.dataset)
         return plan
     cache = manifests if manifests is not None else {}
     if defn.id not in cache:
@@ -177,9 +194,9 @@ def plan_card(card: Card, claims: Sequence[Claim], spec: VerifySpec | None, asse
     tree = repo_tree(assets.mge_home, spec.repo, spec.commit, megengine_version()) if assets is not None else None
     entries = row_entries(todo, tree, spec)
     for c in todo:
-        reason = _row_blocker(c, spec, tree, entries.get(c.row), assets, man)
-        if reason:
-            plan.blocked[c] = _unverified(reason)
+        whys = _row_blocker(c, spec, tree, entries.get(c.row), assets, man, defn)
+        if whys:
+            plan.blocked[c] = _unverified_all(whys)
             continue
         if c.row in plan.jobs:
             continue
@@ -201,26 +218,32 @@ def plan_card(card: Card, claims: Sequence[Claim], spec: VerifySpec | None, asse
 
 
 def _row_blocker(c: Claim, spec: VerifySpec, tree: Path | None, entry: str | None,
-                 assets: RunAssets | None, man: Manifest | Unavailable) -> str:
-    """Every reason the row cannot be evaluated here, joined (empty: it can)."""
-    reasons: list[str] = []
+                 assets: RunAssets | None, man: Manifest | Unavailable, defn: DatasetDef) -> list[Why]:
+    """Every reason the row cannot be evaluated here (empty: it can)."""
+    whys: list[Why] = []
     if assets is None or tree is None:
-        reasons.append(f"hub repository {spec.repo} is not in the asset store, so neither are its weights "
-                       "(run: build-site fetch)")
+        whys.append((f"hub repository {spec.repo} is not in the asset store, so neither are its weights "
+                     "(run: build-site fetch)", "repo-not-stored", {"repo": spec.repo}))
     elif entry is None:
-        reasons.append(f"row {c.row!r} is mapped to no model in the spec" if rows.explicit_entry(c.row, spec.rows)[0]
-                       else f"no entry point of {spec.repo} matches row {c.row!r} (map it under rows: in the spec)")
+        if rows.explicit_entry(c.row, spec.rows)[0]:
+            whys.append((f"row {c.row!r} is mapped to no model in the spec", "row-unmapped", {"row": c.row}))
+        else:
+            whys.append((f"no entry point of {spec.repo} matches row {c.row!r} (map it under rows: in the spec)",
+                         "no-entry", {"repo": spec.repo, "row": c.row}))
     else:
         url = weights_url_for(tree, entry)
         if url is None:
-            reasons.append(f"entry {entry!r} of {spec.repo} has no pretrained weight URL")
+            whys.append((f"entry {entry!r} of {spec.repo} has no pretrained weight URL", "no-weights-url",
+                         {"entry": entry, "repo": spec.repo}))
         elif url in assets.substitutes:
-            reasons.append(f"only placeholder weights are in the store for {url}; placeholders are never evaluated")
+            whys.append((f"only placeholder weights are in the store for {url}; placeholders are never evaluated",
+                         "placeholder-weights", {"url": url}))
         elif not (assets.mge_home / "serialized" / serialized_filename(url)).is_file():
-            reasons.append(f"weights not in store: {url}")
+            whys.append((f"weights not in store: {url}", "weights-not-stored", {"url": url}))
     if isinstance(man, Unavailable):
-        reasons.append(man.reason)
-    return "; ".join(reasons)
+        whys.append((man.reason, "dataset-unavailable" if defn.env else "dataset-unavailable-no-env",
+                     {"dataset": man.dataset, "env": defn.env}))
+    return whys
 
 
 # ---------------------------------------------------------------- running
@@ -321,6 +344,10 @@ def _dataset_dirs(m: Manifest) -> list[Path]:
     return [root if root.is_dir() else root.parent, *(Path(f).parent for f in m.files.values())]
 
 
+NOT_EVALUATED = "not evaluated"
+CACHED_ONLY = "not evaluated in this run (cached results only)"
+
+
 def run_job(job: EvalJob, options: EvalOptions, cache: EvalCache | None) -> EvalResult | str:
     """The job's result (from the cache or a fresh child run), or the reason it has none."""
     key = job.key
@@ -329,7 +356,7 @@ def run_job(job: EvalJob, options: EvalOptions, cache: EvalCache | None) -> Eval
         if hit is not None:
             return hit
     if not options.run:
-        return "not evaluated in this run (cached results only)"
+        return CACHED_ONLY
     started = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     # The images go in an order only this process knows (a model cannot look its labels up
     # by position); the counts do not depend on it.
@@ -396,15 +423,17 @@ def outcomes(plan: CardPlan, results: Mapping[str, EvalResult | str], claims: Se
             continue
         job = plan.jobs.get(c.row)
         if job is None:
-            out[c] = _unverified("no evaluation job for this row")
+            out[c] = _unverified("no evaluation job for this row", "no-job")
             continue
-        res = results.get(job.key, "not evaluated")
+        res = results.get(job.key, NOT_EVALUATED)
         if isinstance(res, str):
-            out[c] = _unverified(res)
+            out[c] = (_unverified(res, "not-evaluated") if res in (NOT_EVALUATED, CACHED_ONLY)
+                      else _unverified(res, "eval-failed", detail=res))
             continue
         m = plan.measure[c]
         if m not in res.correct:
-            out[c] = _unverified(f"{m} cannot be measured for this model (fewer classes than k)")
+            out[c] = _unverified(f"{m} cannot be measured for this model (fewer classes than k)",
+                                 "fewer-classes", metric=m)
             continue
         # Judged by what this build knows of the location (a declaration may have changed since
         # the result was cached; the counts did not).

@@ -28,7 +28,7 @@ from generator.core.model import (PRELUDE, AssetRecord, Card, CardVerification, 
                                   DatasetRecord, ProgramResult, Snippet)
 from generator.run.sandbox import RESULT_DISTRIBUTIONS
 from generator.site import urls
-from generator.site.reasons import environment_html, reason_text
+from generator.site.reasons import environment_html, reason_html
 from generator.site.views import _slug, header_text, readable_time
 from generator.store.lock import Lock, LockItem
 
@@ -231,7 +231,7 @@ def evidence_view(t: Translate, cv: CardVerification | None, lang: str) -> Evide
         ev = _evaluation(s)
         if ev is None:
             why = next((o for o in s.checks if o.name == "evaluation"), None)
-            reason = (reason_text(t, lang, why) if why is not None else "") or t("ev.no_reason")
+            reason = (reason_html(t, lang, why) if why is not None else "") or t("ev.no_reason")
             unmeasured.setdefault(reason, []).append(f"{_label(s)} {s.claim.text.strip().strip('*').strip()}")
             continue
         groups.setdefault(_job_key(ev.provenance), []).append((s, ev))

@@ -11,7 +11,8 @@ from typing import Callable, Mapping
 
 from markupsafe import Markup, escape
 
-from generator.core.model import CheckOutcome
+from generator.core.model import BlockResult, CheckOutcome
+from generator.run import reasons as run_reasons
 from generator.site.redact import public_text
 
 Translate = Callable[..., str]
@@ -21,17 +22,24 @@ CHECK_NAMES: tuple[str, ...] = ("languages", "weight-name", "evaluation")
 REASON_CODES: Mapping[str, tuple[str, ...]] = {
     "languages": ("no-section", "no-counterpart", "same", "differs"),
     "weight-name": ("repo-not-stored", "no-repo", "no-entry", "no-weights-url", "not-primary", "ambiguous", "no-metric", "agrees", "differs"),
-    "evaluation": ("full-agrees", "full-differs", "interval-contains", "interval-excludes", "measured-on-subset"),
+    "evaluation": ("full-agrees", "full-differs", "interval-contains", "interval-excludes", "measured-on-subset",
+                   # why a number was not evaluated (claims/evaluate.py)
+                   "no-spec", "column-not-measured", "unknown-dataset", "repo-not-stored", "row-unmapped",
+                   "no-entry", "no-weights-url", "placeholder-weights", "weights-not-stored",
+                   "dataset-unavailable", "dataset-unavailable-no-env", "no-job", "not-evaluated",
+                   "eval-failed", "fewer-classes", "several"),
 }
 # Values that are identifiers, not words: shown as code inside the translated sentence.
-_CODE_ARGS = frozenset({"entry", "subset", "encoded", "repo"})
+_CODE_ARGS = frozenset({"entry", "subset", "encoded", "repo", "url", "dataset", "env", "file", "detail",
+                        "metric", "measurements", "text", "expect", "call"})
 _LANG_ARGS = frozenset({"lang"})
 
 
 def catalog_keys() -> tuple[str, ...]:
     return (tuple(f"vt.check.{n}" for n in CHECK_NAMES)
-            + tuple(f"vt.reason.{n}.{c}" for n, codes in REASON_CODES.items() for c in codes)
-            + ("vt.reason.untranslated", "vt.reason.see_checks", "vt.check_reason", "vt.lang.en_US", "vt.lang.zh_CN"))
+            + tuple(f"vt.reason.{n}.{c}" for n, codes in REASON_CODES.items() for c in codes if c != "several")
+            + ("vt.reason.untranslated", "vt.reason.see_checks", "vt.check_reason", "vt.lang.en_US", "vt.lang.zh_CN",
+               "vt.reason.join") + block_catalog_keys())
 
 
 def check_name(t: Translate, name: str) -> str:
@@ -52,13 +60,36 @@ def _args(t: Translate, args: Mapping[str, object], markup: bool) -> dict[str, o
 
 
 def has_entry(outcome: CheckOutcome) -> bool:
+    if outcome.code == "several":
+        return all(isinstance(p, Mapping) and p.get("code") in REASON_CODES.get(outcome.name, ())
+                   for p in _parts(outcome))
     return outcome.code in REASON_CODES.get(outcome.name, ())
+
+
+def _parts(outcome: CheckOutcome) -> tuple[Mapping[str, object], ...]:
+    parts = outcome.args.get("parts", ())
+    return tuple(parts) if isinstance(parts, (tuple, list)) else ()
+
+
+def _sentence(t: Translate, name: str, code: str, args: Mapping[str, object], markup: bool) -> str:
+    return t(f"vt.reason.{name}.{code}", **_args(t, {k: v for k, v in args.items() if k != "code"}, markup))
+
+
+def _coded(t: Translate, outcome: CheckOutcome, markup: bool) -> str:
+    """A catalogued reason in the page's language; several reasons one after the other."""
+    if outcome.code != "several":
+        return _sentence(t, outcome.name, outcome.code, outcome.args, markup)
+    text = ""
+    for p in _parts(outcome):
+        sentence = _sentence(t, outcome.name, str(p["code"]), p, markup)
+        text = t("vt.reason.join", first=text, then=sentence) if text else sentence
+    return text
 
 
 def reason_html(t: Translate, lang: str, outcome: CheckOutcome) -> Markup:
     """The reason as a sentence in `lang` (HTML); empty when the check gave none."""
     if has_entry(outcome):
-        return Markup(t(f"vt.reason.{outcome.name}.{outcome.code}", **_args(t, outcome.args, True)))
+        return Markup(_coded(t, outcome, True))
     text = public_text(outcome.reason)
     if not text:
         return Markup("")
@@ -71,11 +102,19 @@ def reason_text(t: Translate, lang: str, outcome: CheckOutcome) -> str:
     """The same as plain text (tooltips); an uncatalogued reason on a non-English page is said to
     be in the check table rather than shown in English."""
     if has_entry(outcome):
-        return t(f"vt.reason.{outcome.name}.{outcome.code}", **_args(t, outcome.args, False))
+        return _coded(t, outcome, False)
     text = public_text(outcome.reason)
     if not text or lang == "en_US":
         return text
     return t("vt.reason.see_checks")
+
+
+def reason_tip(t: Translate, lang: str, outcome: CheckOutcome) -> Markup:
+    """The reason for a number's tooltip (HTML): the catalogued sentence, or on a non-English page
+    for an uncatalogued one, a pointer to the check table, where it is shown as code."""
+    if has_entry(outcome) or lang == "en_US":
+        return reason_html(t, lang, outcome)
+    return escape(t("vt.reason.see_checks")) if public_text(outcome.reason) else Markup("")
 
 
 # ---------------------------------------------------------------- the environment line
@@ -100,3 +139,38 @@ def environment_html(t: Translate, environment: Mapping[str, str]) -> Markup:
 
 def environment_keys() -> tuple[str, ...]:
     return tuple(f"vt.env.{k}" for k in ENV_NAMES) + ("vt.env.network_sandbox", "vt.env.network_shim", "vt.ran_at")
+
+
+# ---------------------------------------------------------------- a code block's reason
+
+def block_catalog_keys() -> tuple[str, ...]:
+    return run_reasons.catalog_keys()
+
+
+def _block_args(t: Translate, reason: run_reasons.BlockReason, markup: bool) -> dict[str, object]:
+    return _args(t, {k: public_text(v) for k, v in reason.args.items()}, markup)
+
+
+def block_reason_html(t: Translate, lang: str, result: BlockResult) -> Markup:
+    """Why a block ended as it did, as a sentence in `lang` (HTML, values as code); an
+    uncatalogued reason (the card's own skip reason, a limit's wording) is shown as code inside
+    a sentence of `lang`."""
+    text = public_text(result.reason)
+    if not text:
+        return Markup("")
+    coded = run_reasons.block_reason(result)
+    if coded is not None:
+        return Markup(t(f"vt.block.{coded.code}", **_block_args(t, coded, True)))
+    if lang == "en_US":
+        return escape(text)
+    return Markup(t("vt.reason.untranslated", original=Markup("<code>{}</code>").format(text)))
+
+
+def block_reason_text(t: Translate, result: BlockResult) -> str:
+    """The same as plain text for the reason box of the block's output (shown as code): a
+    catalogued reason in the page's language, any other as it was written."""
+    text = public_text(result.reason)
+    coded = run_reasons.block_reason(result) if text else None
+    if coded is None:
+        return text
+    return t(f"vt.block.{coded.code}", **_block_args(t, coded, False))

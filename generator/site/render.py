@@ -315,7 +315,7 @@ class Renderer:
             return str(self._parts.plain_code(code_html))
         result, program = find_block(verification, lang, snip.lang, snip.index)
         view: BlockView = block_view(t, block_id, result, program, snip.code_line,
-                                     code.count("\n") + 1)
+                                     code.count("\n") + 1, lang=lang)
         view = dataclasses.replace(view, asset_notes=block_notes(t, snip, result.served if result else (), verification))
         return str(self._parts.code_block(view, code_html, t, legend))
 

@@ -11,13 +11,15 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping
 
+from markupsafe import Markup, escape
+
 from generator.core.text import escape_controls
 from generator.core.text import strip_ansi as _strip_ansi
 from generator.core.model import PRELUDE, BlockResult, Card, CardVerification, ClaimState, ProgramResult
 from generator.run.progress import counted_status
 from generator.site.outputs import failing_line, split_log
 from generator.site.redact import public_text
-from generator.site.reasons import check_name, reason_html, reason_text
+from generator.site.reasons import block_reason_html, block_reason_text, check_name, reason_html, reason_tip
 
 if TYPE_CHECKING:
     from generator.site.evidence import AssetNote
@@ -89,10 +91,10 @@ class BlockView:
 
 def block_view(t: Translate, block_id: str, result: BlockResult | None,
                program: ProgramResult | None, code_line: int | None = None,
-               code_lines: int = 0) -> BlockView:
+               code_lines: int = 0, lang: str = "en_US") -> BlockView:
     """`code_line`, `code_lines`: where the block's code starts on the card and how many lines it
     has (to point at the failing line; a result borrowed from the other language's block has its
-    lines, which must not be marked on this one)."""
+    lines, which must not be marked on this one). `lang`: the page's, for the block's reason."""
     status = block_status(result)
     label = t(f"status.{status}")
     if result is None:
@@ -100,18 +102,18 @@ def block_view(t: Translate, block_id: str, result: BlockResult | None,
     tip = [label, t("tip.duration", seconds=f"{result.duration_s:.2f}")]
     if program is not None:
         if program.ran_at:
-            tip.append(t("tip.ran_at", when=program.ran_at))
+            tip.append(t("tip.ran_at", when=readable_time(program.ran_at)))
         version = program.environment.get("megengine")
         if version:
             tip.append(t("tip.megengine", version=version))
     if result.cached:
         tip.append(t("tip.cached"))
     if result.reason:
-        tip.append(public_text(result.reason))
+        tip.append(block_reason_html(t, lang, result))  # HTML: values as code (the tip copies markup)
     notes = [t(FLAG_NOTES[flag]) if flag in FLAG_NOTES else t("note.flag", flag=flag) for flag in result.flags]
     out, err = split_log(result.stdout), split_log(result.stderr)
     outputs = [(title, public_text(escape_controls(text))) for title, text in (
-        (t("out.reason"), result.reason),
+        (t("out.reason"), block_reason_text(t, result)),
         (t("out.stdout"), out.program),
         (t("out.stderr"), err.program),
         (t("out.traceback"), result.traceback),
@@ -192,15 +194,20 @@ def claim_view(t: Translate, state: ClaimState, lang: str = "en_US") -> ClaimVie
         for key, keys in (("tip.n", _N_KEYS), ("tip.dataset", _DATASET_KEYS), ("tip.date", _DATE_KEYS)):
             value = _first(prov, keys)
             if value is not None:
-                tip.append(t(key, value=readable_time(value) if key == "tip.date" else value))
+                if key == "tip.dataset":  # an id, as code (the tip's popover copies markup)
+                    tip.append(Markup(t(key, value=Markup("<code>{}</code>").format(value))))
+                else:
+                    tip.append(t(key, value=readable_time(value) if key == "tip.date" else value))
     else:
         tip.append(t("tip.no_measurement"))
     # The claim's reason in the page's language: what each deciding check said (a mismatch's
     # checks when it is one, otherwise the evaluation's or every check's).
     deciding = [c for c in state.checks if c.status == "mismatch"] if state.status == "mismatch" else \
         [c for c in state.checks if c.name == "evaluation"] or list(state.checks)
-    parts = [t("vt.check_reason", check=check_name(t, c.name), reason=text) for c in deciding if (text := reason_text(t, lang, c))]
-    reason = t("list_sep").join(parts) if state.status != "unverified" or parts else ""
+    # HTML (values as code): the tip's popover copies its markup
+    parts = [Markup(t("vt.check_reason", check=escape(check_name(t, c.name)), reason=text))
+             for c in deciding if (text := reason_tip(t, lang, c))]
+    reason = Markup(escape(t("list_sep"))).join(parts) if state.status != "unverified" or parts else ""
     if reason:
         tip.append(reason)
     checks = tuple(CheckView(c.name, check_name(t, c.name), c.status, t(f"check.{c.status}"),

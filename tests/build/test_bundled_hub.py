@@ -243,3 +243,24 @@ def test_a_folder_of_some_imagenet_images_is_measured_on_a_subset_never_judged(
     ev = {k["name"]: k for k in claim["checks"]}["evaluation"]
     assert claim["status"] in ("consistent", "mismatch") and "95 % interval" in ev["reason"], claim
     assert "dataset-subset" not in again.stderr
+
+
+def test_zh_pages_word_every_reason_of_the_tool_in_chinese(built: dict[str, Any]) -> None:
+    """What the bundled hub really produced (a blocked prelude, skipped blocks, numbers nobody
+    could evaluate here): every reason on a zh page has its catalog sentence, and the check
+    lists, tooltips and shared reasons carry no Latin word outside code, except names."""
+    import re
+
+    names = {"MegEngine", "UTC", "Python", "NumPy", "OpenCV", "sha256"}
+    parts = (r'<ul class="checks">(.*?)</ul>', r'<ol class="shared-reasons"[^>]*>(.*?)</ol>',
+             r'<span class="tip" role="tooltip"[^>]*>(.*?)</span></span>', r'<span class="ev-reason">(.*?)</span>')
+    pages = sorted((built["project"] / "site" / "zh" / "models").glob("*/index.html"))
+    assert len(pages) == 3
+    for page in pages:
+        html = page.read_text(encoding="utf-8")
+        assert "此原因尚无中文说明" not in html, page
+        for part in parts:
+            for chunk in re.findall(part, html, re.S):
+                text = re.sub(r"<[^>]+>", " ", re.sub(r"<(code|pre)\b.*?</\1>", " ", chunk, flags=re.S))
+                words = [w for w in re.findall(r"[A-Za-z][A-Za-z0-9_-]*", text) if w not in names]
+                assert words == [], (page.name, chunk[:300])

@@ -1,23 +1,34 @@
 """A zh page's verification text is Chinese: no Latin word outside <code>/<pre> in the summary
-line, the check list or a number's tooltip, except names from an explicit allow-list."""
+line, the check list, a number's or a code block's tooltip, the shared reasons, the block notes
+and output titles, except names from an explicit allow-list; and every reason the tool itself
+writes has its catalog sentence (none falls back to "no translation yet")."""
 
 from __future__ import annotations
 
 import re
 
-from render_fixtures import options, sample_verification
+import dataclasses
 
+from render_fixtures import RESNET, options, sample_verification
+
+from generator.core.model import PRELUDE, BlockResult, CardVerification, CheckOutcome, ClaimState
 from generator.site.build import render_site
 
 # Model and data-set names and units a Chinese sentence keeps as they are.
-ALLOWED = frozenset({"MegEngine", "ResNet18", "ResNet34", "ResNet50", "Top1", "Top5", "imagenet-val", "UTC", "Python", "NumPy", "OpenCV"})
+ALLOWED = frozenset({"MegEngine", "ResNet18", "ResNet34", "ResNet50", "Top1", "Top5", "imagenet-val", "UTC", "Python", "NumPy", "OpenCV",
+                     "sha256"})
 _PARTS = (
     re.compile(r'<p class="vline[^"]*">(.*?)</p>', re.S),
     re.compile(r'<p class="other-failures">(.*?)</p>', re.S),
     re.compile(r'<p class="env muted">(.*?)</p>', re.S),
     re.compile(r'<ul class="checks">(.*?)</ul>', re.S),
     re.compile(r'<span class="tip" role="tooltip"[^>]*id="claim-[^"]*">(.*?)</span></span>', re.S),
+    re.compile(r'<span class="tip" role="tooltip"[^>]*id="code-[^"]*-tip">(.*?)</span></span>', re.S),
+    re.compile(r'<ol class="shared-reasons"[^>]*>(.*?)</ol>', re.S),
+    re.compile(r'<p class="code-note[^"]*"[^>]*>(.*?)</p>', re.S),
+    re.compile(r'<p class="output-title">(.*?)</p>', re.S),
 )
+UNTRANSLATED = "此原因尚无中文说明"
 
 
 def latin_words(html: str) -> list[str]:
@@ -43,3 +54,55 @@ def test_zh_pages_have_no_catalog_less_english(fixture_cards) -> None:
                 seen += 1
                 assert latin_words(chunk) == [], (page.url, chunk[:300])
     assert seen >= 5
+
+
+def _reasons_of_the_tool() -> dict[str, CardVerification]:
+    """The sample with reasons in the run and claims stages' own words: a prelude blocked by a
+    missing hub repository, the block after it skipped, a block that timed out, and numbers
+    that could not be evaluated for two reasons at once."""
+    cv = sample_verification()[RESNET]
+    program = cv.programs[0]
+    blocks = (
+        BlockResult(PRELUDE, 0, 12, "blocked", duration_s=1.0,
+                    reason="hub repository megengine/models is locked but not in the asset store; run: build-site fetch",
+                    traceback='File "cards/megengine_vision_resnet.md", line 14\nvh_offline.AssetBlocked: ...'),
+        BlockResult("zh_CN", 0, 30, "skipped", reason="not run: the block at line 12 was blocked (not in the asset store)"),
+        BlockResult("en_US", 0, 82, "timeout", reason="timed out after 2 s (default limit); the process was killed",
+                    traceback='File "cards/megengine_vision_resnet.md", line 84\nBlockTimeout'),
+    )
+    why = CheckOutcome("evaluation", "unverified", reason="...", code="several", args={"parts": (
+        {"code": "repo-not-stored", "repo": "megengine/models"},
+        {"code": "dataset-unavailable", "dataset": "imagenet-val", "env": "IMAGENET_VAL_DIR"})})
+    claims = tuple(ClaimState(s.claim, "unverified", (why,), "...") for s in cv.claims)
+    return {RESNET: CardVerification(RESNET, (dataclasses.replace(program, blocks=blocks),), claims)}
+
+
+def test_the_tools_own_reasons_are_chinese_on_zh_pages(fixture_cards) -> None:
+    cards, tags = fixture_cards
+    page = next(p for p in render_site(cards, tags, _reasons_of_the_tool(), options())
+                if p.url == f"zh/models/{RESNET}/index.html")
+    html = page.content.decode("utf-8")
+    assert UNTRANSLATED not in html
+    for part in _PARTS:
+        for chunk in part.findall(html):
+            assert latin_words(chunk) == [], chunk[:300]
+    # said in Chinese, with the values as code
+    assert "模型仓库 <code>megengine/models</code> 已登记在锁文件中" in html
+    assert "未运行：第 12 行的代码块受阻" in html
+    assert "生成本页的机器上没有数据集 <code>imagenet-val</code>（可用环境变量 <code>IMAGENET_VAL_DIR</code>" in html
+    en = next(p for p in render_site(cards, tags, _reasons_of_the_tool(), options())
+              if p.url == f"en/models/{RESNET}/index.html").content.decode("utf-8")
+    assert "The hub repository <code>megengine/models</code> is not in this build's asset store" in en
+    assert "Stopped after 2 s, its time limit." in en  # the en_US block's timeout
+
+
+def test_an_uncatalogued_block_reason_is_code_in_a_chinese_sentence(fixture_cards) -> None:
+    """A card's own skip reason is the author's text: shown as written, inside code."""
+    cards, tags = fixture_cards
+    cv = _reasons_of_the_tool()[RESNET]
+    skipped = dataclasses.replace(cv.programs[0].blocks[1], reason="needs a GPU")
+    program = dataclasses.replace(cv.programs[0], blocks=(cv.programs[0].blocks[0], skipped, cv.programs[0].blocks[2]))
+    page = next(p for p in render_site(cards, tags, {RESNET: dataclasses.replace(cv, programs=(program,))}, options())
+                if p.url == f"zh/models/{RESNET}/index.html")
+    html = page.content.decode("utf-8")
+    assert f"{UNTRANSLATED}，英文原文：<code>needs a GPU</code>" in html

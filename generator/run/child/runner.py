@@ -267,8 +267,7 @@ def run(job: dict, report: _Reporter) -> None:
 
 
 # A bad block stops the program; the blocks after it say why they did not run, and whose fault.
-_STOPS = {"failed": "failed", "timeout": "timed out", "blocked": "was blocked (not in the asset store)",
-          "hub-error": "hit an error of the hub repository", "limit": "was stopped by a limit of the build's sandbox"}
+_STOPS = protocol.STOPS
 
 
 def _hub_problem(exc: BaseException) -> str:
