@@ -29,6 +29,7 @@ from generator.core.model import (PRELUDE, AssetRecord, Card, CardVerification, 
 from generator.run.sandbox import RESULT_DISTRIBUTIONS
 from generator.site import urls
 from generator.site.reasons import environment_html, reason_text
+from generator.site.redact import public_text
 from generator.site.views import _slug, header_text, readable_time
 from generator.store.lock import Lock, LockItem
 
@@ -200,7 +201,7 @@ def _count(n: object) -> str:
 def _data(value: object) -> Markup:
     """Text that comes from data (a dataset's title, a CPU's name, a card's row label), marked
     so that a page in another language can tell it from the catalog's words."""
-    return Markup('<span class="ev-data">{}</span>').format(value)
+    return Markup('<span class="ev-data">{}</span>').format(public_text(str(value)))
 
 
 def _size(t: Translate, size: int) -> Markup:
@@ -382,8 +383,9 @@ def block_notes(t: Translate, snip: Snippet, served: Iterable[str], cv: CardVeri
         sha = Markup('<code title="{}">{}…</code>').format(a.sha256, a.sha256[:_SHORT_SHA])
         if a.substitute:
             notes.append(AssetNote("substitute", _html(t, "ev.note.substitute", name=_code(name), url=_code(url), sha=sha)))
-        else:
-            notes.append(AssetNote("served", _html(t, "ev.note.served", url=_code(url), sha=sha)))
+        else:  # a copy from this hub's own source: the address itself may serve nothing
+            key = "ev.note.served_local" if a.local else "ev.note.served"
+            notes.append(AssetNote("served", _html(t, key, url=_code(url), sha=sha)))
         hosts.append(host_of(url))
     hosts += [host_of(u) for u in code_urls(snip.code)]
     for host in dict.fromkeys(h for h in hosts if unreachable_host(h)):
@@ -479,7 +481,7 @@ def catalog_keys() -> tuple[str, ...]:
         "run_cached", "run_line",
         "f.batch", "f.cpu", "f.dataset", "f.date", "f.evaluated", "f.fingerprint", "f.model", "f.preprocess",
         "f.sandbox", "f.tool", "f.versions", "f.wall", "f.weights_sha256", "f.weights_size", "f.weights_url",
-        "note.local_repo", "note.served", "note.substitute", "note.unreachable",
+        "note.local_repo", "note.served", "note.served_local", "note.substitute", "note.unreachable",
         "repro.c_build", "repro.c_eval", "repro.c_pins", "repro.c_setup", "repro.c_tool", "repro.c_venv",
         "repro.dataset_dir", "repro.intro", "repro.local_repo", "repro.model_index", "repro.report",
         "repro.title", "repro.unreachable",

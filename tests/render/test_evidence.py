@@ -122,7 +122,22 @@ def test_block_notes_name_store_copies_stand_ins_and_unreachable_hosts() -> None
     notes = block_notes(t, _snippet('hub.load("verifiedhub/zoo", "m", pretrained=True)'),
                         ("https://hub.verified.invalid/w.pkl",), zoo)
     assert [n.kind for n in notes] == ["served", "unreachable", "local-repo"]
+    assert "this hub&#39;s own source" in notes[0].html  # a local copy is said as such
     assert "<code>hub.verified.invalid</code>" in notes[1].html
+
+
+def test_a_block_served_a_stand_in_gets_the_specific_note_not_the_general_one() -> None:
+    from render_fixtures import read_fixture_cards
+
+    cards, tags = read_fixture_cards()
+    general = CATALOG.get("en_US", "note.substitute_asset")
+    for page in render_site(cards, tags, sample_verification(), options()):
+        if page.url == urls.model_page("en_US", RESNET):
+            html = page.content.decode("utf-8")
+            block = html[html.index('id="code-L82"'):]
+            block = block[:block.index("</pre>")]
+            assert "ev-note-substitute" in block and general not in block
+            assert html.count("ev-note-substitute") == 1
 
 
 def test_pins_are_the_recorded_versions_not_the_installed_ones() -> None:
