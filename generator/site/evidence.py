@@ -29,6 +29,7 @@ from generator.core.model import (PRELUDE, AssetRecord, Card, CardVerification, 
 from generator.run.sandbox import RESULT_DISTRIBUTIONS
 from generator.site import urls
 from generator.site.reasons import environment_html, reason_html
+from generator.site.redact import public_text
 from generator.site.views import _slug, header_text, readable_time
 from generator.store.lock import Lock, LockItem
 
@@ -183,6 +184,12 @@ class AssetNote:
     html: Markup
 
 
+def _html(t: Translate, key: str, **args: object) -> Markup:
+    """A catalog text as HTML: the text itself escaped (a cards folder may bring its own
+    catalog), the values escaped unless they are Markup already (<code>, links)."""
+    return escape(t(key)).format(**args)
+
+
 def _code(value: object) -> Markup:
     return Markup("<code>{}</code>").format(value)
 
@@ -194,7 +201,7 @@ def _count(n: object) -> str:
 def _data(value: object) -> Markup:
     """Text that comes from data (a dataset's title, a CPU's name, a card's row label), marked
     so that a page in another language can tell it from the catalog's words."""
-    return Markup('<span class="ev-data">{}</span>').format(value)
+    return Markup('<span class="ev-data">{}</span>').format(public_text(str(value)))
 
 
 def _size(t: Translate, size: int) -> Markup:
@@ -263,11 +270,11 @@ def _evaluation_view(t: Translate, members: Sequence[tuple[ClaimState, CheckOutc
         fields.append(Field(t(key), value if value is not None else missing, value is None))
 
     entry, repo = prov.get("entry"), prov.get("repo")
-    add("ev.f.model", Markup(t("ev.v.model", entry=_code(entry), repo=_code(repo))) if entry and repo else None)
+    add("ev.f.model", _html(t, "ev.v.model", entry=_code(entry), repo=_code(repo)) if entry and repo else None)
     title = prov.get("sample") or prov.get("dataset")
     size = prov.get("dataset_size")
-    add("ev.f.dataset", Markup(t("ev.v.dataset", title=_data(title), id=_code(prov.get("dataset")),
-                                 size=_count(size))) if title and size is not None else None)
+    add("ev.f.dataset", _html(t, "ev.v.dataset", title=_data(title), id=_code(prov.get("dataset")),
+                                 size=_count(size)) if title and size is not None else None)
     add("ev.f.evaluated", _scope(t, prov))
     fp = prov.get("dataset_fingerprint")
     add("ev.f.fingerprint", _code(fp) if fp else None)
@@ -301,7 +308,7 @@ def _evaluation_view(t: Translate, members: Sequence[tuple[ClaimState, CheckOutc
         if isinstance(wall, (int, float)) else None)
     date = prov.get("date")
     add("ev.f.date", Markup(escape(_readable(date))) if date else None)
-    heading = Markup(t("ev.eval_heading", entry=_code(entry or "?"), dataset=_data(title or "?")))
+    heading = _html(t, "ev.eval_heading", entry=_code(entry or "?"), dataset=_data(title or "?"))
     return Evaluation(heading, tuple(numbers), tuple(fields))
 
 
@@ -347,7 +354,7 @@ def _run_view(t: Translate, program: ProgramResult, lang: str, assets: Mapping[s
             tags.append(t("ev.asset_substitute"))
         if a.local:
             tags.append(t("ev.asset_local"))
-        value = Markup(t("ev.v.asset", sha=_code(a.sha256), size=_size(t, a.size)))
+        value = _html(t, "ev.v.asset", sha=_code(a.sha256), size=_size(t, a.size))
         if tags:
             value += escape(t("ev.v.asset_tags", tags=t("list_sep").join(tags)))
         fields.append(Field(url, value))
@@ -375,17 +382,18 @@ def block_notes(t: Translate, snip: Snippet, served: Iterable[str], cv: CardVeri
         name = url.rstrip("/").rsplit("/", 1)[-1] or url
         sha = Markup('<code title="{}">{}…</code>').format(a.sha256, a.sha256[:_SHORT_SHA])
         if a.substitute:
-            notes.append(AssetNote("substitute", Markup(t("ev.note.substitute", name=_code(name), url=_code(url), sha=sha))))
-        else:
-            notes.append(AssetNote("served", Markup(t("ev.note.served", url=_code(url), sha=sha))))
+            notes.append(AssetNote("substitute", _html(t, "ev.note.substitute", name=_code(name), url=_code(url), sha=sha)))
+        else:  # a copy from this hub's own source: the address itself may serve nothing
+            key = "ev.note.served_local" if a.local else "ev.note.served"
+            notes.append(AssetNote("served", _html(t, key, url=_code(url), sha=sha)))
         hosts.append(host_of(url))
     hosts += [host_of(u) for u in code_urls(snip.code)]
     for host in dict.fromkeys(h for h in hosts if unreachable_host(h)):
-        notes.append(AssetNote("unreachable", Markup(t("ev.note.unreachable", host=_code(host or "?"), reproduce=_reproduce_link(t)))))
+        notes.append(AssetNote("unreachable", _html(t, "ev.note.unreachable", host=_code(host or "?"), reproduce=_reproduce_link(t))))
     for a in assets.values():
         if a.kind == "hub-repo" and a.local and a.repo and re.search(
                 rf"""["']{re.escape(a.repo)}(?::[^"']*)?["']""", snip.code):
-            notes.append(AssetNote("local-repo", Markup(t("ev.note.local_repo", repo=_code(a.repo), reproduce=_reproduce_link(t)))))
+            notes.append(AssetNote("local-repo", _html(t, "ev.note.local_repo", repo=_code(a.repo), reproduce=_reproduce_link(t))))
     return tuple(notes)
 
 
@@ -454,12 +462,13 @@ def reproduce_view(t: Translate, card: Card, cv: CardVerification | None, lang: 
     notes = []
     for a in (cv.assets if cv is not None else ()):
         if a.kind == "hub-repo" and a.local and a.repo:
-            notes.append(Markup(t("ev.repro.local_repo", repo=_code(a.repo))))
+            notes.append(_html(t, "ev.repro.local_repo", repo=_code(a.repo), setup=_code("build-site setup"),
+                               build=_code("build-site build"), dev=_code("./dev build")))
     hosts = dict.fromkeys(h for a in (cv.assets if cv is not None else ()) if a.kind != "hub-repo"
                           for h in [host_of(a.url)] if unreachable_host(h))
     hosts.update(dict.fromkeys(h for u in code_urls(_card_code(card)) for h in [host_of(u)] if unreachable_host(h)))
     if hosts:
-        notes.append(Markup(t("ev.repro.unreachable", hosts=Markup(escape(t("list_sep"))).join(map(_code, hosts)))))
+        notes.append(_html(t, "ev.repro.unreachable", hosts=Markup(escape(t("list_sep"))).join(map(_code, hosts))))
     intro = t("ev.repro.intro", python=python)
     return ReproduceView(intro, "\n".join(lines), links, tuple(notes))
 
@@ -472,7 +481,7 @@ def catalog_keys() -> tuple[str, ...]:
         "run_cached", "run_line",
         "f.batch", "f.cpu", "f.dataset", "f.date", "f.evaluated", "f.fingerprint", "f.model", "f.preprocess",
         "f.sandbox", "f.tool", "f.versions", "f.wall", "f.weights_sha256", "f.weights_size", "f.weights_url",
-        "note.local_repo", "note.served", "note.substitute", "note.unreachable",
+        "note.local_repo", "note.served", "note.served_local", "note.substitute", "note.unreachable",
         "repro.c_build", "repro.c_eval", "repro.c_pins", "repro.c_setup", "repro.c_tool", "repro.c_venv",
         "repro.dataset_dir", "repro.intro", "repro.local_repo", "repro.model_index", "repro.report",
         "repro.title", "repro.unreachable",

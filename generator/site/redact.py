@@ -10,6 +10,7 @@ and how the tool was installed and nothing a reader can use. `public_text` rewri
     …/hub/1_13_0_e093aa62cdf8f313/hubconf.py -> <hub repository>/hubconf.py
     …/vh-run-ab12/work/cat.jpg               -> cat.jpg                      (the run's folders)
     the project folder                       -> relative to it
+    ../../tmp/x/cards/a.md (climbs out)      -> …/a.md
     any other absolute path                  -> …/<its last part>
 
 Card lines stay as they are (cards are named relative to the project). URLs are not paths.
@@ -28,12 +29,15 @@ _SITE = re.compile(r"^.*/(?:site|dist)-packages/")
 _STDLIB = re.compile(r"^.*/lib/(python3\.\d+)/")
 _HUB = re.compile(r"^.*/hub/\d+(?:_\d+)+_[0-9a-f]{16}/")
 _RUN = re.compile(r"^.*/vh-(?:run|eval)-[^/]+/(?:work/|mge_home/|home/|tmp/|out/)?")
+# A path that climbs out of the working folder (`../../tmp/x/cards/a.md`, a cards folder given
+# outside the project): as much of the machine as an absolute one.
+_CLIMB = re.compile(rf"(?<![\w/.~-])(?:\.\./)+(?:{_SEG}/)*({_SEG})")
 
 
 def public_text(text: str, project: str | Path | None = None) -> str:
     """`text` with every build-machine path made package-, repository- or project-relative."""
     if not text or "/" not in text:
-        return text
+        return text  # (no path without a slash)
     root = str(project).rstrip("/") + "/" if project else None
 
     def one(m: re.Match[str]) -> str:
@@ -49,4 +53,4 @@ def public_text(text: str, project: str | Path | None = None) -> str:
         last = path.rstrip("/").rsplit("/", 1)[-1]
         return f"…/{last}" if last else "…/"
 
-    return _PATH.sub(one, text)
+    return _CLIMB.sub(lambda m: f"…/{m.group(1)}", _PATH.sub(one, text))

@@ -38,6 +38,7 @@ from generator.site.views import readable_time
 from generator.site.compare import CompareRow, compare_row, readable_count, readable_size
 from generator.site.legend import BLOCK_ICONS, CHECK_ICONS, NUMBER_ICONS, check_state_anchor, legend_keys, \
     legend_sections
+from generator.site.views import FLAG_NOTES
 from generator.site.views import (BlockView, ClaimView, Summary, block_view, catalog_keys, claim_view,
                        column_key, find_block, summarize, summary_keys, summary_text,
                        summary_tone)
@@ -316,7 +317,12 @@ class Renderer:
         result, program = find_block(verification, lang, snip.lang, snip.index)
         view: BlockView = block_view(t, block_id, result, program, snip.code_line,
                                      code.count("\n") + 1, lang=lang)
-        view = dataclasses.replace(view, asset_notes=block_notes(t, snip, result.served if result else (), verification))
+        notes = block_notes(t, snip, result.served if result else (), verification)
+        # A block that was served the stand-in itself gets the specific note (which file, its
+        # sha256) instead of the flag's general one; later blocks keep the general one.
+        general = t(FLAG_NOTES["substitute-asset"])
+        kept = tuple(n for n in view.notes if n != general) if any(n.kind == "substitute" for n in notes) else view.notes
+        view = dataclasses.replace(view, notes=kept, asset_notes=notes)
         return str(self._parts.code_block(view, code_html, t, legend))
 
     def _prelude_html(self, card: Card, lang: str, verification: CardVerification | None) -> Markup | None:

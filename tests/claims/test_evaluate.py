@@ -49,6 +49,11 @@ def test_exact_claim_is_verified_and_changed_number_is_mismatch(digits_zoo: Digi
     assert prov["n"] == z.n and prov["full"] is True and len(prov["weights_sha256"]) == 64
     assert prov["dataset"] == "digits-test" and len(prov["dataset_fingerprint"]) == 64
     assert prov["versions"]["megengine"] == "1.13.0" and prov["cpu"] and prov["date"].endswith("+00:00")
+    # what the page's evidence panel names: the evaluated file's size and the tool that counted
+    from generator.hub.layout import serialized_filename
+    evaluated = z.assets.mge_home / "serialized" / serialized_filename(prov["weights_url"])
+    assert prov["weights_size"] == evaluated.stat().st_size > 0
+    assert prov["tool_version"] == "0.1.0"
     weight = next(o for o in states[0].checks if o.name == "weight-name")
     assert weight.status == "pass"
     mi = model_index(card, states, {"digits-test": z.registry["digits-test"].model_index})

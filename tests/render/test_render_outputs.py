@@ -48,6 +48,11 @@ def _page(lang: str, verification: dict[str, CardVerification] | None = None) ->
     return pages[f"{lang}/models/{RESNET}/index.html"].decode()
 
 
+def test_a_path_that_climbs_out_of_the_working_folder_keeps_only_its_name() -> None:
+    out = public_text('File "../../tmp/pytest-7/cards0/cards/x.md", line 14 and cards/y.md and a/../b.md')
+    assert out == 'File "…/x.md", line 14 and cards/y.md and a/../b.md'
+
+
 def test_failed_block_is_open_with_its_line_marked_and_the_log_collapsed() -> None:
     html = _page("zh")
     block = html[html.index('<div class="code code-failed"'):]

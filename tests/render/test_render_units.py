@@ -106,7 +106,7 @@ def test_placeholder_weights_and_substitute_asset_are_said(fixture_cards) -> Non
     html = _model_html(fixture_cards, RESNET, "en_US", sample_verification())
     assert "badge-placeholder" in html
     assert "Code ran with placeholder weights; outputs are not meaningful." in html
-    assert "A stand-in file was used" in html
+    assert "Stand-in for <code>cat.jpg</code>" in html  # the block served it: which file, its sha256 (evidence.py)
 
 
 def test_failed_block_shows_traceback_in_output_panel(fixture_cards) -> None:
