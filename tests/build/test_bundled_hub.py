@@ -92,6 +92,16 @@ def test_fmnist_numbers_are_verified_on_the_full_test_set(built: dict[str, Any])
     assert index["model-index"][0]["results"], index
 
 
+def test_each_card_has_an_svg_badge_with_the_counts_of_the_build(built: dict[str, Any]) -> None:
+    texts = {}
+    for cid in ("megengine_vision_resnet", "verifiedhub_vision_efficientnet_lite", "verifiedhub_vision_fmnist_resnet"):
+        svg = ET.parse(built["project"] / "site" / "badges" / f"{cid}.svg").getroot()
+        texts[cid] = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+    assert texts["verifiedhub_vision_fmnist_resnet"] == ["verified hub", "4/4 verified"]
+    assert texts["verifiedhub_vision_efficientnet_lite"] == ["verified hub", "0/2 verified"]
+    assert texts["megengine_vision_resnet"] == ["verified hub", "code blocked · 0/24 verified"]
+
+
 def test_efficientnet_number_checked_by_name_but_not_evaluated_here(built: dict[str, Any]) -> None:
     claims = card(built["report"], "verifiedhub_vision_efficientnet_lite")["claims"]
     for c in claims:

@@ -1,0 +1,133 @@
+"""The legend page, the SVG status badges and the index's comparison table, on the render
+fixtures' hand-written results (nothing runs)."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from render_fixtures import RESNET, TINYDET, options, sample_verification
+
+from generator.core.model import LANGS
+from generator.site import urls
+from generator.site.badges import COLOURS, badge_files, badge_state, badge_svg
+from generator.site.build import render_site
+from generator.site.compare import compare_row
+from generator.site.legend import anchors
+from generator.site.views import BLOCK_STATUSES, CLAIM_STATUSES, summarize
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def _texts(svg: bytes) -> list[str]:
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG}svg"
+    return [t.text or "" for t in root.iter(f"{SVG}text")]
+
+
+def test_badges_are_well_formed_svg_with_the_counts_of_summarize(fixture_cards) -> None:
+    cards, _ = fixture_cards
+    v = sample_verification()
+    files = badge_files(cards, v)
+    assert sorted(files) == sorted(urls.badge(c.meta.id) for c in cards)
+    resnet = next(c for c in cards if c.meta.id == RESNET)
+    s = summarize(resnet, v[RESNET])
+    label, message = _texts(files[urls.badge(RESNET)])
+    assert label == "verified hub"
+    # Both languages' tables: 2 mismatches of 6 numbers, as summarize counts them.
+    assert message == f"{s.claims['mismatch']}/{sum(s.claims.values())} mismatch" == "2/6 mismatch"
+    assert _texts(files[urls.badge(TINYDET)])[1] == "not verified"
+    root = ET.fromstring(files[urls.badge(RESNET)])
+    fills = [r.get("fill") for r in root.iter(f"{SVG}rect")]
+    assert COLOURS["mismatch"] in fills
+
+
+def test_badge_states_follow_the_worst_thing_first(fixture_cards) -> None:
+    from generator.site.views import Summary
+
+    assert badge_state(Summary(True, True, {"passed": 3}, {"verified": 4})) == ("verified", "4/4 verified")
+    assert badge_state(Summary(True, True, {"blocked": 1, "skipped": 2}, {"unverified": 24})) == \
+        ("blocked", "code blocked · 0/24 verified")
+    assert badge_state(Summary(True, True, {"passed": 1}, {"verified": 1, "unverified": 1})) == \
+        ("unverified", "1/2 verified")
+    assert badge_state(Summary(True, True, {"failed": 1}, {})) == ("failed", "code failed")
+    assert badge_state(Summary(False, False, {}, {})) == ("not-run", "not verified")
+
+
+def test_badge_text_is_escaped() -> None:
+    svg = badge_svg("failed", '<script>&"x"', label="a</text><x>")
+    assert _texts(svg) == ["a</text><x>", '<script>&"x"']
+    assert b"<script>" not in svg and b"<x>" not in svg
+
+
+def _contrast(fg: str, bg: str) -> float:
+    def lum(h: str) -> float:
+        r, g, b = (int(h[i:i + 2], 16) / 255 for i in (1, 3, 5))
+        f = lambda c: c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4  # noqa: E731
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b)
+    hi, lo = sorted((lum(fg), lum(bg)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_every_state_has_a_badge_colour_white_text_can_be_read_on() -> None:
+    for state in BLOCK_STATUSES + CLAIM_STATUSES:
+        assert _contrast("#ffffff", COLOURS[state]) >= 4.5, state
+
+
+def test_every_badge_of_every_page_links_to_an_anchor_of_its_languages_legend(fixture_cards) -> None:
+    cards, tags = fixture_cards
+    pages = {p.url: p.content.decode("utf-8") for p in render_site(cards, tags, sample_verification(), options())}
+    ids = {lang: set(re.findall(r'id="([^"]+)"', pages[urls.legend_page(lang)])) for lang in LANGS}
+    for lang in LANGS:
+        assert anchors() <= ids[lang]
+    badge = re.compile(r'<(\w+) class="(?:badge|pill|claim) [^"]*"(?: href="([^"]*)")?')
+    seen = 0
+    for url, html in pages.items():
+        if not url.endswith(".html") or url.startswith("404") or "/legend/" in url or url == "index.html":
+            continue
+        lang = next(l for l in LANGS if url.startswith(urls.URL_LANG[l] + "/"))
+        for tag, href in badge.findall(html):
+            assert tag == "a" and href, (url, tag)
+            target, _, anchor = href.partition("#")
+            assert target == urls.relative(url, urls.legend_page(lang)), (url, href)
+            assert anchor in ids[lang], (url, href)
+            seen += 1
+        assert f'href="{urls.relative(url, urls.legend_page(lang))}"' in html, f"{url}: no legend link"
+    assert seen > 30
+
+
+def test_legend_is_in_the_sitemap_with_its_other_language(fixture_cards) -> None:
+    cards, tags = fixture_cards
+    sitemap = next(p for p in render_site(cards, tags, sample_verification(), options()) if p.url == "sitemap.xml")
+    text = sitemap.content.decode()
+    assert "<loc>https://example.invalid/en/legend/</loc>" in text
+    assert 'hreflang="zh-CN" href="https://example.invalid/zh/legend/"' in text
+
+
+def test_comparison_rows_know_only_what_the_build_knows(fixture_cards) -> None:
+    cards, tags = fixture_cards
+    v = sample_verification()
+    by_id = {c.meta.id: c for c in cards}
+    row = compare_row(by_id[RESNET], v[RESNET], "en_US", "x", lambda t: tags[t].names["en_US"])
+    s = summarize(by_id[RESNET], v[RESNET], "en_US")
+    assert (row.verified, row.numbers) == (s.claims["verified"], sum(s.claims.values())) == (1, 3)
+    assert row.code_state == "failed" and row.number_state == "mismatch"
+    assert row.dataset == "imagenet-val" and row.last_verified == "2024-04-30"
+    assert [(m.column, m.text, m.rows) for m in row.metrics] == [("Top1 acc", "70.312–73.960", 2),
+                                                                ("Top5 acc", "93.056", 1)]
+    # Nobody measured parameters or the weights' size: unknown, not guessed.
+    assert row.params is None and row.size_bytes is None
+    empty = compare_row(by_id[TINYDET], None, "en_US", "x", lambda t: t)
+    assert empty.dataset is None and empty.metrics == () and empty.last_verified is None
+    assert empty.code_state == "not-run" and empty.number_state is None
+
+
+def test_index_table_shows_a_dash_for_every_unknown(fixture_cards) -> None:
+    cards, tags = fixture_cards
+    pages = {p.url: p.content.decode("utf-8") for p in render_site(cards, tags, sample_verification(), options())}
+    html = pages["en/index.html"]
+    table = html.split('<table class="compare-table"')[1].split("</table>")[0]
+    assert table.count("<tr data-id=") == 2
+    tinydet = table.split(f'data-id="{TINYDET}"')[1].split("</tr>")[0]
+    assert tinydet.count(">—</td>") == 5  # dataset, metrics, parameters, size, last checked
+    assert 'aria-sort="ascending"' in table
