@@ -297,7 +297,9 @@ def job_payload(job: EvalJob, options: EvalOptions) -> dict[str, Any]:
     }
 
 
-COMPILE_HUNG = 75  # the child's exit code when compiling outlived compile_timeout_s (evaluate_child.py)
+# The child's exit codes that ask for the job to be run again, eagerly (evaluate_child.py).
+AGAIN_EAGER = {75: "compiling did not finish in {timeout:g} s",
+               76: "the compiled graph disagreed with eager on a spot check"}
 _MODES = ("compiled", "eager")
 
 
@@ -309,7 +311,7 @@ def inference_record(raw: Any, retried: str = "") -> dict[str, Any]:
     if isinstance(raw, dict):
         if raw.get("mode") in _MODES:
             rec["mode"] = raw["mode"]
-        for k in ("batch", "compiled_batches", "eager_batches"):
+        for k in ("batch", "compiled_batches", "eager_batches", "checked_batches"):
             if isinstance(raw.get(k), int) and not isinstance(raw.get(k), bool):
                 rec[k] = raw[k]
         for k in ("agreement", "compile_s"):
@@ -366,9 +368,9 @@ def run_job(job: EvalJob, options: EvalOptions, cache: EvalCache | None) -> Eval
     secrets.SystemRandom().shuffle(order)
     got = _evaluate_once(job, options, order)
     retried = ""
-    if got == COMPILE_HUNG:
-        # A hang inside the graph compiler: the same job once more, every batch eager.
-        retried = f"compiling did not finish in {options.compile_timeout_s:g} s; the evaluation was run again, eager"
+    if isinstance(got, int):
+        # A hang inside the graph compiler or a graph that went wrong: the job once more, eager.
+        retried = AGAIN_EAGER[got].format(timeout=options.compile_timeout_s) + "; the evaluation was run again, eager"
         secrets.SystemRandom().shuffle(order)
         got = _evaluate_once(job, dataclasses.replace(options, compiled=False), order)
     if not isinstance(got, tuple):
@@ -400,7 +402,7 @@ def run_job(job: EvalJob, options: EvalOptions, cache: EvalCache | None) -> Eval
 
 def _evaluate_once(job: EvalJob, options: EvalOptions, order: Sequence[int]) -> tuple[dict[str, Any], float] | str | int:
     """One sandboxed child run over the images in `order`: (its result file, wall seconds), the
-    reason it has none, or COMPILE_HUNG."""
+    reason it has none, or the exit code that asks for an eager run (AGAIN_EAGER)."""
     header, records = image_stream(job.dataset, order)
     with sandbox.open_sandbox(isolate=options.isolate, memory_bytes=options.memory_bytes, pids=options.pids,
                               disk_bytes=options.disk_bytes, wall_s=options.timeout_s,
@@ -415,8 +417,8 @@ def _evaluate_once(job: EvalJob, options: EvalOptions, order: Sequence[int]) -> 
         wall = time.perf_counter() - t0
         if ended.limit is not None:
             return f"evaluation of {job.entry} {ended.message}"
-        if ended.exit_code == COMPILE_HUNG and options.compiled:
-            return COMPILE_HUNG
+        if ended.exit_code in AGAIN_EAGER and options.compiled:
+            return ended.exit_code
         try:
             out = json.loads(box.read_output("result.json", max_bytes=64 * 1024 ** 2))
         except (SandboxError, ValueError):

@@ -13,22 +13,18 @@ stream (stdin): one JSON header line {"count": N, "format": "encoded" | "array",
     parent sends them in an order only it knows, without names.
 RESULT.json: {n, classes, top: [[class, ...] K per image, in stream order], wall_s, load_s,
               eval_s, images_per_s, forward_images_per_s, versions,
-              inference: {mode, batch, agreement, device, threads, compiled_batches,
-                         eager_batches, compile_s, note}}
+              inference: {mode, batch, agreement, checked_batches, device, threads,
+                         compiled_batches, eager_batches, compile_s, note}}
 
 Inference: the model is traced once on the first batch (`jit.trace`, symbolic, weights captured
 as constants), dumped with MegEngine's inference optimisations (conv + bias + nonlinearity fused)
-and run as a static graph (`GraphInference`) for every batch of the first batch's shape; the
-last, shorter batch runs eagerly. The first batch is always run eagerly too and its predictions
-are the eager ones: the compiled graph is used only if its logits on that batch agree with
-eager to 1e-4 (max |delta|), else everything runs eagerly and `note` says why. A compile that
-does not finish in `compile_timeout_s` ends the child with exit code 75 (a hang inside the
-graph compiler cannot be interrupted from Python); the parent then runs the job eagerly.
-
-Decoding and preprocessing run in a producer thread (OpenCV and numpy release the GIL) that
-keeps a small queue of ready batches, so the forward pass never waits when decoding is faster
-than the model. The model is in eval mode and ties in the logits are broken by class index, so
-the same images give the same predictions.
+and loaded back as a static graph (`GraphInference`). The first two batches run eagerly (their
+predictions are the eager ones); the graph is used for the full batches after them only if its
+logits on the second batch (one it was not traced on) agree with eager to 1e-4 (max |delta|),
+else every batch runs eagerly and `note` says why. Every 50th compiled batch runs both ways
+again; a disagreement there ends the child with exit code 76, a compile still running after
+`compile_timeout_s` (a hang inside the graph compiler cannot be interrupted from Python) with
+75: the parent then runs the whole job again, eagerly. The last, shorter batch runs eagerly.
 """
 
 from __future__ import annotations
@@ -135,24 +131,28 @@ def _hub_entry(fn: Callable[[np.ndarray], Any], order: str) -> Transform:
 
 
 COMPILE_HUNG = 75  # exit code: compiling did not finish in time (the parent runs the job eagerly)
-AGREEMENT_TOL = 1e-4  # max |compiled - eager| over the first batch's logits
+LATE_DISAGREEMENT = 76  # exit code: a spot check found the graph off (the parent runs the job eagerly)
+AGREEMENT_TOL = 1e-4  # max |compiled - eager| over a batch's logits
+SPOT_EVERY = 50  # every 50th compiled batch also runs eagerly and must agree
 
 
 class Inference:
-    """How the batches are run: a compiled static graph for full batches when it agrees with
-    eager on the first batch, eager otherwise."""
+    """How the batches are run: eager, or a compiled static graph for full batches once it has
+    agreed with eager on a batch it was not traced on."""
 
     def __init__(self, model: Any, mode: str) -> None:
         self.model = model
         self.requested = mode
         self.mode = "eager"
         self.batch_shape: tuple[int, ...] | None = None
-        self.graph: Any = None
+        self.candidate: Any = None  # compiled, not yet checked
+        self.graph: Any = None  # compiled and checked
         self.agreement: float | None = None
         self.note = "" if mode == "compiled" else "compiling was turned off for this job"
         self.compiled_batches = 0
         self.eager_batches = 0
-        self.compile_s = 0.0  # tracing, dumping, loading and the first compiled run
+        self.checked_batches = 0
+        self.compile_s = 0.0  # tracing, dumping and loading the graph
 
     def eager(self, x: np.ndarray) -> np.ndarray:
         import megengine
@@ -160,53 +160,80 @@ class Inference:
         self.eager_batches += 1
         return np.asarray(self.model(megengine.tensor(x)).numpy())
 
-    def first(self, x: np.ndarray, workdir: str, timeout_s: float) -> np.ndarray:
-        """The eager logits of the first batch; compiles and checks the graph on the way."""
+    def first(self, x: np.ndarray, workdir: str, timeout_s: float, more: bool = True) -> np.ndarray:
+        """The first batch, eager; the graph is traced on it when more full batches follow."""
         ref = self.eager(x)
         if self.requested != "compiled":
             return ref
-        guard = threading.Timer(timeout_s, _compile_hung, args=(timeout_s,))
+        if not more:
+            self.note = "one batch only: nothing to compile for"
+            return ref
+        guard = threading.Timer(timeout_s, _give_up, args=(COMPILE_HUNG, f"compiling the model did not finish in {timeout_s:.0f} s"))
         guard.daemon = True
         guard.start()
         t0 = time.perf_counter()
         try:
-            graph = compile_graph(self.model, x, os.path.join(workdir, "compiled.mge"))
-            got = np.asarray(run_graph(graph, x))
-        except Exception as exc:  # any failure to trace, dump or run: eager, said why
+            self.candidate = compile_graph(self.model, x, os.path.join(workdir, "compiled.mge"))
+            self.batch_shape = tuple(x.shape)
+        except Exception as exc:  # any failure to trace, dump or load: eager, said why
             self.note = f"compiling failed, eager instead: {type(exc).__name__}: {str(exc)[:300]}"
-            return ref
         finally:
             guard.cancel()
             self.compile_s = time.perf_counter() - t0
-        if got.shape != ref.shape or not np.all(np.isfinite(got)):
-            self.note = f"the compiled graph gave logits of shape {got.shape} or non-finite values; eager instead"
-            return ref
-        self.agreement = float(np.max(np.abs(got - ref))) if ref.size else 0.0
-        if not self.agreement <= AGREEMENT_TOL:
-            self.note = (f"the compiled graph's logits differ from eager by {self.agreement:.3g} "
-                         f"(> {AGREEMENT_TOL:g}) on the first batch; eager instead")
-            return ref
-        self.mode, self.graph, self.batch_shape = "compiled", graph, tuple(x.shape)
         return ref
 
+    def _compare(self, x: np.ndarray) -> tuple[np.ndarray, str]:
+        """Eager logits of `x` and why the graph's differ ("" if they agree)."""
+        ref = self.eager(x)
+        graph = self.graph if self.graph is not None else self.candidate
+        try:
+            got = np.asarray(run_graph(graph, x))
+        except Exception as exc:
+            return ref, f"the compiled graph failed: {type(exc).__name__}: {str(exc)[:300]}"
+        self.checked_batches += 1
+        if got.shape != ref.shape or not np.all(np.isfinite(got)):
+            return ref, f"the compiled graph gave logits of shape {got.shape} or non-finite values"
+        delta = float(np.max(np.abs(got - ref))) if ref.size else 0.0
+        self.agreement = max(self.agreement or 0.0, delta)
+        if not delta <= AGREEMENT_TOL:
+            return ref, f"the compiled graph's logits differ from eager by {delta:.3g} (> {AGREEMENT_TOL:g})"
+        return ref, ""
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        if self.graph is not None and tuple(x.shape) == self.batch_shape:
-            self.compiled_batches += 1
-            return np.asarray(run_graph(self.graph, x))
-        return self.eager(x)  # the last, shorter batch (the graph has a static shape)
+        if tuple(x.shape) != self.batch_shape:
+            return self.eager(x)  # eager job, or the last, shorter batch (the graph's shape is static)
+        if self.candidate is not None:
+            # The check runs on a batch the graph was not traced on: a value read back to the
+            # host while tracing (baked into the graph as a constant) shows up here.
+            ref, why = self._compare(x)
+            self.graph, self.candidate = (None, None) if why else (self.candidate, None)
+            if why:
+                self.note = f"{why} on the second batch; eager instead"
+            else:
+                self.mode = "compiled"
+            return ref
+        if self.graph is None:
+            return self.eager(x)
+        self.compiled_batches += 1
+        if self.compiled_batches % SPOT_EVERY == 0:
+            ref, why = self._compare(x)
+            if why:  # earlier compiled batches cannot be trusted either: start again, eager
+                _give_up(LATE_DISAGREEMENT, f"{why} on a spot check of batch {self.compiled_batches + 2}")
+            return ref
+        return np.asarray(run_graph(self.graph, x))
 
     def record(self, batch: int) -> dict[str, Any]:
         import megengine
 
-        return {"mode": self.mode, "batch": batch, "agreement": self.agreement,
+        return {"mode": self.mode, "batch": batch, "agreement": self.agreement, "checked_batches": self.checked_batches,
                 "device": megengine.get_default_device(), "threads": os.environ.get("OMP_NUM_THREADS"),
                 "compiled_batches": self.compiled_batches, "eager_batches": self.eager_batches,
                 "compile_s": round(self.compile_s, 3), "note": self.note}
 
 
-def _compile_hung(timeout_s: float) -> None:
-    print(f"eval: compiling the model did not finish in {timeout_s:.0f} s", file=sys.stderr, flush=True)
-    os._exit(COMPILE_HUNG)
+def _give_up(code: int, why: str) -> None:
+    print(f"eval: {why}", file=sys.stderr, flush=True)
+    os._exit(code)
 
 
 def compile_graph(model: Any, x: np.ndarray, path: str) -> Any:
@@ -295,7 +322,7 @@ def main(job_path: str, result_path: str) -> int:
         if isinstance(got, BaseException):
             raise got
         tf = time.perf_counter()
-        logits = infer.first(got, workdir, compile_timeout_s) if first else infer(got)
+        logits = infer.first(got, workdir, compile_timeout_s, more=source.count >= 2 * len(got)) if first else infer(got)
         first = False
         forward_s += time.perf_counter() - tf
         classes = int(logits.shape[1])
