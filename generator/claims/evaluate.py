@@ -14,6 +14,7 @@ never evaluated; weights missing from the store or an absent dataset make the cl
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import secrets
@@ -64,6 +65,8 @@ class EvalOptions:
     disk_bytes: int = 1024 ** 3
     progress: bool = True  # forward the child's progress lines to stderr
     run: bool = True  # False: only use cached results (plan, never start a child)
+    compiled: bool = True  # False: every batch eager (no tracing) in the child
+    compile_timeout_s: float = 900.0  # a compile still running then ends the child; it runs again eagerly
 
 
 @dataclass(frozen=True)
@@ -314,7 +317,36 @@ def job_payload(job: EvalJob, options: EvalOptions) -> dict[str, Any]:
         "repo": job.spec.repo, "entry": job.entry, "git_host": job.spec.git_host, "commit": job.spec.commit,
         "entry_kwargs": dict(job.spec.entry_kwargs), "batch_size": job.batch_size, "workers": options.workers,
         "topk": TOPK, "preprocess": dict(job.spec.preprocess),
+        "inference": "compiled" if options.compiled else "eager", "compile_timeout_s": options.compile_timeout_s,
     }
+
+
+# The child's exit codes that ask for the job to be run again, eagerly (evaluate_child.py).
+AGAIN_EAGER = {75: "compiling did not finish in {timeout:g} s",
+               76: "the compiled graph disagreed with eager on a spot check"}
+_MODES = ("compiled", "eager")
+
+
+def inference_record(raw: Any, retried: str = "") -> dict[str, Any]:
+    """What the child says about how it ran the model, kept to known fields of known types for
+    the provenance. It is the child's word: it is shown, never counted (the counts come from the
+    predictions alone)."""
+    rec: dict[str, Any] = {"mode": "unknown"}
+    if isinstance(raw, dict):
+        if raw.get("mode") in _MODES:
+            rec["mode"] = raw["mode"]
+        for k in ("batch", "compiled_batches", "eager_batches", "checked_batches"):
+            if isinstance(raw.get(k), int) and not isinstance(raw.get(k), bool):
+                rec[k] = raw[k]
+        for k in ("agreement", "compile_s"):
+            if isinstance(raw.get(k), (int, float)) and not isinstance(raw.get(k), bool):
+                rec[k] = float(raw[k])
+        for k in ("device", "threads", "note"):
+            if isinstance(raw.get(k), str):
+                rec[k] = for_terminal(raw[k])[:400]
+    if retried:
+        rec["note"] = "; ".join(x for x in (retried, rec.get("note", "")) if x)
+    return rec
 
 
 def count_correct(top: Any, order: Sequence[int], labels: Sequence[int], classes: Any) -> dict[str, int] | str:
@@ -362,27 +394,16 @@ def run_job(job: EvalJob, options: EvalOptions, cache: EvalCache | None) -> Eval
     # by position); the counts do not depend on it.
     order = list(job.positions)
     secrets.SystemRandom().shuffle(order)
-    header, records = image_stream(job.dataset, order)
-    with sandbox.open_sandbox(isolate=options.isolate, memory_bytes=options.memory_bytes, pids=options.pids,
-                              disk_bytes=options.disk_bytes, wall_s=options.timeout_s,
-                              mge_home=Path(job.mge_home), binds=[CHILD], hide=_dataset_dirs(job.dataset)) as box:
-        work = box.writable
-        (work / "home").mkdir()
-        (work / "job.json").write_text(json.dumps(job_payload(job, options)), encoding="utf-8")
-        t0 = time.perf_counter()
-        ended, tail = launch([options.python, "-I", str(CHILD), str(work / "job.json"), str(work / "result.json")],
-                             child_env(job.mge_home, str(work / "home")), box, options.progress,
-                             feed=lambda out: write_stream(header, records, out))
-        wall = time.perf_counter() - t0
-        if ended.limit is not None:
-            return f"evaluation of {job.entry} {ended.message}"
-        try:
-            out = json.loads(box.read_output("result.json", max_bytes=64 * 1024 ** 2))
-        except (SandboxError, ValueError):
-            out = None
-        if ended.exit_code != 0 or not isinstance(out, dict):
-            last = next((ln for ln in reversed(tail.splitlines()) if ln.strip()), ended.message)
-            return f"evaluation of {job.entry} failed ({ended.message}): {last}"
+    got = _evaluate_once(job, options, order)
+    retried = ""
+    if isinstance(got, int):
+        # A hang inside the graph compiler or a graph that went wrong: the job once more, eager.
+        retried = AGAIN_EAGER[got].format(timeout=options.compile_timeout_s) + "; the evaluation was run again, eager"
+        secrets.SystemRandom().shuffle(order)
+        got = _evaluate_once(job, dataclasses.replace(options, compiled=False), order)
+    if not isinstance(got, tuple):
+        return got if isinstance(got, str) else f"evaluation of {job.entry} failed (exit code {got})"
+    out, wall = got
     counted = count_correct(out.get("top"), order, job.dataset.labels, out.get("classes"))
     if isinstance(counted, str):
         return f"evaluation of {job.entry}: {counted}"
@@ -400,6 +421,7 @@ def run_job(job: EvalJob, options: EvalOptions, cache: EvalCache | None) -> Eval
         "date": started, "cpu": sandbox.cpu_model(), "wall_s": round(wall, 3),
         "images_per_s": round(float(speed), 2) if isinstance(speed, (int, float)) else None,
         "batch_size": job.batch_size, "sandbox": "bubblewrap" if options.isolate else "none (--unsafe-no-sandbox)",
+        "inference": inference_record(out.get("inference"), retried),
     }
     result = EvalResult(key=key, job=job.key_fields(), n=n, correct=counted, full=job.full, provenance=prov)
     if cache is not None:
@@ -412,6 +434,35 @@ def _size_of(path: str) -> int | None:
         return Path(path).stat().st_size
     except OSError:
         return None
+
+
+def _evaluate_once(job: EvalJob, options: EvalOptions, order: Sequence[int]) -> tuple[dict[str, Any], float] | str | int:
+    """One sandboxed child run over the images in `order`: (its result file, wall seconds), the
+    reason it has none, or the exit code that asks for an eager run (AGAIN_EAGER)."""
+    header, records = image_stream(job.dataset, order)
+    with sandbox.open_sandbox(isolate=options.isolate, memory_bytes=options.memory_bytes, pids=options.pids,
+                              disk_bytes=options.disk_bytes, wall_s=options.timeout_s,
+                              mge_home=Path(job.mge_home), binds=[CHILD], hide=_dataset_dirs(job.dataset)) as box:
+        work = box.writable
+        (work / "home").mkdir()
+        (work / "job.json").write_text(json.dumps(job_payload(job, options)), encoding="utf-8")
+        t0 = time.perf_counter()
+        ended, tail = launch([options.python, "-I", str(CHILD), str(work / "job.json"), str(work / "result.json")],
+                             child_env(job.mge_home, str(work / "home")), box, options.progress,
+                             feed=lambda out: write_stream(header, records, out))
+        wall = time.perf_counter() - t0
+        if ended.limit is not None:
+            return f"evaluation of {job.entry} {ended.message}"
+        if ended.exit_code in AGAIN_EAGER and options.compiled:
+            return ended.exit_code
+        try:
+            out = json.loads(box.read_output("result.json", max_bytes=64 * 1024 ** 2))
+        except (SandboxError, ValueError):
+            out = None
+        if ended.exit_code != 0 or not isinstance(out, dict):
+            last = next((ln for ln in reversed(tail.splitlines()) if ln.strip()), ended.message)
+            return f"evaluation of {job.entry} failed ({ended.message}): {last}"
+    return out, wall
 
 
 def outcomes(plan: CardPlan, results: Mapping[str, EvalResult | str], claims: Sequence[Claim],

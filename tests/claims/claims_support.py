@@ -51,6 +51,49 @@ def digits_linear_b(**kwargs):
 
 def digits_untrained(**kwargs):
     return DigitsLinear()
+
+
+class HostRead(DigitsLinear):
+    """Reads its input back to the host mid-forward: a symbolic trace bakes that value in."""
+
+    def forward(self, x):
+        import megengine
+        return self.fc(F.flatten(megengine.tensor(x.numpy()), 1))
+
+
+class Noisy(DigitsLinear):
+    """Adds fresh noise on every call: a compiled graph can never agree with eager."""
+
+    def forward(self, x):
+        import megengine.random
+        y = self.fc(F.flatten(x, 1))
+        return y + megengine.random.normal(0.0, 0.01, y.shape)
+
+
+class Drifting(DigitsLinear):
+    """Shifts every logit by one after its third eager call (argmax unchanged): a graph traced
+    early agrees at first and disagrees on a later spot check."""
+
+    calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return self.fc(F.flatten(x, 1)) + (1.0 if self.calls > 3 else 0.0)
+
+
+@hub.pretrained("{url_a}")
+def digits_host_read(**kwargs):
+    return HostRead()
+
+
+@hub.pretrained("{url_a}")
+def digits_noisy(**kwargs):
+    return Noisy()
+
+
+@hub.pretrained("{url_a}")
+def digits_drifting(**kwargs):
+    return Drifting()
 '''
 
 

@@ -5,18 +5,26 @@ Never imports `generator` (run as a script, `python -I`, in the sandbox).
     python -I evaluate_child.py JOB.json RESULT.json  < stream
 
 JOB.json: {repo, entry, git_host, commit, entry_kwargs, batch_size, workers, topk: K,
-           preprocess: {...} | {hub_entry: name}, progress_every_s}
+           preprocess: {...} | {hub_entry: name}, progress_every_s,
+           inference: "compiled" | "eager", compile_timeout_s}
 stream (stdin): one JSON header line {"count": N, "format": "encoded" | "array", "dtype", "shape"}
     then N records, each a 4-byte big-endian length and the bytes of one image: an encoded file
     (JPEG/PNG, decoded here with OpenCV as BGR) or a raw array of `shape` and `dtype`. The
     parent sends them in an order only it knows, without names.
 RESULT.json: {n, classes, top: [[class, ...] K per image, in stream order], wall_s, load_s,
-              eval_s, images_per_s, forward_images_per_s, versions}
+              eval_s, images_per_s, forward_images_per_s, versions,
+              inference: {mode, batch, agreement, checked_batches, device, threads,
+                         compiled_batches, eager_batches, compile_s, note}}
 
-Decoding and preprocessing run in a producer thread (OpenCV and numpy release the GIL) that
-keeps a small queue of ready batches, so the forward pass never waits when decoding is faster
-than the model. The model is in eval mode and ties in the logits are broken by class index, so
-the same images give the same predictions.
+Inference: the model is traced once on the first batch (`jit.trace`, symbolic, weights captured
+as constants), dumped with MegEngine's inference optimisations (conv + bias + nonlinearity fused)
+and loaded back as a static graph (`GraphInference`). The first two batches run eagerly (their
+predictions are the eager ones); the graph is used for the full batches after them only if its
+logits on the second batch (one it was not traced on) agree with eager to 1e-4 (max |delta|),
+else every batch runs eagerly and `note` says why. Every 50th compiled batch runs both ways
+again; a disagreement there ends the child with exit code 76, a compile still running after
+`compile_timeout_s` (a hang inside the graph compiler cannot be interrupted from Python) with
+75: the parent then runs the whole job again, eagerly. The last, shorter batch runs eagerly.
 """
 
 from __future__ import annotations
@@ -122,6 +130,133 @@ def _hub_entry(fn: Callable[[np.ndarray], Any], order: str) -> Transform:
     return apply
 
 
+COMPILE_HUNG = 75  # exit code: compiling did not finish in time (the parent runs the job eagerly)
+LATE_DISAGREEMENT = 76  # exit code: a spot check found the graph off (the parent runs the job eagerly)
+AGREEMENT_TOL = 1e-4  # max |compiled - eager| over a batch's logits
+SPOT_EVERY = 50  # every 50th compiled batch also runs eagerly and must agree
+
+
+class Inference:
+    """How the batches are run: eager, or a compiled static graph for full batches once it has
+    agreed with eager on a batch it was not traced on."""
+
+    def __init__(self, model: Any, mode: str) -> None:
+        self.model = model
+        self.requested = mode
+        self.mode = "eager"
+        self.batch_shape: tuple[int, ...] | None = None
+        self.candidate: Any = None  # compiled, not yet checked
+        self.graph: Any = None  # compiled and checked
+        self.agreement: float | None = None
+        self.note = "" if mode == "compiled" else "compiling was turned off for this job"
+        self.compiled_batches = 0
+        self.eager_batches = 0
+        self.checked_batches = 0
+        self.compile_s = 0.0  # tracing, dumping and loading the graph
+
+    def eager(self, x: np.ndarray) -> np.ndarray:
+        import megengine
+
+        self.eager_batches += 1
+        return np.asarray(self.model(megengine.tensor(x)).numpy())
+
+    def first(self, x: np.ndarray, workdir: str, timeout_s: float, more: bool = True) -> np.ndarray:
+        """The first batch, eager; the graph is traced on it when more full batches follow."""
+        ref = self.eager(x)
+        if self.requested != "compiled":
+            return ref
+        if not more:
+            self.note = "one batch only: nothing to compile for"
+            return ref
+        guard = threading.Timer(timeout_s, _give_up, args=(COMPILE_HUNG, f"compiling the model did not finish in {timeout_s:.0f} s"))
+        guard.daemon = True
+        guard.start()
+        t0 = time.perf_counter()
+        try:
+            self.candidate = compile_graph(self.model, x, os.path.join(workdir, "compiled.mge"))
+            self.batch_shape = tuple(x.shape)
+        except Exception as exc:  # any failure to trace, dump or load: eager, said why
+            self.note = f"compiling failed, eager instead: {type(exc).__name__}: {str(exc)[:300]}"
+        finally:
+            guard.cancel()
+            self.compile_s = time.perf_counter() - t0
+        return ref
+
+    def _compare(self, x: np.ndarray) -> tuple[np.ndarray, str]:
+        """Eager logits of `x` and why the graph's differ ("" if they agree)."""
+        ref = self.eager(x)
+        graph = self.graph if self.graph is not None else self.candidate
+        try:
+            got = np.asarray(run_graph(graph, x))
+        except Exception as exc:
+            return ref, f"the compiled graph failed: {type(exc).__name__}: {str(exc)[:300]}"
+        self.checked_batches += 1
+        if got.shape != ref.shape or not np.all(np.isfinite(got)):
+            return ref, f"the compiled graph gave logits of shape {got.shape} or non-finite values"
+        delta = float(np.max(np.abs(got - ref))) if ref.size else 0.0
+        self.agreement = max(self.agreement or 0.0, delta)
+        if not delta <= AGREEMENT_TOL:
+            return ref, f"the compiled graph's logits differ from eager by {delta:.3g} (> {AGREEMENT_TOL:g})"
+        return ref, ""
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if tuple(x.shape) != self.batch_shape:
+            return self.eager(x)  # eager job, or the last, shorter batch (the graph's shape is static)
+        if self.candidate is not None:
+            # The check runs on a batch the graph was not traced on: a value read back to the
+            # host while tracing (baked into the graph as a constant) shows up here.
+            ref, why = self._compare(x)
+            self.graph, self.candidate = (None, None) if why else (self.candidate, None)
+            if why:
+                self.note = f"{why} on the second batch; eager instead"
+            else:
+                self.mode = "compiled"
+            return ref
+        if self.graph is None:
+            return self.eager(x)
+        self.compiled_batches += 1
+        if self.compiled_batches % SPOT_EVERY == 0:
+            ref, why = self._compare(x)
+            if why:  # earlier compiled batches cannot be trusted either: start again, eager
+                _give_up(LATE_DISAGREEMENT, f"{why} on a spot check of batch {self.compiled_batches + 2}")
+            return ref
+        return np.asarray(run_graph(self.graph, x))
+
+    def record(self, batch: int) -> dict[str, Any]:
+        import megengine
+
+        return {"mode": self.mode, "batch": batch, "agreement": self.agreement, "checked_batches": self.checked_batches,
+                "device": megengine.get_default_device(), "threads": os.environ.get("OMP_NUM_THREADS"),
+                "compiled_batches": self.compiled_batches, "eager_batches": self.eager_batches,
+                "compile_s": round(self.compile_s, 3), "note": self.note}
+
+
+def _give_up(code: int, why: str) -> None:
+    print(f"eval: {why}", file=sys.stderr, flush=True)
+    os._exit(code)
+
+
+def compile_graph(model: Any, x: np.ndarray, path: str) -> Any:
+    """`model` traced on batch `x` and dumped with the inference optimisations to `path`, loaded
+    back as a static graph. Also used by benchmarks/eval_speed.py for its bare forward."""
+    import megengine
+    from megengine.jit import trace
+    from megengine.utils.comp_graph_tools import GraphInference
+
+    traced = trace(lambda data: model(data), symbolic=True, capture_as_const=True)
+    traced(megengine.tensor(x))
+    traced.dump(path, arg_names=["data"], no_assert=True, optimize_for_inference=True,
+                enable_fuse_conv_bias_nonlinearity=True)
+    return GraphInference(path)
+
+
+def run_graph(graph: Any, x: np.ndarray) -> np.ndarray:
+    out = graph.run(inp_dict={"data": x})
+    if len(out) != 1:
+        raise ValueError(f"the traced model has {len(out)} outputs, not one")
+    return next(iter(out.values()))
+
+
 def main(job_path: str, result_path: str) -> int:
     t0 = time.perf_counter()
     with open(job_path, encoding="utf-8") as f:
@@ -129,6 +264,11 @@ def main(job_path: str, result_path: str) -> int:
     import megengine
     import megengine.hub as hub
 
+    mode = str(job.get("inference", "compiled"))
+    if mode == "compiled" and megengine.get_default_device() == "cpux" and not megengine.is_cuda_available():
+        # A dumped graph's input is created on "xpux"; the weights must be there too, or the
+        # graph mixes two comp nodes. Without a GPU both name the same CPU.
+        megengine.set_default_device("xpux")
     hub_args = dict(git_host=job.get("git_host", "github.com"), commit=job.get("commit"))
     model = hub.load(job["repo"], job["entry"], pretrained=True, **hub_args, **job.get("entry_kwargs", {}))
     model.eval()
@@ -164,7 +304,11 @@ def main(job_path: str, result_path: str) -> int:
             batches.put(exc)
 
     threading.Thread(target=produce, daemon=True).start()
+    infer = Inference(model, mode)
+    workdir = os.path.dirname(os.path.abspath(result_path))
+    compile_timeout_s = float(job.get("compile_timeout_s", 900.0))
     top: list[list[int]] = []
+    first = True
     classes = 0
     forward_s = 0.0
     t_eval = time.perf_counter()
@@ -178,7 +322,8 @@ def main(job_path: str, result_path: str) -> int:
         if isinstance(got, BaseException):
             raise got
         tf = time.perf_counter()
-        logits = model(megengine.tensor(got)).numpy()
+        logits = infer.first(got, workdir, compile_timeout_s, more=source.count >= 2 * len(got)) if first else infer(got)
+        first = False
         forward_s += time.perf_counter() - tf
         classes = int(logits.shape[1])
         # stable sort on -logits: ties go to the lower class index, deterministically
@@ -202,6 +347,7 @@ def main(job_path: str, result_path: str) -> int:
         "images_per_s": len(top) / max(eval_s, 1e-9),
         "forward_images_per_s": len(top) / max(forward_s, 1e-9),
         "versions": {"megengine": megengine.__version__, "numpy": np.__version__},
+        "inference": infer.record(bs),
     }
     with open(result_path + ".tmp", "w", encoding="utf-8") as f:
         json.dump(result, f)

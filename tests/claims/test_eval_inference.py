@@ -1,0 +1,80 @@
+"""The evaluator's compiled inference (run/child/evaluate_child.py), for real: a traced, dumped
+graph gives the eager predictions; a model that cannot be traced, one whose graph disagrees with
+eager, one that drifts after a while and a compile that hangs all end as an eager evaluation with
+the same counts and a note saying why."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from generator.claims.evaluate import EvalJob, EvalOptions, _evaluate_once, inference_record, plan_card, run_job
+from generator.claims.extract import extract_claims
+from generator.claims.spec import load_spec
+
+from claims_support import DigitsZoo, make_card
+
+pytestmark = pytest.mark.megengine
+
+
+def _job(z: DigitsZoo, tmp: Path, entry: str, batch_size: int | None = None) -> EvalJob:
+    verify = ("verify:\n  repo: testzoo/digits\n  dataset: digits-test\n"
+              f"  preprocess: {{channel_order: GRAY, scale: 0.0625}}\n  rows: {{DigitsLinear: {entry}}}\n")
+    card = make_card(tmp, f"| DigitsLinear | {z.percent} |", verify=verify)
+    claims, _ = extract_claims(card)
+    spec, diags = load_spec(card)
+    assert not diags
+    plan = plan_card(card, claims, spec, z.assets, z.registry, EvalOptions(batch_size=batch_size))
+    (job,) = plan.jobs.values()
+    return job
+
+
+def test_compiled_graph_gives_the_eager_predictions(digits_zoo: DigitsZoo, tmp_path: Path) -> None:
+    job = _job(digits_zoo, tmp_path, "digits_linear")
+    order = list(reversed(job.positions))
+    opts = EvalOptions(progress=False)
+    compiled = _evaluate_once(job, opts, order)
+    eager = _evaluate_once(job, dataclasses.replace(opts, compiled=False), order)
+    assert isinstance(compiled, tuple) and isinstance(eager, tuple), (compiled, eager)
+    assert compiled[0]["top"] == eager[0]["top"]
+    rec, rec_eager = inference_record(compiled[0]["inference"]), inference_record(eager[0]["inference"])
+    assert rec["mode"] == "compiled" and rec["note"] == "", rec
+    assert 0.0 <= rec["agreement"] <= 1e-4 and rec["batch"] == 32
+    # 898 images: 28 full batches (the first two eager, then compiled), the last 2 images eager
+    assert rec["compiled_batches"] == 26 and rec["eager_batches"] == 3, rec
+    assert rec_eager["mode"] == "eager" and rec_eager["compiled_batches"] == 0
+    assert "turned off" in rec_eager["note"]
+
+
+def test_untraceable_model_is_evaluated_eagerly_with_a_note(digits_zoo: DigitsZoo, tmp_path: Path) -> None:
+    result = run_job(_job(digits_zoo, tmp_path, "digits_host_read"), EvalOptions(progress=False), None)
+    assert not isinstance(result, str), result
+    assert result.correct["top1"] == digits_zoo.correct  # what training measured, eagerly
+    rec = result.provenance["inference"]
+    assert rec["mode"] == "eager" and rec["compiled_batches"] == 0
+    assert "compiled graph failed" in rec["note"] or "compiling failed" in rec["note"], rec
+
+
+def test_graph_that_disagrees_with_eager_is_not_used(digits_zoo: DigitsZoo, tmp_path: Path) -> None:
+    result = run_job(_job(digits_zoo, tmp_path, "digits_noisy"), EvalOptions(progress=False), None)
+    assert not isinstance(result, str), result
+    rec = result.provenance["inference"]
+    assert rec["mode"] == "eager" and rec["compiled_batches"] == 0
+    assert rec["agreement"] > 1e-4 and "differ from eager" in rec["note"], rec
+
+
+def test_late_disagreement_and_hung_compile_run_the_job_again_eagerly(digits_zoo: DigitsZoo, tmp_path: Path) -> None:
+    # drifting: agrees on the second batch, not on the spot check of the 50th compiled one (batch 8: 112 batches)
+    drift = run_job(_job(digits_zoo, tmp_path, "digits_drifting", batch_size=8), EvalOptions(progress=False), None)
+    assert not isinstance(drift, str), drift
+    assert drift.correct["top1"] == digits_zoo.correct
+    rec = drift.provenance["inference"]
+    assert rec["mode"] == "eager" and "disagreed with eager on a spot check" in rec["note"], rec
+    # a compile that outlives its time (here: none at all) ends the child; the job runs again, eager
+    hung = run_job(_job(digits_zoo, tmp_path, "digits_linear"), EvalOptions(progress=False, compile_timeout_s=0.0), None)
+    assert not isinstance(hung, str), hung
+    assert hung.correct["top1"] == digits_zoo.correct
+    rec = hung.provenance["inference"]
+    assert rec["mode"] == "eager" and rec["note"].startswith("compiling did not finish in 0 s"), rec
