@@ -112,11 +112,13 @@ def test_comparison_rows_know_only_what_the_build_knows(fixture_cards) -> None:
     s = summarize(by_id[RESNET], v[RESNET], "en_US")
     assert (row.verified, row.numbers) == (s.claims["verified"], sum(s.claims.values())) == (1, 3)
     assert row.code_state == "failed" and row.number_state == "mismatch"
-    assert row.dataset == "imagenet-val" and row.last_verified == "2024-04-30"
+    # the dataset as the registry names it, the last date an evaluation ran
+    assert row.dataset == "ImageNet-1k validation set" and row.last_verified == "2024-04-30"
     assert [(m.column, m.text, m.rows) for m in row.metrics] == [("Top1 acc", "70.312–73.960", 2),
                                                                 ("Top5 acc", "93.056", 1)]
-    # Nobody measured parameters or the weights' size: unknown, not guessed.
-    assert row.params is None and row.size_bytes is None
+    # The weights' size is what the evaluation recorded of the file it loaded; nobody counted
+    # the parameters: unknown, not guessed.
+    assert row.params is None and row.size_bytes == 46827520
     empty = compare_row(by_id[TINYDET], None, "en_US", "x", lambda t: t)
     assert empty.dataset is None and empty.metrics == () and empty.last_verified is None
     assert empty.code_state == "not-run" and empty.number_state is None
