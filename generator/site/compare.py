@@ -108,7 +108,8 @@ def _metrics(claims: Sequence[ClaimState]) -> tuple[tuple[Metric, ...], float | 
 
 
 def compare_row(card: Card, verification: CardVerification | None, lang: str, href: str,
-                tag_name: Callable[[str], str]) -> CompareRow:
+                tag_name: Callable[[str], str], sep: str = ", ") -> CompareRow:
+    """`tag_name`: a tag's name in the page's language; `sep`: that language's list separator."""
     s = summarize(card, verification, lang)
     claims = [c for c in (verification.claims if verification else ()) if c.claim.lang == lang]
     metrics, metric_sort = _metrics(claims)
@@ -124,8 +125,8 @@ def compare_row(card: Card, verification: CardVerification | None, lang: str, hr
     last = max((d[:10] for d in dates if len(d) >= 10 and d[4] == "-" and d[7] == "-"), default=None)
     return CompareRow(
         id=card.meta.id, href=href, title=card.meta.title,
-        task=", ".join(tag_name(t) for t in card.meta.tags),
-        dataset=", ".join(datasets) or None,
+        task=sep.join(tag_name(t) for t in card.meta.tags),
+        dataset=sep.join(datasets) or None,
         metrics=metrics, metric_sort=metric_sort,
         code_state=code_state(s), number_state=number_state(s),
         verified=s.claims.get("verified", 0), numbers=sum(s.claims.values()),

@@ -238,7 +238,7 @@ class Renderer:
                 verification=summary_text(t, s),
                 tone=summary_tone(s),
                 compare=compare_row(card, verification.get(card.meta.id), lang, urls.model_page(lang, card.meta.id),
-                                    lambda tag: self.tag_name(lang, tag)),
+                                    lambda tag: self.tag_name(lang, tag), t("list_sep")),
             ))
         return entries
 

@@ -86,6 +86,24 @@ def test_badge_links_work_from_file_urls(tab: Callable[..., Visit], legend_site:
 
 
 @LANGS
+def test_on_a_touch_screen_the_first_tap_explains_and_the_second_follows_the_link(
+        tab: Callable[..., Visit], lang: str) -> None:
+    from harness import PHONE as phone
+    visit = tab(phone, has_touch=True, is_mobile=True)
+    page = visit.goto(f"{lang}/models/megengine_vision_resnet/index.html")
+    badge = page.locator(".code-bar a.badge").first
+    badge.scroll_into_view_if_needed()
+    start = page.url
+    badge.tap()
+    assert page.url == start, "the first tap left the page"
+    assert page.evaluate("!document.getElementById('popover').hidden"), "the first tap showed no explanation"
+    badge.tap()
+    page.wait_for_url(f"**/{lang}/legend/index.html#block-*")
+    assert page.evaluate("document.querySelector(':target') !== null")
+    assert [p for p in visit.problems if "ERR_ABORTED" not in p] == []
+
+
+@LANGS
 def test_the_legend_explains_every_state_in_the_page_language(tab: Callable[..., Visit], lang: str) -> None:
     visit = tab(DESKTOP)
     page = visit.goto(f"{lang}/legend/index.html")
