@@ -48,11 +48,14 @@ class ParseCache:
     def __init__(self, root: Path, log: Log | None = None) -> None:
         self.store = ObjectCache(root, "parse cache", _ALLOWED, log)
         self._code = _parser_digest()
+        self._tags: tuple[Mapping[str, Tag] | None, str] | None = None
 
     def key(self, display: str, text: str, tags: Mapping[str, Tag] | None) -> str:
+        if self._tags is None or self._tags[0] is not tags:  # the same registry for every card
+            registry = None if tags is None else {k: dict(v.names) for k, v in sorted(tags.items())}
+            self._tags = (tags, json.dumps(registry, sort_keys=True, ensure_ascii=False))
         h = hashlib.sha256()
-        registry = None if tags is None else {k: dict(v.names) for k, v in sorted(tags.items())}
-        for part in (self._code, display, text, json.dumps(registry, sort_keys=True, ensure_ascii=False)):
+        for part in (self._code, display, text, self._tags[1]):
             b = part.encode("utf-8", "surrogatepass")
             h.update(len(b).to_bytes(8, "little") + b)
         return h.hexdigest()

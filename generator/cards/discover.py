@@ -40,6 +40,7 @@ def find_cards(cards_dir: Path) -> tuple[list[CardFile], list[Diagnostic]]:
     problems: list[Diagnostic] = []
     with os.scandir(cards_dir) as entries:
         names = sorted(e.name for e in entries if e.name.endswith(".md") and e.name.lower() != "readme.md")
+    root = cards_dir.resolve()
     for name in names:
         p = cards_dir / name
         shown = display_path(p)
@@ -48,7 +49,8 @@ def find_cards(cards_dir: Path) -> tuple[list[CardFile], list[Diagnostic]]:
         except InputFileError as exc:
             problems.append(exc.diagnostic)
             continue
-        files.append(CardFile(p.resolve(), shown, text))
+        # Resolved once for the folder; a card that is a symlink (into the folder) on its own.
+        files.append(CardFile(p.resolve() if os.path.islink(p) else root / name, shown, text))
     return files, problems
 
 

@@ -82,6 +82,13 @@ def render_cache_dir(cfg: Config) -> Path:
     return cfg.cache / "render"
 
 
+def site_signatures_file(cfg: Config) -> Path:
+    """Stat signatures of the output folder's files (site/state.py), one file per output path."""
+    import hashlib
+
+    return cfg.cache / "site-files" / (hashlib.sha256(os.fsencode(cfg.out)).hexdigest()[:32] + ".json")
+
+
 def run_cache_dir(cfg: Config) -> Path:
     return cfg.cache / "runs"
 

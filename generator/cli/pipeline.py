@@ -17,7 +17,7 @@ from generator.claims.evalcache import EvalCache
 from generator.claims.verify import mismatches, verify_claims
 from generator.cards.cache import ParseCache
 from generator.cli.config import (Config, eval_cache_dir, eval_options, parse_cache_dir, render_cache_dir,
-                                  run_cache_dir, run_limits)
+                                  run_cache_dir, run_limits, site_signatures_file)
 from generator.cli.inputs import read_inputs
 from generator.core.errors import Code, Diagnostic, Level, UserError, has_errors
 from generator.core.jsonio import atomic_write
@@ -87,6 +87,7 @@ def run_stages(cfg: Config, options: SiteOptions, input_files: list[Path], finge
     report = build_site(cards, inputs.tags, verification, options, cfg.out, log=log, input_stats=stats,
                         fingerprint=fingerprint, workers=cfg.jobs, extra=extra,
                         render_cache=RenderCache(render_cache_dir(cfg), log) if caches else None,
+                        signatures=site_signatures_file(cfg) if caches else None,
                         before_swap=(lambda stage, changed: _print(index_stage(cfg.out, stage, changed)))
                         if cfg.search else None)
     if cfg.search and not report.wrote:

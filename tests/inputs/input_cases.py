@@ -254,7 +254,9 @@ def run_case(case: Case, tmp: Path) -> Outcome:
     finally:
         if lock is not None:
             lock.__exit__(None, None, None)
+    # beside the output: its lock and the previous site, kept for the next build to recycle
     allowed = (out.relative_to(tmp).as_posix(), (out.parent / f".{out.name}.lock").relative_to(tmp).as_posix(),
+               (out.parent / f".{out.name}.spare").relative_to(tmp).as_posix(),
                (project / ".cache").relative_to(tmp).as_posix(), (project / ".store").relative_to(tmp).as_posix(),
                *((project / a).relative_to(tmp).as_posix() for a in case.allow),
                *((project / "disk").relative_to(tmp).as_posix() for _ in [case.mount] if case.mount))
