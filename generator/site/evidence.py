@@ -421,9 +421,10 @@ def pins(versions: Mapping[str, object]) -> tuple[str, ...]:
 
 
 def _python(versions: Mapping[str, object]) -> str:
+    """`3.10` of the recorded `3.10.13`; "" when nothing was recorded."""
     v = versions.get("python")
     parts = str(v).split(".") if v else []
-    return ".".join(parts[:2]) if len(parts) >= 2 else "3.10"
+    return ".".join(parts[:2]) if len(parts) >= 2 else ""
 
 
 def _eval_limit(cv: CardVerification, lang: str) -> int:
@@ -444,7 +445,7 @@ def reproduce_view(t: Translate, card: Card, cv: CardVerification | None, lang: 
     cid = card.meta.id
     versions = _versions(cv, lang) if cv is not None else {}
     python = _python(versions)
-    lines = [t("ev.repro.c_venv"), f"python{python} -m venv vh-env && . vh-env/bin/activate"]
+    lines = [t("ev.repro.c_venv"), f"python{python or '3'} -m venv vh-env && . vh-env/bin/activate"]
     pinned = pins(versions)
     if pinned:
         lines += [t("ev.repro.c_pins"), "pip install " + " ".join(pinned)]
@@ -469,7 +470,7 @@ def reproduce_view(t: Translate, card: Card, cv: CardVerification | None, lang: 
     hosts.update(dict.fromkeys(h for u in code_urls(_card_code(card)) for h in [host_of(u)] if unreachable_host(h)))
     if hosts:
         notes.append(_html(t, "ev.repro.unreachable", hosts=Markup(escape(t("list_sep"))).join(map(_code, hosts))))
-    intro = t("ev.repro.intro", python=python)
+    intro = t("ev.repro.intro", python=python) if python else t("ev.repro.intro_unrecorded")
     return ReproduceView(intro, "\n".join(lines), links, tuple(notes))
 
 
@@ -483,7 +484,7 @@ def catalog_keys() -> tuple[str, ...]:
         "f.sandbox", "f.tool", "f.versions", "f.wall", "f.weights_sha256", "f.weights_size", "f.weights_url",
         "note.local_repo", "note.served", "note.served_local", "note.substitute", "note.unreachable",
         "repro.c_build", "repro.c_eval", "repro.c_pins", "repro.c_setup", "repro.c_tool", "repro.c_venv",
-        "repro.dataset_dir", "repro.intro", "repro.local_repo", "repro.model_index", "repro.report",
+        "repro.dataset_dir", "repro.intro", "repro.intro_unrecorded", "repro.local_repo", "repro.model_index", "repro.report",
         "repro.title", "repro.unreachable",
         "v.all", "v.asset", "v.asset_tags", "v.dataset", "v.model", "v.random", "v.sample", "v.sandboxed",
         "v.size_kib", "v.size_mib", "v.speed", "v.subset", "v.tool", "v.unsandboxed", "v.wall"))

@@ -4,6 +4,7 @@ a JUnit XML file for CI. One place assembles each; the build only asks for the b
 
 from __future__ import annotations
 
+import dataclasses
 import xml.etree.ElementTree as ET
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -49,7 +50,11 @@ def claim_json(state: ClaimState) -> dict[str, Any]:
 def report_dict(verifications: Iterable[CardVerification], generated_from: Mapping[str, Any]) -> dict[str, Any]:
     """The report as plain data: every card's programs (each block) and numbers (each check)."""
     cards = [{"id": cv.card_id, "programs": [program_json(p) for p in cv.programs],
-              "claims": [claim_json(s) for s in cv.claims]}
+              "claims": [claim_json(s) for s in cv.claims],
+              # the store items the card used as the lock pins them, and its spec's dataset:
+              # what the page's evidence panel names beside the provenance
+              "assets": [dataclasses.asdict(a) for a in cv.assets],
+              "dataset": dataclasses.asdict(cv.dataset) if cv.dataset is not None else None}
              for cv in sorted(verifications, key=lambda v: v.card_id)]
     return {"tool_version": TOOL_VERSION, "generated_from": dict(generated_from), "cards": cards}
 

@@ -98,7 +98,10 @@ def test_reproduce_links_resolve_to_the_report_and_the_model_index(open_tab: Cal
         response = page.request.get(urljoin(page.url, href))
         assert response.status == 200, href
         found[Path(path).name] = response.json()
-    assert FMNIST in {c["id"] for c in found["report.json"]["cards"]}
+    (card,) = [c for c in found["report.json"]["cards"] if c["id"] == FMNIST]
+    # the store copies the page names are in the report too, with the lock's sha256 and size
+    shown = page.locator("#evidence .ev-runs dt code").all_text_contents()  # inside the closed panel
+    assert shown and set(shown) <= {a["url"] for a in card["assets"]}
     assert found[f"{FMNIST}.model-index.json"]["model-index"], "the measured numbers are in the model-index"
     assert tab.problems == []
 

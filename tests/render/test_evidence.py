@@ -159,6 +159,12 @@ def test_pins_are_the_recorded_versions_not_the_installed_ones() -> None:
     assert r.links == ()  # nothing published: no link that would not resolve
 
 
+def test_without_records_no_version_is_made_up() -> None:
+    r = reproduce_view(T["en_US"], _card(), None, "en_US", urls.model_page("en_US", RESNET))
+    assert "pip install MegEngine" not in r.commands and "python3 -m venv" in r.commands
+    assert r.intro == CATALOG.get("en_US", "ev.repro.intro_unrecorded") and r.links == ()
+
+
 def test_reproduce_links_are_relative_and_resolve(tmp_path: Path) -> None:
     cv = sample_verification()[RESNET]
     page = urls.model_page("zh_CN", RESNET)
