@@ -67,6 +67,7 @@ class EvalOptions:
     run: bool = True  # False: only use cached results (plan, never start a child)
     compiled: bool = True  # False: every batch eager (no tracing) in the child
     compile_timeout_s: float = 900.0  # a compile still running then ends the child; it runs again eagerly
+    compile_if_eager_s: float = 20.0  # compile only when the job would take this long eagerly
 
 
 @dataclass(frozen=True)
@@ -318,6 +319,7 @@ def job_payload(job: EvalJob, options: EvalOptions) -> dict[str, Any]:
         "entry_kwargs": dict(job.spec.entry_kwargs), "batch_size": job.batch_size, "workers": options.workers,
         "topk": TOPK, "preprocess": dict(job.spec.preprocess),
         "inference": "compiled" if options.compiled else "eager", "compile_timeout_s": options.compile_timeout_s,
+        "compile_if_eager_s": options.compile_if_eager_s,
     }
 
 
@@ -335,7 +337,7 @@ def inference_record(raw: Any, retried: str = "") -> dict[str, Any]:
     if isinstance(raw, dict):
         if raw.get("mode") in _MODES:
             rec["mode"] = raw["mode"]
-        for k in ("batch", "compiled_batches", "eager_batches", "checked_batches"):
+        for k in ("batch", "micro_batch", "compiled_batches", "eager_batches", "checked_batches"):
             if isinstance(raw.get(k), int) and not isinstance(raw.get(k), bool):
                 rec[k] = raw[k]
         for k in ("agreement", "compile_s"):
@@ -344,6 +346,10 @@ def inference_record(raw: Any, retried: str = "") -> dict[str, Any]:
         for k in ("device", "threads", "note"):
             if isinstance(raw.get(k), str):
                 rec[k] = for_terminal(raw[k])[:400]
+        timings = raw.get("micro_batch_img_per_s")
+        if isinstance(timings, dict):
+            rec["micro_batch_img_per_s"] = {str(m)[:8]: float(v) for m, v in list(timings.items())[:8]
+                                            if isinstance(v, (int, float)) and not isinstance(v, bool)}
     if retried:
         rec["note"] = "; ".join(x for x in (retried, rec.get("note", "")) if x)
     return rec

@@ -17,6 +17,7 @@ from generator.claims.spec import load_spec
 from claims_support import DigitsZoo, make_card
 
 pytestmark = pytest.mark.megengine
+FORCE = EvalOptions(progress=False, compile_if_eager_s=0.0)  # compile even this tiny job
 
 
 def _job(z: DigitsZoo, tmp: Path, entry: str, batch_size: int | None = None) -> EvalJob:
@@ -34,14 +35,15 @@ def _job(z: DigitsZoo, tmp: Path, entry: str, batch_size: int | None = None) -> 
 def test_compiled_graph_gives_the_eager_predictions(digits_zoo: DigitsZoo, tmp_path: Path) -> None:
     job = _job(digits_zoo, tmp_path, "digits_linear")
     order = list(reversed(job.positions))
-    opts = EvalOptions(progress=False)
+    opts = FORCE
     compiled = _evaluate_once(job, opts, order)
     eager = _evaluate_once(job, dataclasses.replace(opts, compiled=False), order)
     assert isinstance(compiled, tuple) and isinstance(eager, tuple), (compiled, eager)
     assert compiled[0]["top"] == eager[0]["top"]
     rec, rec_eager = inference_record(compiled[0]["inference"]), inference_record(eager[0]["inference"])
     assert rec["mode"] == "compiled" and rec["note"] == "", rec
-    assert 0.0 <= rec["agreement"] <= 1e-4 and rec["batch"] == 32
+    assert 0.0 <= rec["agreement"] <= 1e-4 and rec["batch"] == 32 and rec["micro_batch"] in (4, 8, 16)
+    assert sorted(rec["micro_batch_img_per_s"]) == ["16", "4", "8"]
     # 898 images: 28 full batches (the first two eager, then compiled), the last 2 images eager
     assert rec["compiled_batches"] == 26 and rec["eager_batches"] == 3, rec
     assert rec_eager["mode"] == "eager" and rec_eager["compiled_batches"] == 0
@@ -49,7 +51,7 @@ def test_compiled_graph_gives_the_eager_predictions(digits_zoo: DigitsZoo, tmp_p
 
 
 def test_untraceable_model_is_evaluated_eagerly_with_a_note(digits_zoo: DigitsZoo, tmp_path: Path) -> None:
-    result = run_job(_job(digits_zoo, tmp_path, "digits_host_read"), EvalOptions(progress=False), None)
+    result = run_job(_job(digits_zoo, tmp_path, "digits_host_read"), FORCE, None)
     assert not isinstance(result, str), result
     assert result.correct["top1"] == digits_zoo.correct  # what training measured, eagerly
     rec = result.provenance["inference"]
@@ -58,7 +60,7 @@ def test_untraceable_model_is_evaluated_eagerly_with_a_note(digits_zoo: DigitsZo
 
 
 def test_graph_that_disagrees_with_eager_is_not_used(digits_zoo: DigitsZoo, tmp_path: Path) -> None:
-    result = run_job(_job(digits_zoo, tmp_path, "digits_noisy"), EvalOptions(progress=False), None)
+    result = run_job(_job(digits_zoo, tmp_path, "digits_noisy"), FORCE, None)
     assert not isinstance(result, str), result
     rec = result.provenance["inference"]
     assert rec["mode"] == "eager" and rec["compiled_batches"] == 0
@@ -67,14 +69,22 @@ def test_graph_that_disagrees_with_eager_is_not_used(digits_zoo: DigitsZoo, tmp_
 
 def test_late_disagreement_and_hung_compile_run_the_job_again_eagerly(digits_zoo: DigitsZoo, tmp_path: Path) -> None:
     # drifting: agrees on the second batch, not on the spot check of the 50th compiled one (batch 8: 112 batches)
-    drift = run_job(_job(digits_zoo, tmp_path, "digits_drifting", batch_size=8), EvalOptions(progress=False), None)
+    drift = run_job(_job(digits_zoo, tmp_path, "digits_drifting", batch_size=8), FORCE, None)
     assert not isinstance(drift, str), drift
     assert drift.correct["top1"] == digits_zoo.correct
     rec = drift.provenance["inference"]
     assert rec["mode"] == "eager" and "disagreed with eager on a spot check" in rec["note"], rec
     # a compile that outlives its time (here: none at all) ends the child; the job runs again, eager
-    hung = run_job(_job(digits_zoo, tmp_path, "digits_linear"), EvalOptions(progress=False, compile_timeout_s=0.0), None)
+    hung = run_job(_job(digits_zoo, tmp_path, "digits_linear"), dataclasses.replace(FORCE, compile_timeout_s=0.0), None)
     assert not isinstance(hung, str), hung
     assert hung.correct["top1"] == digits_zoo.correct
     rec = hung.provenance["inference"]
     assert rec["mode"] == "eager" and rec["note"].startswith("compiling did not finish in 0 s"), rec
+
+
+def test_job_too_short_to_pay_for_compiling_runs_eagerly(digits_zoo: DigitsZoo, tmp_path: Path) -> None:
+    result = run_job(_job(digits_zoo, tmp_path, "digits_linear"), EvalOptions(progress=False), None)
+    assert not isinstance(result, str), result
+    assert result.correct["top1"] == digits_zoo.correct
+    rec = result.provenance["inference"]
+    assert rec["mode"] == "eager" and rec["note"].startswith("not compiled: the other 866 images take about"), rec

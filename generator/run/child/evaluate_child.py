@@ -6,7 +6,7 @@ Never imports `generator` (run as a script, `python -I`, in the sandbox).
 
 JOB.json: {repo, entry, git_host, commit, entry_kwargs, batch_size, workers, topk: K,
            preprocess: {...} | {hub_entry: name}, progress_every_s,
-           inference: "compiled" | "eager", compile_timeout_s}
+           inference: "compiled" | "eager", compile_timeout_s, compile_if_eager_s}
 stream (stdin): one JSON header line {"count": N, "format": "encoded" | "array", "dtype", "shape"}
     then N records, each a 4-byte big-endian length and the bytes of one image: an encoded file
     (JPEG/PNG, decoded here with OpenCV as BGR) or a raw array of `shape` and `dtype`. The
@@ -16,9 +16,11 @@ RESULT.json: {n, classes, top: [[class, ...] K per image, in stream order], wall
               inference: {mode, batch, agreement, checked_batches, device, threads,
                          compiled_batches, eager_batches, compile_s, note}}
 
-Inference: the model is traced once on the first batch (`jit.trace`, symbolic, weights captured
+Inference: unless the whole job would take less than `compile_if_eager_s` (20 s) eagerly, as
+estimated from the first batch, the model is traced once on the first batch (`jit.trace`, symbolic, weights captured
 as constants), dumped with MegEngine's inference optimisations (conv + bias + nonlinearity fused)
-and loaded back as a static graph (`GraphInference`). The first two batches run eagerly (their
+and loaded back as a static graph (`GraphInference`), one per micro-batch size tried (4, 8, 16
+images per graph run; the fastest on the second batch is kept). The first two batches run eagerly (their
 predictions are the eager ones); the graph is used for the full batches after them only if its
 logits on the second batch (one it was not traced on) agree with eager to 1e-4 (max |delta|),
 else every batch runs eagerly and `note` says why. Every 50th compiled batch runs both ways
@@ -136,23 +138,30 @@ AGREEMENT_TOL = 1e-4  # max |compiled - eager| over a batch's logits
 SPOT_EVERY = 50  # every 50th compiled batch also runs eagerly and must agree
 
 
+MICRO_BATCHES = (4, 8, 16)  # graph batch sizes tried on the second batch (those that divide it)
+
+
 class Inference:
     """How the batches are run: eager, or a compiled static graph for full batches once it has
-    agreed with eager on a batch it was not traced on."""
+    agreed with eager on a batch it was not traced on. The graph runs a batch in micro-batches:
+    on two shared cores a small graph batch was measured faster than a large one (cache), so a
+    few sizes are compiled, timed on the second batch, and the fastest that agrees is kept."""
 
     def __init__(self, model: Any, mode: str) -> None:
         self.model = model
         self.requested = mode
         self.mode = "eager"
         self.batch_shape: tuple[int, ...] | None = None
-        self.candidate: Any = None  # compiled, not yet checked
+        self.candidates: dict[int, Any] = {}  # micro-batch -> compiled graph, not yet checked
         self.graph: Any = None  # compiled and checked
+        self.micro = 0
+        self.timings: dict[str, float] = {}  # micro-batch -> images/s on the second batch
         self.agreement: float | None = None
         self.note = "" if mode == "compiled" else "compiling was turned off for this job"
         self.compiled_batches = 0
         self.eager_batches = 0
         self.checked_batches = 0
-        self.compile_s = 0.0  # tracing, dumping and loading the graph
+        self.compile_s = 0.0  # tracing, dumping and loading the graphs
 
     def eager(self, x: np.ndarray) -> np.ndarray:
         import megengine
@@ -160,72 +169,90 @@ class Inference:
         self.eager_batches += 1
         return np.asarray(self.model(megengine.tensor(x)).numpy())
 
-    def first(self, x: np.ndarray, workdir: str, timeout_s: float, more: bool = True) -> np.ndarray:
-        """The first batch, eager; the graph is traced on it when more full batches follow."""
+    def first(self, x: np.ndarray, workdir: str, timeout_s: float, rest: int, worth_s: float = 20.0) -> np.ndarray:
+        """The first batch, eager; the graphs are traced on it when the `rest` of the images
+        would take at least `worth_s` seconds eagerly (compiling costs seconds too)."""
+        t0 = time.perf_counter()
         ref = self.eager(x)
         if self.requested != "compiled":
             return ref
-        if not more:
-            self.note = "one batch only: nothing to compile for"
+        estimate = (time.perf_counter() - t0) * rest / max(len(x), 1)
+        if rest < 2 * len(x) or estimate < worth_s:
+            self.note = f"not compiled: the other {rest} images take about {estimate:.1f} s eagerly"
             return ref
+        sizes = [m for m in MICRO_BATCHES if m < len(x) and len(x) % m == 0] or [len(x)]
         guard = threading.Timer(timeout_s, _give_up, args=(COMPILE_HUNG, f"compiling the model did not finish in {timeout_s:.0f} s"))
         guard.daemon = True
         guard.start()
         t0 = time.perf_counter()
         try:
-            self.candidate = compile_graph(self.model, x, os.path.join(workdir, "compiled.mge"))
+            for m in sizes:
+                self.candidates[m] = compile_graph(self.model, x[:m], os.path.join(workdir, f"compiled-{m}.mge"))
             self.batch_shape = tuple(x.shape)
         except Exception as exc:  # any failure to trace, dump or load: eager, said why
+            self.candidates = {}
             self.note = f"compiling failed, eager instead: {type(exc).__name__}: {str(exc)[:300]}"
         finally:
             guard.cancel()
             self.compile_s = time.perf_counter() - t0
         return ref
 
-    def _compare(self, x: np.ndarray) -> tuple[np.ndarray, str]:
-        """Eager logits of `x` and why the graph's differ ("" if they agree)."""
-        ref = self.eager(x)
-        graph = self.graph if self.graph is not None else self.candidate
+    def _compare(self, ref: np.ndarray, graph: Any, m: int, x: np.ndarray) -> str:
+        """Why the graph's logits for `x` differ from eager's `ref` ("" if they agree)."""
         try:
-            got = np.asarray(run_graph(graph, x))
+            got = run_graph(graph, x, m)
         except Exception as exc:
-            return ref, f"the compiled graph failed: {type(exc).__name__}: {str(exc)[:300]}"
-        self.checked_batches += 1
+            return f"the compiled graph failed: {type(exc).__name__}: {str(exc)[:300]}"
         if got.shape != ref.shape or not np.all(np.isfinite(got)):
-            return ref, f"the compiled graph gave logits of shape {got.shape} or non-finite values"
+            return f"the compiled graph gave logits of shape {got.shape} or non-finite values"
         delta = float(np.max(np.abs(got - ref))) if ref.size else 0.0
         self.agreement = max(self.agreement or 0.0, delta)
         if not delta <= AGREEMENT_TOL:
-            return ref, f"the compiled graph's logits differ from eager by {delta:.3g} (> {AGREEMENT_TOL:g})"
-        return ref, ""
+            return f"the compiled graph's logits differ from eager by {delta:.3g} (> {AGREEMENT_TOL:g})"
+        return ""
+
+    def _choose(self, x: np.ndarray) -> np.ndarray:
+        # The check runs on a batch the graphs were not traced on: a value read back to the host
+        # while tracing (baked into a graph as a constant) shows up here.
+        ref = self.eager(x)
+        self.checked_batches += 1
+        why = ""
+        for m, graph in self.candidates.items():
+            t0 = time.perf_counter()
+            why = self._compare(ref, graph, m, x)
+            if why:
+                break
+            self.timings[str(m)] = round(len(x) / max(time.perf_counter() - t0, 1e-9), 2)
+        if why:
+            self.note = f"{why} on the second batch; eager instead"
+        else:
+            self.micro = max(self.candidates, key=lambda m: self.timings[str(m)])
+            self.graph, self.mode = self.candidates[self.micro], "compiled"
+        self.candidates = {}
+        return ref
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if tuple(x.shape) != self.batch_shape:
             return self.eager(x)  # eager job, or the last, shorter batch (the graph's shape is static)
-        if self.candidate is not None:
-            # The check runs on a batch the graph was not traced on: a value read back to the
-            # host while tracing (baked into the graph as a constant) shows up here.
-            ref, why = self._compare(x)
-            self.graph, self.candidate = (None, None) if why else (self.candidate, None)
-            if why:
-                self.note = f"{why} on the second batch; eager instead"
-            else:
-                self.mode = "compiled"
-            return ref
+        if self.candidates:
+            return self._choose(x)
         if self.graph is None:
             return self.eager(x)
         self.compiled_batches += 1
         if self.compiled_batches % SPOT_EVERY == 0:
-            ref, why = self._compare(x)
+            ref = self.eager(x)
+            self.checked_batches += 1
+            why = self._compare(ref, self.graph, self.micro, x)
             if why:  # earlier compiled batches cannot be trusted either: start again, eager
                 _give_up(LATE_DISAGREEMENT, f"{why} on a spot check of batch {self.compiled_batches + 2}")
             return ref
-        return np.asarray(run_graph(self.graph, x))
+        return run_graph(self.graph, x, self.micro)
 
     def record(self, batch: int) -> dict[str, Any]:
         import megengine
 
-        return {"mode": self.mode, "batch": batch, "agreement": self.agreement, "checked_batches": self.checked_batches,
+        return {"mode": self.mode, "batch": batch, "micro_batch": self.micro, "micro_batch_img_per_s": self.timings,
+                "agreement": self.agreement, "checked_batches": self.checked_batches,
                 "device": megengine.get_default_device(), "threads": os.environ.get("OMP_NUM_THREADS"),
                 "compiled_batches": self.compiled_batches, "eager_batches": self.eager_batches,
                 "compile_s": round(self.compile_s, 3), "note": self.note}
@@ -250,11 +277,15 @@ def compile_graph(model: Any, x: np.ndarray, path: str) -> Any:
     return GraphInference(path)
 
 
-def run_graph(graph: Any, x: np.ndarray) -> np.ndarray:
-    out = graph.run(inp_dict={"data": x})
-    if len(out) != 1:
-        raise ValueError(f"the traced model has {len(out)} outputs, not one")
-    return next(iter(out.values()))
+def run_graph(graph: Any, x: np.ndarray, micro: int) -> np.ndarray:
+    """The graph's logits for batch `x`, `micro` images at a time (the graph's static batch)."""
+    out = []
+    for i in range(0, len(x), micro):
+        got = graph.run(inp_dict={"data": x[i:i + micro]})
+        if len(got) != 1:
+            raise ValueError(f"the traced model has {len(got)} outputs, not one")
+        out.append(np.asarray(next(iter(got.values()))))
+    return np.concatenate(out)
 
 
 def main(job_path: str, result_path: str) -> int:
@@ -307,6 +338,7 @@ def main(job_path: str, result_path: str) -> int:
     infer = Inference(model, mode)
     workdir = os.path.dirname(os.path.abspath(result_path))
     compile_timeout_s = float(job.get("compile_timeout_s", 900.0))
+    compile_if_s = float(job.get("compile_if_eager_s", 20.0))
     top: list[list[int]] = []
     first = True
     classes = 0
@@ -322,7 +354,8 @@ def main(job_path: str, result_path: str) -> int:
         if isinstance(got, BaseException):
             raise got
         tf = time.perf_counter()
-        logits = infer.first(got, workdir, compile_timeout_s, more=source.count >= 2 * len(got)) if first else infer(got)
+        logits = (infer.first(got, workdir, compile_timeout_s, source.count - len(got), compile_if_s) if first
+                  else infer(got))
         first = False
         forward_s += time.perf_counter() - tf
         classes = int(logits.shape[1])
