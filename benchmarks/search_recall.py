@@ -57,12 +57,15 @@ def serve(site: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     return srv, f"http://127.0.0.1:{srv.server_address[1]}"
 
 
-# Pagefind's own JS API, loaded as the page's search box loads it (its bundle, relative URL;
-# on the main thread, as site.js runs it, so the query is cut with the index's words).
+# Pagefind's own JS API, loaded as the page's search box loads it (the first index part, the
+# others merged, as site.js does; on the main thread, as site.js runs it, so the query is cut with the index's words).
 _SEARCH_JS = """async (q) => {
-  const pf = await import(document.querySelector('script[src$="pagefind-ui.js"]').src
-                          .replace(/pagefind-ui\\.js$/, 'pagefind.js'));
+  const ui = document.querySelector('script[src$="pagefind-ui.js"]');
+  const base = new URL(ui.getAttribute('src'), location.href).pathname.replace(/pagefind-ui\\.js$/, '');
+  const parts = window.hubSearchParts || [];
+  const pf = await import(base + (parts.length ? parts[0] + '/' : '') + 'pagefind.js');
   await pf.options({excerptLength: 30, noWorker: true});
+  for (const p of parts.slice(1)) await pf.mergeIndex(base + p + '/');
   const r = await pf.search(q);
   const out = [];
   for (const hit of r.results) { const d = await hit.data(); out.push({url: d.url, excerpt: d.excerpt}); }

@@ -143,6 +143,21 @@
     if (q) ui.triggerSearch(q);
   }
 
+  // The index is in parts (generator/site/search): the first is Pagefind's primary index, the
+  // others are merged into it, so a search runs over every part and Pagefind sorts all hits by
+  // score. Paths are absolute, as Pagefind resolves them against the page for its fetches.
+  // words.js names the parts; without that list the bundle itself is the index.
+  function bundleParts() {
+    var parts = window.hubSearchParts;
+    var ui = document.querySelector('script[src$="pagefind-ui.js"]');
+    if (!parts || !parts.length || !ui) return {};
+    var base = new URL(ui.getAttribute("src"), location.href).pathname.replace(/pagefind-ui\.js$/, "");
+    return {
+      bundlePath: base + parts[0] + "/",
+      mergeIndex: parts.slice(1).map(function (p) { return { bundlePath: base + p + "/" }; }),
+    };
+  }
+
   function initSearch() {
     var box = document.getElementById("search");
     if (!box) return;
@@ -151,7 +166,7 @@
     if (typeof window.PagefindUI !== "function") return;
     box.hidden = false;
     installQuerySegmenter();
-    var ui = new window.PagefindUI({
+    var ui = new window.PagefindUI(Object.assign(bundleParts(), {
       element: "#search",
       showImages: false,
       showSubResults: false,
@@ -164,7 +179,7 @@
         result.excerpt = joinHan(result.excerpt || "");
         return result;
       },
-    });
+    }));
     var input = box.querySelector("input");
     if (input && text.searchLabel) input.setAttribute("aria-label", text.searchLabel);
     watchEmptyResults(box, ui);

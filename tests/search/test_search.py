@@ -48,10 +48,13 @@ def test_one_bundle_per_language_with_only_model_pages(tmp_path: Path) -> None:
     assert search.index_site(site) == ()
     for lang, pages in (("zh", 2), ("en", 1)):
         bundle = site / lang / search.BUNDLE
-        assert (bundle / "pagefind-ui.js").is_file() and (bundle / "pagefind.js").is_file()
+        # A few pages are one part: Pagefind's engine and index in part0/, the UI above it.
+        assert (bundle / "pagefind-ui.js").is_file() and (bundle / "part0" / "pagefind.js").is_file()
+        assert sorted(p.name for p in bundle.iterdir() if p.is_dir()) == ["part0"]
         # One fragment per indexed page: the language's model pages, not its index page.
-        assert len(list((bundle / "fragment").iterdir())) == pages
-    assert "zh-cn" in (site / "zh" / search.BUNDLE / "pagefind-entry.json").read_text()
+        assert len(list((bundle / "part0" / "fragment").iterdir())) == pages
+        assert "window.hubSearchParts = [\"part0\"];" in (bundle / search.WORDS).read_text(encoding="utf-8")
+    assert "zh-cn" in (site / "zh" / search.BUNDLE / "part0" / "pagefind-entry.json").read_text()
 
 
 @needs_pagefind
@@ -96,7 +99,8 @@ def test_bundle_has_the_query_dictionary(tmp_path: Path) -> None:
     search.index_site(site)
     words = (site / "zh" / search.BUNDLE / search.WORDS).read_text(encoding="utf-8")
     assert words.startswith("window.hubSearchWords = ") and "残差" in words and "轻量级" in words
-    assert (site / "en" / search.BUNDLE / search.WORDS).read_text(encoding="utf-8") == 'window.hubSearchWords = "";\n'
+    assert (site / "en" / search.BUNDLE / search.WORDS).read_text(encoding="utf-8").startswith(
+        'window.hubSearchWords = "";\n')
 
 
 @needs_pagefind
@@ -139,7 +143,7 @@ def test_failing_binary_is_a_warning_not_a_crash(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(search, "pagefind_binary", lambda: fake)
     problems = search.index_site(site)
     assert len(problems) == 2 and "status 3: boom" in problems[0].message
-    assert not (site / "en" / search.BUNDLE / "pagefind.js").exists()
+    assert not list((site / "en" / search.BUNDLE).glob("part*"))
 
 
 @needs_pagefind
@@ -164,3 +168,105 @@ def test_a_changed_bundle_file_is_indexed_again_not_carried_over(tmp_path: Path)
     assert proc.returncode == 0, proc.stderr
     assert f"do not carry over en/{search.BUNDLE}/pagefind-ui.js" in proc.stderr
     assert ui.read_bytes() == clean
+
+
+# ---------------------------------------------------------------- index parts, incremental
+
+
+def _many(root: Path, n: int, edited: int | None = None) -> Path:
+    """A site of n model pages per language (page `edited` with one more word)."""
+    for i in range(n):
+        for lang, html_lang, text in (("en", "en", f"model number {i} residual"), ("zh", "zh-CN", f"第 {i} 个残差网络")):
+            extra = " edited" if i == edited else ""
+            p = root / lang / "models" / f"m{i:03d}" / "index.html"
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text(f'<!doctype html><html lang="{html_lang}"><head><title>M{i}</title></head><body>'
+                         f'<main data-pagefind-body><h1>M{i}</h1><p>{text}{extra}</p></main></body></html>',
+                         encoding="utf-8")
+    return root
+
+
+def _stage_of(current: Path, stage: Path) -> Path:
+    """What build.py hands the search stage: every file of `current` hard-linked, no bundles."""
+    for src in current.rglob("*"):
+        rel = src.relative_to(current)
+        if src.is_file() and search.BUNDLE not in rel.parts:
+            (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+            (stage / rel).hardlink_to(src)
+    return stage
+
+
+def _rewrite(page: Path, text: str) -> None:
+    page.unlink()  # a rendered page is a new file, never an edit of the linked one
+    page.write_text(text, encoding="utf-8")
+
+
+def _inodes(bundle: Path) -> dict[str, set[int]]:
+    return {p.name: {f.stat().st_ino for f in p.rglob("*") if f.is_file()} for p in bundle.glob("part*")}
+
+
+def test_pages_go_to_parts_by_their_url_so_one_more_page_moves_no_other() -> None:
+    from generator.site.search import parts
+
+    urls = [f"models/m{i:04d}/index.html" for i in range(1000)]
+    before = parts.split(urls)
+    assert len(before) == parts.part_count(1000) == 16
+    assert all(40 <= len(v) <= 90 for v in before.values()), {k: len(v) for k, v in before.items()}
+    after = parts.split(urls + ["models/new/index.html"])
+    moved = [name for name in before if before[name] != after[name]]
+    assert len(moved) == 1 and "models/new/index.html" in after[moved[0]]
+    assert parts.split(urls[1:]) != before and sum(before[n] != parts.split(urls[1:])[n] for n in before) == 1
+    assert [parts.part_count(n) for n in (0, 1, 64, 65, 128, 129)] == [0, 1, 1, 2, 2, 4]
+
+
+@needs_pagefind
+def test_a_one_page_edit_indexes_only_its_part_and_gives_the_full_index_bytes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator.site.search import parts
+
+    monkeypatch.setattr(parts, "PART_PAGES", 3)  # 24 pages: 8 parts a language
+    current = _many(tmp_path / "current", 24)
+    assert search.index_site(current) == ()
+    assert len(list((current / "en" / search.BUNDLE).glob("part*"))) == 8
+    stage = _stage_of(current, tmp_path / "stage")
+    edited = "models/m007/index.html"
+    fresh = _many(tmp_path / "fresh", 24, edited=7)
+    for lang in ("en", "zh"):
+        _rewrite(stage / lang / edited, (fresh / lang / edited).read_text(encoding="utf-8"))
+    assert search.index_stage(current, stage, frozenset({f"en/{edited}", f"zh/{edited}"})) == ()
+
+    assert search.index_site(fresh) == ()
+    assert _digest(stage) == _digest(fresh)  # the same bundle bytes as indexing from scratch
+    for lang in ("en", "zh"):
+        own = parts.part_name(parts.part_of(edited, 8))
+        old, new = _inodes(current / lang / search.BUNDLE), _inodes(stage / lang / search.BUNDLE)
+        assert not old[own] & new[own], "the edited page's part is indexed again"
+        assert all(old[n] == new[n] for n in old if n != own), "every other part is carried over (hard links)"
+        assert "edited" in (stage / lang / search.BUNDLE / own / parts.RECORD).read_text(encoding="utf-8")
+
+
+@needs_pagefind
+def test_a_new_page_indexes_its_part_and_a_changed_part_file_is_not_carried(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator.site.search import parts
+
+    monkeypatch.setattr(parts, "PART_PAGES", 4)  # 24 and 25 pages: 8 parts either way
+    current = _many(tmp_path / "current", 24)
+    search.index_site(current)
+    stage = _stage_of(current, tmp_path / "stage")
+    fresh = _many(tmp_path / "fresh", 25)  # m024 is new
+    for lang in ("en", "zh"):
+        page = stage / lang / "models/m024/index.html"
+        page.parent.mkdir()
+        page.write_text((fresh / lang / "models/m024/index.html").read_text(encoding="utf-8"), encoding="utf-8")
+    # A part file the last build did not write this way (state.changed_since_written says so).
+    tampered = parts.part_name(parts.part_of("models/m001/index.html", 8))
+    fragment = sorted((current / "en" / search.BUNDLE / tampered / "fragment").iterdir())[0]
+    changed = {"en/models/m024/index.html", "zh/models/m024/index.html",
+               fragment.relative_to(current).as_posix()}
+    assert search.index_stage(current, stage, frozenset(changed)) == ()
+    search.index_site(fresh)
+    assert _digest(stage) == _digest(fresh)
+    old, new = _inodes(current / "en" / search.BUNDLE), _inodes(stage / "en" / search.BUNDLE)
+    again = {n for n in old if not old[n] & new[n]}
+    assert again == {tampered, parts.part_name(parts.part_of("models/m024/index.html", 8))}

@@ -1,0 +1,386 @@
+"""Full-text search: one Pagefind bundle per language, in index parts, built over the written site.
+
+The build calls `index_stage` on the new site folder before it is swapped in (so pages and their
+index change together), and `repair_index` when nothing was rendered.
+
+Why one bundle per language folder (`site/en/pagefind/`, `site/zh/pagefind/`) rather than one
+over the whole site (which would also split by `<html lang>`):
+- each language's pages load only their own bundle, at a path relative to the page;
+- Pagefind resolves result URLs against the bundle's own location, so results link to
+  `<lang>/models/<id>/index.html` under any base path, with nothing to configure;
+- the language chooser, 404 and tag pages stay out of the index (only `models/*/index.html`).
+
+Parts (parts.py): a bundle is `part0/`, `part1/`, ... each a Pagefind index of about 64 pages
+(which pages: a hash of the URL), so a one-card edit re-indexes the two parts holding that card's
+pages and carries the others over from the current site (hard links, only while every file of a
+part still has the sha256 its record and the build state say it was written with). The browser
+loads the first part and merges the others (Pagefind's `mergeIndex`, site.js); it searches every
+part and sorts all hits by score. The first part also holds Pagefind's engine (`pagefind.js`, its
+wasm), the bundle's top level the UI (`pagefind-ui.js`/`.css`) and the files made from every
+part: `words.js` (with the list of parts) and `fallback.js`.
+
+Chinese: each page is indexed from a copy whose Han text is cut into jieba words (site/segment.py;
+the written page is left as it is), and the bundle gets `words.js`, the list of those words, with
+which site.js cuts a query the same way (the browser's own dictionary does not know 残差 and split
+it into 残|差, so 差 of 标准差 was found and highlighted). The copy also indexes what the build
+shows a program printed (standard output; the page keeps it out of Pagefind's excerpts of prose
+otherwise): "tiger cat" finds the EfficientNet page that prints it.
+
+`fallback.js` (title, summary and the start of each page) is what site.js searches on file://,
+where the browser refuses the fetches Pagefind needs (a <script> still loads).
+
+When the binary is missing or fails, each language still gets `pagefind/pagefind-ui.js` and
+`pagefind-ui.css`, as stubs that define nothing (and empty `words.js` / `fallback.js`): pages
+keep their search box hidden (site.js shows it only when `PagefindUI` exists, or on file:// when
+there are fallback entries), no request 404s, and the build goes on with a warning.
+
+Output is byte-identical across runs, folders and file times, and an incremental index is the
+same bytes as one built from scratch (tests/search check both).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from generator.core.errors import Code, Diagnostic, warning
+from generator.core.model import LANGS, URL_LANG
+from generator.site.search import parts
+from generator.site.search.parts import RECORD, PartRecord
+from generator.site.search.service import Service, ServiceError
+from generator.site.search.texts import fallback_entry, indexable, words
+from generator.site.urls import SEARCH_BUNDLE
+
+__all__ = ["BUNDLE", "FALLBACK", "WORDS", "index_site", "index_stage", "indexable", "pagefind_binary",
+           "repair_index"]
+
+BUNDLE = SEARCH_BUNDLE  # folder inside each language folder
+MODELS = "models"  # what is searchable: <lang>/models/<id>/index.html
+TIMEOUT_S = 300
+
+STUB_JS = (
+    "/* Search is not available on this build of the site: {reason}.\n"
+    "   Pages keep their search box hidden because PagefindUI is not defined. */\n"
+)
+STUB_CSS = "/* Search is not available on this build of the site. */\n"
+
+WORDS = "words.js"  # in each bundle: the query dictionary of site.js and the list of parts
+FALLBACK = "fallback.js"  # in each bundle: the file:// search of site.js
+UI_FILES = ("pagefind-ui.js", "pagefind-ui.css")  # the bundle's top level, from any part's output
+ENGINE = ("pagefind.js",)  # and wasm.*.pagefind: in the first part only (the others use its engine)
+INDEX = ("pagefind-entry.json",)  # and *.pf_meta, index/, fragment/, filter/: in every part
+INDEX_DIRS = ("index", "fragment", "filter")
+
+
+def pagefind_binary() -> Path | None:
+    """The extended Pagefind binary shipped by the `pagefind-bin-extended` wheel, else one on PATH."""
+    try:
+        from pagefind_bin_extended import get_executable
+
+        return Path(get_executable())
+    except (ImportError, FileNotFoundError):
+        pass
+    found = shutil.which("pagefind_extended")
+    return Path(found) if found else None
+
+
+@dataclass(frozen=True)
+class _Previous:
+    """The current site's bundle of a language and which of its files may be carried over."""
+
+    bundle: Path
+    changed: frozenset[str]  # paths relative to the language folder that must not be carried
+
+    def trusted(self, rel: str) -> bool:
+        return rel not in self.changed and (self.bundle.parent / rel).is_file()
+
+
+def index_site(site_dir: Path) -> tuple[Diagnostic, ...]:
+    """Index every language folder of `site_dir` from scratch (its current bundles are replaced)."""
+    return _index_languages(site_dir, None, frozenset())
+
+
+def index_stage(current: Path, stage: Path, changed: frozenset[str]) -> tuple[Diagnostic, ...]:
+    """Index the new site folder `stage`, carrying over each part of the `current` site's bundles
+    whose pages are unchanged. `changed`: site URLs of the files of `current` that must not be
+    trusted (rendered again, or no longer what the last build wrote: state.changed_since_written);
+    every other file of `stage` is a hard link to the same file of `current`."""
+    return _index_languages(stage, current, changed)
+
+
+def repair_index(site_dir: Path) -> tuple[Diagnostic, ...]:
+    """Nothing was rendered, but a bundle is missing (the last build ran with --no-search)."""
+    if any(not (site_dir / lang / BUNDLE).is_dir() for lang in _lang_dirs(site_dir)):
+        return index_site(site_dir)
+    return ()
+
+
+def _index_languages(site_dir: Path, current: Path | None, changed: frozenset[str]) -> tuple[Diagnostic, ...]:
+    """The languages are indexed at the same time (one Pagefind process each), each into a fresh
+    folder that then replaces the old bundle by rename, so a reader never meets a half-written
+    index. Never raises for a missing or failing Pagefind: the problem comes back as a warning
+    (the site is still complete, only without search) and stubs are written instead."""
+    binary = pagefind_binary()
+    langs = _lang_dirs(site_dir)
+
+    def one(lang: str) -> Diagnostic | None:
+        previous = None
+        if current is not None and (current / lang / BUNDLE).is_dir():
+            cut = len(lang) + 1
+            previous = _Previous(current / lang / BUNDLE,
+                                 frozenset(u[cut:] for u in changed if u.startswith(lang + "/")))
+        return _index_language(binary, site_dir / lang, previous)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(langs))) as pool:
+        found = list(pool.map(one, langs))
+    return tuple(d for d in found if d is not None)
+
+
+def _index_language(binary: Path | None, lang_dir: Path, previous: _Previous | None) -> Diagnostic | None:
+    out = lang_dir / BUNDLE
+    fresh = Path(tempfile.mkdtemp(prefix=f".{BUNDLE}-new-", dir=lang_dir))
+    try:
+        urls = _model_pages(lang_dir)
+        if binary is None:
+            reason = "the Pagefind binary was not found (pip install pagefind[extended])"
+        elif not urls:
+            reason = "there are no model pages to index"
+        else:
+            reason = _Bundle(binary, lang_dir, fresh, previous).build(urls)
+        if reason:
+            shutil.rmtree(fresh)  # a half-written bundle would make the UI fail at search time
+            _write_stub(fresh, reason)
+        _swap_in(fresh, out)
+    finally:
+        if fresh.exists():
+            shutil.rmtree(fresh, ignore_errors=True)
+    if reason:
+        return warning(Code.SEARCH_INDEX, f"no search for {lang_dir.name}/: {reason}", str(lang_dir), 1)
+    return None
+
+
+def _model_pages(lang_dir: Path) -> list[str]:
+    """`models/<id>/index.html` of every model folder (a listing, not a glob: one stat each)."""
+    try:
+        with os.scandir(lang_dir / MODELS) as it:
+            names = [e.name for e in it if e.is_dir(follow_symlinks=False)]
+    except FileNotFoundError:
+        return []
+    pages = [f"{MODELS}/{n}/index.html" for n in names]
+    return sorted(p for p in pages if os.path.isfile(lang_dir / p))
+
+
+class _Bundle:
+    """One language's bundle, assembled in `fresh`: parts carried over or indexed, then the
+    bundle-wide files."""
+
+    def __init__(self, binary: Path, lang_dir: Path, fresh: Path, previous: _Previous | None) -> None:
+        self.binary, self.lang_dir, self.fresh, self.previous = binary, lang_dir, fresh, previous
+        self.texts: dict[str, str] = {}  # pages read this time (url relative to lang_dir -> text)
+
+    def build(self, urls: list[str]) -> str:
+        """'' when the bundle is complete in `fresh`, else why there is none."""
+        groups = parts.split(urls, parts.PART_PAGES)
+        key = _key()
+        old = self._old_records()
+        known = {u: h for r in old.values() for u, h in r.pages.items()}
+        shas = {u: self._page_sha(u, known) for u in urls}
+        records: dict[str, PartRecord] = {}
+        todo = []
+        for i, (name, members) in enumerate(groups.items()):
+            rec = old.get(name)
+            want = {u: shas[u] for u in members}
+            if (rec is not None and rec.key == key and dict(rec.pages) == want
+                    and _has_engine(rec) == (i == 0) and self._carry(name, rec)):
+                records[name] = rec
+            else:
+                todo.append(name)
+        ui_carried = not todo and self._carry_ui()
+        if not todo and not ui_carried:
+            todo.append(next(iter(groups)))  # the UI files come with any part's output
+            records.pop(todo[0])
+            shutil.rmtree(self.fresh / todo[0], ignore_errors=True)
+        if todo:
+            try:
+                records.update(self._index(todo, groups, key, primary=next(iter(groups))))
+            except (ServiceError, OSError) as exc:
+                return str(exc) if isinstance(exc, ServiceError) else f"Pagefind's output could not be read ({exc})"
+        self._write_bundle_files([records[n] for n in groups], list(groups))
+        return ""
+
+    # ------------------------------------------------------------------ carrying over
+
+    def _old_records(self) -> dict[str, PartRecord]:
+        if self.previous is None:
+            return {}
+        out = {}
+        try:
+            with os.scandir(self.previous.bundle) as it:
+                names = [e.name for e in it if e.name.startswith("part") and e.is_dir(follow_symlinks=False)]
+        except OSError:
+            return {}
+        for name in names:
+            rel = f"{BUNDLE}/{name}/{RECORD}"
+            if self.previous.trusted(rel):
+                rec = parts.load_record(self.previous.bundle / name / RECORD)
+                if rec is not None:
+                    out[name] = rec
+        return out
+
+    def _page_sha(self, url: str, known: dict[str, str]) -> str:
+        """The page's sha256: the one recorded when it was last indexed while its file is the one
+        the last build wrote (every page not in `changed`), else read from the new folder."""
+        if self.previous is not None and url not in self.previous.changed and url in known:
+            return known[url]
+        data = (self.lang_dir / url).read_bytes()
+        self.texts[url] = data.decode("utf-8")
+        return hashlib.sha256(data).hexdigest()
+
+    def _carry(self, name: str, rec: PartRecord) -> bool:
+        """Hard-link the part's recorded files from the current bundle; False (nothing linked)
+        when one of them is missing, changed since written, or not a plain relative path."""
+        assert self.previous is not None
+        src, dst = self.previous.bundle / name, self.fresh / name
+        files = [*rec.files, RECORD]
+        if any(not _plain(f) or f"{BUNDLE}/{name}/{f}" in self.previous.changed for f in files):
+            return False
+        try:
+            made: set[Path] = set()
+            for f in files:
+                target = dst / f
+                if target.parent not in made:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    made.add(target.parent)
+                os.link(src / f, target, follow_symlinks=False)
+        except OSError:
+            shutil.rmtree(dst, ignore_errors=True)
+            return False
+        return True
+
+    def _carry_ui(self) -> bool:
+        if self.previous is None or not all(self.previous.trusted(f"{BUNDLE}/{f}") for f in UI_FILES):
+            return False
+        try:
+            for f in UI_FILES:
+                os.link(self.previous.bundle / f, self.fresh / f, follow_symlinks=False)
+        except OSError:
+            for f in UI_FILES:
+                (self.fresh / f).unlink(missing_ok=True)
+            return False
+        return True
+
+    # ------------------------------------------------------------------ indexing
+
+    def _index(self, todo: list[str], groups: dict[str, list[str]], key: str, primary: str) -> dict[str, PartRecord]:
+        """Index the parts `todo` with one Pagefind process; their records."""
+        for name in todo:
+            for url in groups[name]:
+                if url not in self.texts:
+                    self.texts[url] = (self.lang_dir / url).read_text(encoding="utf-8")
+        records = {}
+        with Service(self.binary, self.fresh, TIMEOUT_S) as pf:
+            ids = {name: pf.new_index({"keep_index_url": True}) for name in todo}
+            pending = []
+            for name in todo:
+                pending += pf.add_files(ids[name], (("/" + u, indexable(self.texts[u])) for u in groups[name]))
+            for message in pending:
+                pf.wait(message, "IndexedFile")
+            for name in todo:
+                # The files come back in the answer and are written here: WriteFiles answers before
+                # Pagefind has finished writing (a part's entry file was sometimes still empty).
+                files = {}
+                for rel, data in pf.files(ids[name]):
+                    if rel in UI_FILES and not (self.fresh / rel).exists():
+                        (self.fresh / rel).write_bytes(data)  # the same bytes from every part
+                    if _plain(rel) and _kept(rel, primary=name == primary):
+                        target = self.fresh / name / rel
+                        target.parent.mkdir(parents=True, exist_ok=True)
+                        target.write_bytes(data)
+                        files[rel] = hashlib.sha256(data).hexdigest()
+                pages = {u: hashlib.sha256(self.texts[u].encode("utf-8")).hexdigest() for u in groups[name]}
+                rec = PartRecord(key, pages, dict(sorted(files.items())),
+                                 tuple(words([self.texts[u] for u in groups[name]])),
+                                 tuple(fallback_entry(u, self.texts[u], u.split("/")[-2]) for u in groups[name]))
+                (self.fresh / name / RECORD).write_bytes(rec.to_bytes())
+                records[name] = rec
+        return records
+
+    def _write_bundle_files(self, records: list[PartRecord], names: list[str]) -> None:
+        vocab = sorted({w for r in records for w in r.words})
+        entries = sorted((e for r in records for e in r.fallback), key=lambda e: e["u"])
+        _write_words(self.fresh, vocab, names)
+        _write_fallback(self.fresh, entries)
+
+
+def _kept(rel: str, primary: bool) -> bool:
+    """Whether a file of Pagefind's output stays in a part: its index, and in the first part the
+    engine; not the UI (once, above the parts) nor Pagefind's other front ends."""
+    engine = rel in ENGINE or (rel.startswith("wasm.") and rel.endswith(".pagefind"))
+    return rel in INDEX or rel.endswith(".pf_meta") or rel.split("/")[0] in INDEX_DIRS or (engine and primary)
+
+
+def _has_engine(rec: PartRecord) -> bool:
+    return all(f in rec.files for f in ENGINE)
+
+
+def _plain(rel: str) -> bool:
+    names = rel.split("/")
+    return bool(rel) and "\\" not in rel and not rel.startswith("/") and all(n not in ("", ".", "..") for n in names)
+
+
+@functools.lru_cache(maxsize=1)
+def _key() -> str:
+    """What else a part's bytes depend on: this package's code, the segmenter's and Pagefind's
+    versions (found from their installed metadata folders, without importing them)."""
+    import importlib.util
+
+    h = hashlib.sha256(str(parts.FORMAT).encode())
+    here = Path(__file__).resolve().parent
+    for src in sorted(here.glob("*.py")) + [here.parent / "segment.py"]:
+        h.update(src.name.encode() + b"\0" + src.read_bytes())
+    for module in ("pagefind_bin_extended", "rjieba"):
+        spec = importlib.util.find_spec(module)
+        origin = Path(spec.origin).resolve().parent.parent if spec and spec.origin else None
+        found = sorted(p.name for p in origin.glob(f"{module}-*.dist-info")) if origin else []
+        h.update(f"{module}: {found}".encode())
+    return h.hexdigest()[:32]
+
+
+def _swap_in(fresh: Path, out: Path) -> None:
+    old = out.with_name(f".{BUNDLE}-old-{os.getpid()}")
+    if out.exists():
+        os.replace(out, old)
+    os.replace(fresh, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_words(out: Path, vocab: list[str], part_names: list[str]) -> None:
+    """`words.js`: the Han words of the indexed pages, for site.js to cut queries with, and the
+    index parts it merges."""
+    (out / WORDS).write_text("window.hubSearchWords = " + json.dumps(" ".join(vocab), ensure_ascii=False) + ";\n"
+                             + "window.hubSearchParts = " + json.dumps(part_names) + ";\n", encoding="utf-8")
+
+
+def _write_fallback(out: Path, entries: list[Mapping[str, str]]) -> None:
+    (out / FALLBACK).write_text("window.hubSearchFallback = " + json.dumps([dict(e) for e in entries], ensure_ascii=False, sort_keys=True)
+                                + ";\n", encoding="utf-8")
+
+
+def _write_stub(out: Path, reason: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pagefind-ui.js").write_text(STUB_JS.format(reason=reason.replace("*/", "* /")), encoding="utf-8")
+    (out / "pagefind-ui.css").write_text(STUB_CSS, encoding="utf-8")
+    _write_words(out, [], [])
+    _write_fallback(out, [])
+
+
+def _lang_dirs(site_dir: Path) -> list[str]:
+    return [URL_LANG[lang] for lang in LANGS if (site_dir / URL_LANG[lang]).is_dir()]

@@ -1,0 +1,83 @@
+"""Which index part a page belongs to, and the record each part keeps of what it was made from.
+
+A language's model pages are split into 2^k parts of about `PART_PAGES` pages. A page's part is
+a hash of its URL (never its position in a sorted list), so adding or removing a card changes
+only the parts of its own pages; the number of parts changes only when the page count crosses a
+power of two times `PART_PAGES`. The assignment is a function of the URLs alone, so an
+incremental build and a build from scratch make the same parts, byte for byte.
+
+Each part folder holds `part.json` (`PartRecord`): the sha256 of every page it indexes, a key of
+the indexing code and tool versions, the sha256 of each of its own files, and the two things the
+bundle-wide files are assembled from (its pages' Han words and file:// fallback entries). A part
+is carried over to the next build (hard links) when its record says it indexed exactly the pages
+it would index now, with the same key, and none of its files changed since it was written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+PART_PAGES = 64  # pages per part, about: a one-card edit re-indexes two parts (one per language)
+RECORD = "part.json"
+FORMAT = 1  # of part.json; a change makes every part index again
+
+
+def part_count(pages: int, per_part: int = PART_PAGES) -> int:
+    """2^k parts, k the smallest with at most `per_part` pages a part on average (0: no pages)."""
+    if pages <= 0:
+        return 0
+    return 1 << max(0, math.ceil(math.log2(pages / per_part)))
+
+
+def part_of(url: str, count: int) -> int:
+    """The part of the page at `url` (relative to its language folder) among `count` parts."""
+    return int.from_bytes(hashlib.sha256(url.encode("utf-8")).digest()[:4], "big") & (count - 1)
+
+
+def part_name(i: int) -> str:
+    return f"part{i}"
+
+
+def split(urls: list[str], per_part: int = PART_PAGES) -> dict[str, list[str]]:
+    """{part name: its page urls, sorted}; parts without pages are left out."""
+    count = part_count(len(urls), per_part)
+    out: dict[str, list[str]] = {}
+    for url in sorted(urls):
+        out.setdefault(part_name(part_of(url, count)), []).append(url)
+    return dict(sorted(out.items(), key=lambda kv: int(kv[0][4:])))
+
+
+@dataclass(frozen=True)
+class PartRecord:
+    key: str  # indexing code + Pagefind + segmenter versions
+    pages: Mapping[str, str]  # page url -> sha256 of the page as written
+    files: Mapping[str, str]  # file of the part folder (posix, relative) -> sha256; part.json not included
+    words: tuple[str, ...] = ()  # Han words of its pages (for words.js)
+    fallback: tuple[Mapping[str, str], ...] = field(default=())  # entries of fallback.js
+
+    def to_bytes(self) -> bytes:
+        data = {"format": FORMAT, "key": self.key, "pages": dict(self.pages), "files": dict(self.files),
+                "words": list(self.words), "fallback": [dict(e) for e in self.fallback]}
+        return (json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def load_record(path: Path) -> PartRecord | None:
+    """The record in `path`, or None when it is missing, of another format, or malformed."""
+    try:
+        data: Any = json.loads(path.read_bytes())
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            return None
+        return PartRecord(
+            key=str(data["key"]),
+            pages={str(u): str(h) for u, h in data["pages"].items()},
+            files={str(f): str(h) for f, h in data["files"].items()},
+            words=tuple(str(w) for w in data["words"]),
+            fallback=tuple({str(k): str(v) for k, v in e.items()} for e in data["fallback"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
