@@ -25,7 +25,7 @@ from generator.site import markdown
 from generator.site.rendercache import CardRender, RenderCache, SectionRender
 
 from generator.site import urls
-from generator.site.evidence import block_notes, evidence_view, reproduce_view
+from generator.site.evidence import Link, block_notes, evidence_view, reproduce_view
 from generator.site.evidence import catalog_keys as evidence_keys
 from generator.site.highlight import highlight
 from generator.site.notes import share_reasons
@@ -52,12 +52,6 @@ class _PartsMacros(Protocol):
     def plain_code(self, code_html: Markup) -> Markup: ...
     def code_block(self, v: BlockView, code_html: Markup, t: Callable[..., str], legend: str) -> Markup: ...
     def claim_badge(self, v: ClaimView, t: Callable[..., str], legend: str) -> Markup: ...
-
-
-@dataclass(frozen=True)
-class Link:
-    href: str
-    label: str
 
 
 @dataclass(frozen=True)
