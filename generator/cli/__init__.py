@@ -105,6 +105,8 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     b.add_argument("--base-url", default="", help="absolute URL the site is served from (for sitemap.xml and hreflang)")
     b.add_argument("--eval-limit", type=int, default=None, help="evaluate a class-stratified subset of N items (CI)")
     b.add_argument("--imagenet-dir", type=Path, default=None, help="ILSVRC2012 validation images (or $IMAGENET_VAL_DIR)")
+    b.add_argument("--eval-eager", action="store_true",
+                   help="evaluate every batch eagerly (no traced graph; slower, the reference path)")
     _sandboxing(b)
 
     c = sub.add_parser("check", help="parse and validate the cards only")
@@ -127,6 +129,7 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     e.add_argument("--merge", type=Path, nargs="*", default=None, help="results folders to merge into the cache")
     e.add_argument("--eval-limit", type=int, default=None)
     e.add_argument("--imagenet-dir", type=Path, default=None)
+    e.add_argument("--eval-eager", action="store_true", help="every batch eager (no traced graph)")
     e.add_argument("--rerun", action="store_true")
     _sandboxing(e)
 
@@ -159,6 +162,7 @@ def config_from(args: argparse.Namespace) -> Config:
         base_url=getattr(args, "base_url", "") or "",
         eval_limit=getattr(args, "eval_limit", None),
         imagenet_dir=imagenet.resolve() if imagenet is not None else None,  # children run elsewhere
+        eval_eager=getattr(args, "eval_eager", False),
         search=not getattr(args, "no_search", False),
         sandbox=not getattr(args, "unsafe_no_sandbox", False),
         memory_limit=getattr(args, "memory_limit", None),

@@ -32,6 +32,7 @@ class Config:
     base_url: str = ""
     eval_limit: int | None = None  # evaluate a class-stratified subset of N items
     imagenet_dir: Path | None = None
+    eval_eager: bool = False  # no compiled graph: every evaluation batch runs eagerly
     search: bool = True  # build the Pagefind index (off: faster local builds; the box stays hidden)
     # The sandbox of every child (card programs and evaluations); see docs/SECURITY.md.
     sandbox: bool = True  # False only with --unsafe-no-sandbox
@@ -102,7 +103,7 @@ def eval_options(cfg: Config, progress: bool) -> "EvalOptions":
     return EvalOptions(limit=cfg.eval_limit or 0, workers=2, progress=progress,
                        dataset_dirs={"imagenet-val": str(cfg.imagenet_dir)} if cfg.imagenet_dir else {},
                        isolate=cfg.sandbox, memory_bytes=cfg.memory_limit or sandbox.DEFAULT_MEMORY_BYTES,
-                       pids=cfg.pids_limit, disk_bytes=cfg.disk_limit)
+                       pids=cfg.pids_limit, disk_bytes=cfg.disk_limit, compiled=not cfg.eval_eager)
 
 
 def run_limits(cfg: Config) -> "Limits":
