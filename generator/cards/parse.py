@@ -11,7 +11,7 @@ from typing import Iterable, Mapping
 
 from generator.cards.body import body
 from generator.cards.frontmatter import card_meta, front_matter
-from generator.cards.markdown import parse_blocks
+from generator.cards.markdown import BlockTokens, parse_blocks
 from generator.cards.problems import Problems
 from generator.core.errors import Code, Diagnostic
 from generator.core.ids import id_problem
@@ -41,6 +41,8 @@ def parse_card(
     meta = card_meta(card_id, fm, out, tags) if fm is not None else None
     tokens, env = parse_blocks(text)
     prelude, sections = body(card_id, tokens, lines, out, body_start=(fm.end_line if fm else 0))
+    # read-only, and cheap to send from a parse worker (see cards/markdown.py)
+    sections = {lang: replace(s, tokens=BlockTokens(s.tokens)) for lang, s in sections.items()}
 
     if any(d.level == "error" for d in out.diagnostics) or meta is None:
         return None, out.diagnostics

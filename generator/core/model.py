@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, Sequence
 
 from generator.core.errors import Loc
 
@@ -94,7 +94,7 @@ class Section:
     tables: tuple[Table, ...]
     # The section's block tokens from the card's one parse (cards/markdown.py), for the site
     # stage. Not part of the section's value: `body` is.
-    tokens: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    tokens: Sequence[Any] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True)
