@@ -129,30 +129,44 @@ def _parse_all(files: list[CardFile], tags: Mapping[str, Tag] | None, cache: Par
     keys = [cache.key(f.display, f.text, tags) for f in files]
     results = [cache.get(k) for k in keys]
     todo = [i for i, r in enumerate(results) if r is None]
-    for i, result in zip(todo, _parse_many([files[i] for i in todo], tags)):
+    for i, result in zip(todo, _parse_many([files[i] for i in todo], tags, cache, [keys[i] for i in todo])):
         results[i] = result  # with its tokens: this build renders from them
-        cache.put(keys[i], result)
     return [r for r in results if r is not None]
 
 
-def _parse_many(files: list[CardFile], tags: Mapping[str, Tag] | None
-                ) -> list[tuple[Card | None, list[Diagnostic]]]:
+def _parse_many(files: list[CardFile], tags: Mapping[str, Tag] | None, cache: ParseCache | None = None,
+                keys: list[str] | None = None) -> list[tuple[Card | None, list[Diagnostic]]]:
+    """Parse `files`; with `cache`, store each result under its key of `keys`."""
     workers = min(os.cpu_count() or 1, 4)
     if len(files) < PARALLEL_PARSE_MIN or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return [parse_card(f.display, f.text, tags) for f in files]
-    global _POOL_TAGS
-    _POOL_TAGS = tags  # inherited by the forked workers, not pickled per card
+        results = [parse_card(f.display, f.text, tags) for f in files]
+        if cache is not None and keys is not None:
+            for key, result in zip(keys, results):
+                cache.put(key, result)
+        return results
+    global _POOL_TAGS, _POOL_CACHE
+    # Inherited by the forked workers, not pickled per card. The workers store their results in
+    # the cache themselves: done here, the pickling and the file writes were a serial second.
+    _POOL_TAGS, _POOL_CACHE = tags, cache
     # Leaving the `with` terminates the workers, also on Ctrl-C; they die with this process too.
     ctx = multiprocessing.get_context("fork")
-    with start_blocked(lambda: ctx.Pool(workers, initializer=worker_init, initargs=(os.getpid(),))) as pool:
-        return pool.starmap(_parse_one, [(f.display, f.text) for f in files], chunksize=64)
+    try:
+        with start_blocked(lambda: ctx.Pool(workers, initializer=worker_init, initargs=(os.getpid(),))) as pool:
+            return pool.starmap(_parse_one, [(f.display, f.text, keys[i] if keys is not None else None)
+                                             for i, f in enumerate(files)], chunksize=64)
+    finally:
+        _POOL_TAGS, _POOL_CACHE = None, None
 
 
 _POOL_TAGS: Mapping[str, Tag] | None = None
+_POOL_CACHE: ParseCache | None = None
 
 
-def _parse_one(display: str, text: str) -> tuple[Card | None, list[Diagnostic]]:
-    return parse_card(display, text, _POOL_TAGS)
+def _parse_one(display: str, text: str, key: str | None) -> tuple[Card | None, list[Diagnostic]]:
+    result = parse_card(display, text, _POOL_TAGS)
+    if _POOL_CACHE is not None and key is not None:
+        _POOL_CACHE.put(key, result)
+    return result
 
 
 def _with_time(card: Card, when: str) -> Card:

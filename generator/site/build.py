@@ -247,6 +247,22 @@ def _render_chunk(chunk: range) -> list[tuple[str, str]]:
     return out
 
 
+def _chunks(order: Sequence[PageJob], size: int) -> list[range]:
+    """Ranges of about `size` jobs that never split a card's pages (its sections are rendered
+    once per process). Pages of no card (index and tag pages: the slowest single pages) are a
+    chunk each, so both workers start on them and none is left to finish alone."""
+    chunks: list[range] = []
+    start = 0
+    for i in range(1, len(order) + 1):
+        end_of_card = i == len(order) or not order[i].card_id or order[i].card_id != order[i - 1].card_id
+        if end_of_card and (i - start >= size or not order[i - 1].card_id):
+            chunks.append(range(start, i))
+            start = i
+    if start < len(order):
+        chunks.append(range(start, len(order)))
+    return chunks
+
+
 def _render_parallel(sr: SiteRenderer, all_jobs: Sequence[PageJob], order: Sequence[PageJob],
                      folder: Path, workers: int) -> dict[str, str]:
     """Render `order` in forked processes that write straight into `folder` (no page bytes
@@ -255,8 +271,7 @@ def _render_parallel(sr: SiteRenderer, all_jobs: Sequence[PageJob], order: Seque
     (Ctrl-C, SIGTERM, an error in a page): none outlives the build."""
     global _FORK_STATE
     _FORK_STATE = (sr, all_jobs, order, folder)
-    size = max(1, len(order) // (workers * 8))
-    chunks = [range(i, min(i + size, len(order))) for i in range(0, len(order), size)]
+    chunks = _chunks(order, max(1, len(order) // (workers * 24)))
     try:
         ctx = multiprocessing.get_context("fork")
         pool = start_blocked(lambda: ctx.Pool(workers, initializer=worker_init, initargs=(os.getpid(),)))
