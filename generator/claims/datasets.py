@@ -38,6 +38,7 @@ class DatasetDef:
     id: str
     kind: str
     title: str = ""
+    title_zh: str = ""  # the title a Chinese page shows (else `title`, as a proper name)
     env: str = ""
     default: str = ""
     size: int = 0
@@ -86,7 +87,7 @@ class Unavailable:
 
 
 # Optional keys of a dataset entry and the type each must have (`size` and `num_classes`: >= 0).
-_TEXT_KEYS = ("title", "env", "default", "missing", "images", "labels")
+_TEXT_KEYS = ("title", "title_zh", "env", "default", "missing", "images", "labels")
 _COUNT_KEYS = ("size", "num_classes")
 
 
@@ -133,7 +134,7 @@ def load_registry(path: Path) -> tuple[dict[str, DatasetDef], list[Diagnostic]]:
         if own:
             continue
         out[did] = DatasetDef(
-            id=did, kind=d["kind"], title=d.get("title", did), env=d.get("env", ""),
+            id=did, kind=d["kind"], title=d.get("title", did), title_zh=d.get("title_zh", ""), env=d.get("env", ""),
             default=d.get("default", ""), size=d.get("size", 0), num_classes=d.get("num_classes", 0),
             missing=d.get("missing", "").strip(), files={k: d[k] for k in ("images", "labels") if k in d},
             model_index={str(k): v for k, v in index.items()},

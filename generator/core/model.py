@@ -293,6 +293,7 @@ class DatasetRecord:
     title: str
     size: int
     env: str = ""  # the variable that points the build at it
+    title_zh: str = ""  # its title in Chinese, when the registry gives one
 
 
 @dataclass(frozen=True)

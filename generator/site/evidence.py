@@ -110,7 +110,7 @@ def card_records(card: Card, programs: Sequence[ProgramResult], claims: Sequence
     dataset = None
     if spec is not None and spec.dataset in datasets:
         d = datasets[spec.dataset]
-        dataset = DatasetRecord(d.id, d.title or d.id, d.size, d.env)
+        dataset = DatasetRecord(d.id, d.title or d.id, d.size, d.env, d.title_zh)
     return tuple(assets), dataset
 
 
@@ -119,14 +119,14 @@ def card_records(card: Card, programs: Sequence[ProgramResult], claims: Sequence
 
 @dataclass(frozen=True)
 class Field:
-    label: str
+    label: Markup | str
     value: Markup  # HTML: text, with identifiers and hashes as <code>
     missing: bool = False  # the evaluation did not record it
 
 
 @dataclass(frozen=True)
 class NumberEvidence:
-    label: str  # "ResNet18 · Top1 acc"
+    label: Markup  # "ResNet18 · Top1 acc", as _data
     written: str
     measured: str
     correct: str  # "8770 / 10000"
@@ -144,7 +144,7 @@ class Evaluation:
 
 @dataclass(frozen=True)
 class NotEvaluated:
-    numbers: tuple[str, ...]  # "ResNet18 · Top1 acc 70.312"
+    numbers: tuple[Markup, ...]  # "ResNet18 · Top1 acc 70.312"
     reason: str
 
 
@@ -162,17 +162,18 @@ class EvidenceView:
     runs: tuple[RunEvidence, ...]
     has_numbers: bool  # the page has numbers at all
     verified: bool = True  # False: built with --no-verify, nothing ran or was measured
+    notice: Markup = Markup()  # what the panel says when nothing was verified
 
 
 @dataclass(frozen=True)
 class Link:
     href: str
-    label: str
+    label: Markup | str
 
 
 @dataclass(frozen=True)
 class ReproduceView:
-    intro: str
+    intro: Markup
     commands: str  # the shell lines, comments in the page's language
     links: tuple[Link, ...]
     notes: tuple[Markup, ...]  # how to run code that needs this hub's own repository or hosts
@@ -198,10 +199,39 @@ def _count(n: object) -> str:
     return f"{n:,}" if isinstance(n, int) and not isinstance(n, bool) else str(n)
 
 
-def _data(value: object) -> Markup:
-    """Text that comes from data (a dataset's title, a CPU's name, a card's row label), marked
-    so that a page in another language can tell it from the catalog's words."""
-    return Markup('<span class="ev-data">{}</span>').format(public_text(str(value)))
+def _name(value: object) -> Markup:
+    """A proper name kept in its own (Latin) spelling on every page: a tool, a library, a CPU
+    model, a dataset without a title in the page's language. `lang="en"` is what HTML says for
+    foreign words; screen readers pronounce them as such."""
+    return Markup('<span class="ev-name" lang="en">{}</span>').format(public_text(str(value)))
+
+
+# A run of Latin words (with digits and light punctuation) inside a card's own text.
+_LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9_.+%-]*(?: [A-Za-z0-9][A-Za-z0-9_.+%-]*)*")
+
+
+def _data(value: object, lang: str = "en_US") -> Markup:
+    """Text that comes from a card (a row label, a column header), marked so that a page in
+    another language can tell it from the catalog's words; on such a page its Latin runs (model
+    names, "Top1 acc") are marked as foreign words, the rest stays in the page's language."""
+    text = public_text(str(value))
+    if lang == "en_US":
+        return Markup('<span class="ev-data">{}</span>').format(text)
+    out, at = Markup(), 0
+    for m in _LATIN_RUN.finditer(text):
+        out += escape(text[at:m.start()]) + Markup('<span lang="en">{}</span>').format(m.group(0))
+        at = m.end()
+    return Markup('<span class="ev-data">{}</span>').format(out + escape(text[at:]))
+
+
+def _hash(t: Translate) -> Markup:
+    return _name("sha256")
+
+
+def _utc(t: Translate, value: object) -> str:
+    """A recorded UTC time in the page's words (the catalog says how "UTC" reads)."""
+    text = _readable(value)
+    return t("ev.v.utc", when=text[:-4]) if text.endswith(" UTC") else text
 
 
 def _size(t: Translate, size: int) -> Markup:
@@ -230,7 +260,8 @@ def _anchor(state: ClaimState) -> str:
 def evidence_view(t: Translate, cv: CardVerification | None, lang: str) -> EvidenceView:
     """The panel of one language's page: its own numbers and the program that ran for it."""
     if cv is None:
-        return EvidenceView((), (), (), False, verified=False)
+        return EvidenceView((), (), (), False, verified=False,
+                            notice=_html(t, "ev.not_verified", option=_code("--no-verify")))
     states = [s for s in cv.claims if s.claim.lang == lang]
     groups: dict[tuple[str, ...], list[tuple[ClaimState, CheckOutcome]]] = {}
     unmeasured: dict[str, list[str]] = {}
@@ -239,26 +270,39 @@ def evidence_view(t: Translate, cv: CardVerification | None, lang: str) -> Evide
         if ev is None:
             why = next((o for o in s.checks if o.name == "evaluation"), None)
             reason = (reason_html(t, lang, why) if why is not None else "") or t("ev.no_reason")
-            unmeasured.setdefault(reason, []).append(f"{_label(s)} {s.claim.text.strip().strip('*').strip()}")
+            unmeasured.setdefault(reason, []).append(_data(f"{_label(s)} {s.claim.text.strip().strip('*').strip()}", lang))
             continue
         groups.setdefault(_job_key(ev.provenance), []).append((s, ev))
     assets = {a.url: a for a in cv.assets}
-    evaluations = tuple(_evaluation_view(t, members, assets) for members in groups.values())
+    evaluations = tuple(_evaluation_view(t, members, assets, lang, cv.dataset) for members in groups.values())
     not_evaluated = tuple(NotEvaluated(tuple(nums), reason) for reason, nums in unmeasured.items())
     program = cv.program_for(lang)
     runs = (_run_view(t, program, lang, assets),) if program is not None else ()
     return EvidenceView(evaluations, not_evaluated, runs, bool(states))
 
 
+def _dataset_title(prov: Mapping[str, object], dataset: DatasetRecord | None, lang: str) -> Markup | None:
+    """The registry's title in the page's language when it has one, else the recorded title
+    as a proper name."""
+    title = prov.get("sample") or prov.get("dataset")
+    if not title:
+        return None
+    if (dataset is not None and lang != "en_US" and dataset.title_zh and prov.get("dataset") == dataset.id
+            and title in (dataset.title, dataset.id)):
+        return _data(dataset.title_zh, lang)
+    return _name(title)
+
+
 def _evaluation_view(t: Translate, members: Sequence[tuple[ClaimState, CheckOutcome]],
-                     assets: Mapping[str, AssetRecord]) -> Evaluation:
+                     assets: Mapping[str, AssetRecord], lang: str = "en_US",
+                     dataset: DatasetRecord | None = None) -> Evaluation:
     prov = members[0][1].provenance
     numbers = []
     for s, ev in members:
         decimals = max(s.claim.decimals, 1)
         correct, n = ev.provenance.get("correct"), ev.provenance.get("n")
         numbers.append(NumberEvidence(
-            label=_label(s), written=s.claim.text.strip().strip("*").strip(),
+            label=_data(_label(s), lang), written=s.claim.text.strip().strip("*").strip(),
             measured=f"{ev.measured:.{decimals}f}" if ev.measured is not None else "",
             correct=t("ev.correct", correct=_count(correct), n=_count(n)) if correct is not None and n is not None
             else t("ev.not_recorded"),
@@ -267,13 +311,13 @@ def _evaluation_view(t: Translate, members: Sequence[tuple[ClaimState, CheckOutc
     fields: list[Field] = []
 
     def add(key: str, value: Markup | None) -> None:
-        fields.append(Field(t(key), value if value is not None else missing, value is None))
+        fields.append(Field(_html(t, key, hash=_hash(t)), value if value is not None else missing, value is None))
 
     entry, repo = prov.get("entry"), prov.get("repo")
     add("ev.f.model", _html(t, "ev.v.model", entry=_code(entry), repo=_code(repo)) if entry and repo else None)
-    title = prov.get("sample") or prov.get("dataset")
+    title = _dataset_title(prov, dataset, lang)
     size = prov.get("dataset_size")
-    add("ev.f.dataset", _html(t, "ev.v.dataset", title=_data(title), id=_code(prov.get("dataset")),
+    add("ev.f.dataset", _html(t, "ev.v.dataset", title=title, id=_code(prov.get("dataset")),
                                  size=_count(size)) if title and size is not None else None)
     add("ev.f.evaluated", _scope(t, prov))
     fp = prov.get("dataset_fingerprint")
@@ -292,12 +336,12 @@ def _evaluation_view(t: Translate, members: Sequence[tuple[ClaimState, CheckOutc
     add("ev.f.versions", environment_html(t, {k: str(v) for k, v in versions.items()})
         if isinstance(versions, Mapping) and versions else None)
     tool = prov.get("tool_version")
-    add("ev.f.tool", Markup(escape(t("ev.v.tool", version=tool))) if tool else None)
+    add("ev.f.tool", _html(t, "ev.v.tool", tool=_name("verified-hub"), version=tool) if tool else None)
     sandbox = prov.get("sandbox")
-    add("ev.f.sandbox", Markup(escape(t("ev.v.sandboxed" if str(sandbox).startswith("bubblewrap")
-                                        else "ev.v.unsandboxed"))) if sandbox else None)
+    add("ev.f.sandbox", (_html(t, "ev.v.sandboxed", sandbox=_name("bubblewrap")) if str(sandbox).startswith("bubblewrap")
+                         else _html(t, "ev.v.unsandboxed", option=_code("--unsafe-no-sandbox"))) if sandbox else None)
     cpu = prov.get("cpu")
-    add("ev.f.cpu", _data(cpu) if cpu else None)
+    add("ev.f.cpu", _name(cpu) if cpu else None)
     batch = prov.get("batch_size")
     add("ev.f.batch", Markup(escape(_count(batch))) if batch is not None else None)
     wall = prov.get("wall_s")
@@ -307,8 +351,8 @@ def _evaluation_view(t: Translate, members: Sequence[tuple[ClaimState, CheckOutc
                                if isinstance(speed, (int, float)) else ""))
         if isinstance(wall, (int, float)) else None)
     date = prov.get("date")
-    add("ev.f.date", Markup(escape(_readable(date))) if date else None)
-    heading = _html(t, "ev.eval_heading", entry=_code(entry or "?"), dataset=_data(title or "?"))
+    add("ev.f.date", Markup(escape(_utc(t, date))) if date else None)
+    heading = _html(t, "ev.eval_heading", entry=_code(entry or "?"), dataset=title or "?")
     return Evaluation(heading, tuple(numbers), tuple(fields))
 
 
@@ -330,7 +374,7 @@ def _scope(t: Translate, prov: Mapping[str, object]) -> Markup | None:
     if holds == "subset":
         return Markup(escape(t("ev.v.subset", n=_count(n), subset=prov.get("sample") or "?")))
     if isinstance(limit, int) and limit > 0:
-        return Markup(escape(t("ev.v.sample", n=_count(n), size=_count(size))))
+        return _html(t, "ev.v.sample", n=_count(n), size=_count(size), option=_code("--eval-limit"))
     if holds == "random-sample":
         return Markup(escape(t("ev.v.random", n=_count(n), sample=prov.get("sample") or "?")))
     return Markup(escape(t("ev.v.all", n=_count(n))))
@@ -340,7 +384,7 @@ def _run_view(t: Translate, program: ProgramResult, lang: str, assets: Mapping[s
     blocks = [b for b in program.blocks if b.lang in (PRELUDE, lang) or lang not in {x.lang for x in program.blocks}]
     ran = [b for b in blocks if b.status not in ("skipped",)]
     seconds = sum(b.duration_s for b in ran)
-    summary = t("ev.run_line", n=len(ran), when=_readable(program.ran_at), seconds=f"{seconds:.1f}")
+    summary = t("ev.run_line", n=len(ran), when=_utc(t, program.ran_at), seconds=f"{seconds:.1f}")
     if any(b.cached for b in blocks):
         summary += t("ev.run_cached")
     served = dict.fromkeys(u for b in blocks for u in b.served)
@@ -354,7 +398,7 @@ def _run_view(t: Translate, program: ProgramResult, lang: str, assets: Mapping[s
             tags.append(t("ev.asset_substitute"))
         if a.local:
             tags.append(t("ev.asset_local"))
-        value = _html(t, "ev.v.asset", sha=_code(a.sha256), size=_size(t, a.size))
+        value = _html(t, "ev.v.asset", hash=_hash(t), sha=_code(a.sha256), size=_size(t, a.size))
         if tags:
             value += escape(t("ev.v.asset_tags", tags=t("list_sep").join(tags)))
         fields.append(Field(url, value))
@@ -382,10 +426,11 @@ def block_notes(t: Translate, snip: Snippet, served: Iterable[str], cv: CardVeri
         name = url.rstrip("/").rsplit("/", 1)[-1] or url
         sha = Markup('<code title="{}">{}…</code>').format(a.sha256, a.sha256[:_SHORT_SHA])
         if a.substitute:
-            notes.append(AssetNote("substitute", _html(t, "ev.note.substitute", name=_code(name), url=_code(url), sha=sha)))
+            notes.append(AssetNote("substitute", _html(t, "ev.note.substitute", name=_code(name), url=_code(url), sha=sha,
+                                                                  hash=_hash(t))))
         else:  # a copy from this hub's own source: the address itself may serve nothing
             key = "ev.note.served_local" if a.local else "ev.note.served"
-            notes.append(AssetNote("served", _html(t, key, url=_code(url), sha=sha)))
+            notes.append(AssetNote("served", _html(t, key, url=_code(url), sha=sha, hash=_hash(t))))
         hosts.append(host_of(url))
     hosts += [host_of(u) for u in code_urls(snip.code)]
     for host in dict.fromkeys(h for h in hosts if unreachable_host(h)):
@@ -454,11 +499,13 @@ def reproduce_view(t: Translate, card: Card, cv: CardVerification | None, lang: 
     dataset = cv.dataset if cv is not None else None
     if dataset is not None and any(s.claim.lang == lang for s in (cv.claims if cv else ())):
         limit = _eval_limit(cv, lang) if cv is not None else 0
-        env = f"{dataset.env}={t('ev.repro.dataset_dir', title=dataset.title)} " if dataset.env else ""
+        title = dataset.title_zh if lang != "en_US" and dataset.title_zh else dataset.title
+        env = f"{dataset.env}={t('ev.repro.dataset_dir', title=title)} " if dataset.env else ""
         lines += [t("ev.repro.c_eval", card=cid), f"{env}build-site eval" + (f" --eval-limit {limit}" if limit else "")]
     lines += [t("ev.repro.c_build"), "build-site build"]
-    links = tuple(Link(urls.relative(page_url, target), t(key))
-                  for target, key in ((urls.REPORT, "ev.repro.report"), (urls.model_index(cid), "ev.repro.model_index"))
+    links = tuple(Link(urls.relative(page_url, target), _html(t, key, file=_code(name)))
+                  for target, key, name in ((urls.REPORT, "ev.repro.report", "report.json"),
+                                               (urls.model_index(cid), "ev.repro.model_index", "model-index"))
                   if target in published)
     notes = []
     for a in (cv.assets if cv is not None else ()):
@@ -470,7 +517,8 @@ def reproduce_view(t: Translate, card: Card, cv: CardVerification | None, lang: 
     hosts.update(dict.fromkeys(h for u in code_urls(_card_code(card)) for h in [host_of(u)] if unreachable_host(h)))
     if hosts:
         notes.append(_html(t, "ev.repro.unreachable", hosts=Markup(escape(t("list_sep"))).join(map(_code, hosts))))
-    intro = t("ev.repro.intro", python=python) if python else t("ev.repro.intro_unrecorded")
+    intro = (_html(t, "ev.repro.intro", py=_name("Python"), python=python) if python
+             else _html(t, "ev.repro.intro_unrecorded"))
     return ReproduceView(intro, "\n".join(lines), links, tuple(notes))
 
 
@@ -487,4 +535,5 @@ def catalog_keys() -> tuple[str, ...]:
         "repro.dataset_dir", "repro.intro", "repro.intro_unrecorded", "repro.local_repo", "repro.model_index", "repro.report",
         "repro.title", "repro.unreachable",
         "v.all", "v.asset", "v.asset_tags", "v.dataset", "v.model", "v.random", "v.sample", "v.sandboxed",
-        "v.size_kib", "v.size_mib", "v.speed", "v.subset", "v.tool", "v.unsandboxed", "v.wall"))
+        "v.size_kib", "v.size_mib", "v.speed", "v.subset", "v.tool", "v.unsandboxed", "v.utc", "v.wall",
+        "not_verified"))

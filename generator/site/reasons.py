@@ -122,6 +122,9 @@ def reason_tip(t: Translate, lang: str, outcome: CheckOutcome) -> Markup:
 ENV_NAMES: tuple[str, ...] = ("python", "megengine", "numpy", "opencv", "platform", "device", "network")
 
 
+_LIBRARY_KEYS = frozenset({"python", "megengine", "numpy", "opencv"})
+
+
 def environment_html(t: Translate, environment: Mapping[str, str]) -> Markup:
     """`Python <code>3.10.13</code>, …` with every label from the catalog; values are versions
     and platform ids, shown as code; the network setting is said in words."""
@@ -129,6 +132,8 @@ def environment_html(t: Translate, environment: Mapping[str, str]) -> Markup:
     parts = []
     for key, value in sorted(environment.items()):
         label = t(f"vt.env.{key}") if key in ENV_NAMES else key
+        if key in _LIBRARY_KEYS:  # a proper name, the same in every language
+            label = Markup('<span class="ev-name" lang="en">{}</span>').format(label)
         if key == "network":
             words = t("vt.env.network_sandbox") if value.startswith("bubblewrap") else t("vt.env.network_shim")
             parts.append(Markup("{}: {}").format(label, words))

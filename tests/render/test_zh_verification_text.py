@@ -5,9 +5,9 @@ writes has its catalog sentence (none falls back to "no translation yet")."""
 
 from __future__ import annotations
 
-import re
-
 import dataclasses
+import re
+from html.parser import HTMLParser
 
 from render_fixtures import RESNET, options, sample_verification
 
@@ -31,15 +31,46 @@ _PARTS = (
 UNTRANSLATED = "此原因尚无中文说明"
 
 
-def latin_words(html: str) -> list[str]:
-    text = re.sub(r"<(code|pre)\b.*?</\1>", " ", html, flags=re.S)
-    text = re.sub(r"<[^>]+>", " ", text)
-    return [w for w in re.findall(r"[A-Za-z][A-Za-z0-9_-]*", text) if w not in ALLOWED]
+_VOID = frozenset({"br", "img", "input", "hr", "wbr", "meta", "link", "source"})
+
+
+class _OutsideForeign(HTMLParser):
+    """The text of a fragment outside <code>, <kbd>, <pre> and any element marked lang="en…"
+    (a foreign word, as HTML marks it), nested elements included."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, bool]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _VOID:
+            return
+        foreign = tag in ("code", "kbd", "pre") or (dict(attrs).get("lang") or "").lower().startswith("en")
+        self.stack.append((tag, foreign or (bool(self.stack) and self.stack[-1][1])))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack and self.stack.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data: str) -> None:
+        if not (self.stack and self.stack[-1][1]):
+            self.text.append(data)
+
+
+def latin_words(html: str, allowed: frozenset[str] = ALLOWED) -> list[str]:
+    parser = _OutsideForeign()
+    parser.feed(html)
+    parser.close()
+    return [w for w in re.findall(r"[A-Za-z][A-Za-z0-9_-]*", " ".join(parser.text)) if w not in allowed]
 
 
 def test_latin_words_finds_english_and_ignores_code() -> None:
     assert latin_words("<li>实测 <code>IMAGENET_VAL_DIR</code></li>") == []
     assert latin_words("<li>within tolerance</li>") == ["within", "tolerance"]
+    assert latin_words('<li>在 <span class="ev-name" lang="en">Test <b>CPU</b></span> 上</li>', frozenset()) == []
+    assert latin_words('<li><span lang="en">a</span> b <kbd>c</kbd></li>', frozenset()) == ["b"]
+    assert latin_words('<li><span lang="zh-CN">KiB</span></li>', frozenset()) == ["KiB"]
 
 
 def test_zh_pages_have_no_catalog_less_english(fixture_cards) -> None:
