@@ -511,6 +511,7 @@ def reproduce_view(t: Translate, card: Card, cv: CardVerification | None, lang: 
     for a in (cv.assets if cv is not None else ()):
         if a.kind == "hub-repo" and a.local and a.repo:
             notes.append(_html(t, "ev.repro.local_repo", repo=_code(a.repo), setup=_code("build-site setup"),
+                               github=_name("GitHub"), py=_name("Python"),
                                build=_code("build-site build"), dev=_code("./dev build")))
     hosts = dict.fromkeys(h for a in (cv.assets if cv is not None else ()) if a.kind != "hub-repo"
                           for h in [host_of(a.url)] if unreachable_host(h))
