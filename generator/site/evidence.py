@@ -501,7 +501,8 @@ def reproduce_view(t: Translate, card: Card, cv: CardVerification | None, lang: 
         limit = _eval_limit(cv, lang) if cv is not None else 0
         title = dataset.title_zh if lang != "en_US" and dataset.title_zh else dataset.title
         env = f"{dataset.env}={t('ev.repro.dataset_dir', title=title)} " if dataset.env else ""
-        lines += [t("ev.repro.c_eval", card=cid), f"{env}build-site eval" + (f" --eval-limit {limit}" if limit else "")]
+        lines += [t("ev.repro.c_eval", card=cid),
+                  f"{env}build-site eval --card {cid}" + (f" --eval-limit {limit}" if limit else "")]
     lines += [t("ev.repro.c_build"), "build-site build"]
     links = tuple(Link(urls.relative(page_url, target), _html(t, key, file=_code(name)))
                   for target, key, name in ((urls.REPORT, "ev.repro.report", "report.json"),
