@@ -264,7 +264,7 @@ def evidence_view(t: Translate, cv: CardVerification | None, lang: str) -> Evide
                             notice=_html(t, "ev.not_verified", option=_code("--no-verify")))
     states = [s for s in cv.claims if s.claim.lang == lang]
     groups: dict[tuple[str, ...], list[tuple[ClaimState, CheckOutcome]]] = {}
-    unmeasured: dict[str, list[str]] = {}
+    unmeasured: dict[str, list[Markup]] = {}
     for s in states:
         ev = _evaluation(s)
         if ev is None:
