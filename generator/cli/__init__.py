@@ -125,6 +125,8 @@ def parser(command: str | None = None) -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="evaluate the accuracy claims (optionally one shard of them)")
     _common(e)
     e.add_argument("--shard", default=None, help="i/n: evaluate a deterministic 1/n of the jobs")
+    e.add_argument("--card", action="append", default=None, metavar="ID",
+                   help="evaluate only this card's numbers (repeatable)")
     e.add_argument("--results", type=Path, default=None, help="folder to write this shard's results to")
     e.add_argument("--merge", type=Path, nargs="*", default=None, help="results folders to merge into the cache")
     e.add_argument("--eval-limit", type=int, default=None)

@@ -12,6 +12,7 @@ import argparse
 import sys
 import tempfile
 from pathlib import Path
+from typing import Sequence
 
 from generator.claims.evalcache import EvalCache, EvalResult, MergeConflict, merge, shard
 from generator.claims.evaluate import EvalJob, plan_card, run_job
@@ -19,6 +20,7 @@ from generator.claims.extract import extract_claims
 from generator.cli.config import Config, eval_cache_dir, eval_options
 from generator.cli.inputs import read_inputs
 from generator.core.errors import Code, UserError, error, has_errors
+from generator.core.model import Card
 from generator.store.content import Store
 from generator.store.materialize import materialize
 from generator.store.sync import sync_local
@@ -39,7 +41,10 @@ def run_eval(cfg: Config, args: argparse.Namespace) -> int:
         return 0
     index, count = _parse_shard(args.shard)
     inputs, problems = read_inputs(cfg, verification=True)
-    if has_errors(problems) or inputs.lock is None:
+    if has_errors(problems):
+        raise UserError(problems)
+    cards = _chosen(inputs.cards, getattr(args, "card", None))
+    if inputs.lock is None:
         raise UserError(problems)
     store = Store(cfg.store)
     lock, more = sync_local(inputs.lock, store, cfg.project, refresh=False)
@@ -53,7 +58,7 @@ def run_eval(cfg: Config, args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="eval-") as tmp:
         assets = materialize(lock, store, Path(tmp))
         jobs: dict[str, EvalJob] = {}
-        for card in inputs.cards:
+        for card in cards:
             claims, _ = extract_claims(card)
             plan = plan_card(card, claims, inputs.specs.get(card.meta.id), assets, inputs.datasets, options)
             for job in plan.jobs.values():
@@ -77,6 +82,20 @@ def run_eval(cfg: Config, args: argparse.Namespace) -> int:
             else:
                 print(f"{job.card_id} {job.row} ({job.entry}): not evaluated: {result}")
     return 0
+
+
+def _chosen(cards: Sequence[Card], wanted: Sequence[str] | None) -> Sequence[Card]:
+    """The cards `--card` names (every card without it); an id no card has is an error, so a
+    typo never evaluates nothing and says it succeeded."""
+    if not wanted:
+        return cards
+    ids = {c.meta.id for c in cards}
+    unknown = [w for w in dict.fromkeys(wanted) if w not in ids]
+    if unknown:
+        raise UserError([error(Code.VERIFY_SPEC, f"--card {w}: no card has this id (cards here: "
+                               f"{', '.join(sorted(ids)[:8]) or 'none'}{', ...' if len(ids) > 8 else ''})",
+                               "<command line>", 1) for w in unknown])
+    return [c for c in cards if c.meta.id in set(wanted)]
 
 
 def _parse_shard(text: str | None) -> tuple[int, int]:

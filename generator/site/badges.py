@@ -8,12 +8,15 @@ white text). Every text passes through XML escaping: a card id or label can neve
 
 from __future__ import annotations
 
+import functools
 from typing import Mapping, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 from generator.core.model import Card, CardVerification
 from generator.site import urls
 from generator.site.compare import code_state, number_state
+from generator.site.i18n import Catalog, load_catalog
+from generator.site.options import DEFAULT_CATALOG
 from generator.site.views import BAD_BLOCK_STATUSES, Summary, summarize
 
 LABEL = "verified hub"
@@ -82,11 +85,48 @@ def badge_svg(state: str, message: str, label: str = LABEL) -> bytes:
     return svg.encode("utf-8")
 
 
+def badge_state_zh(s: Summary) -> tuple[str, str]:
+    """The same state in Chinese words, from the catalog (`badge.*`): the English message read
+    back into its parts, so both badges always say the same thing."""
+    t = functools.partial(_catalog().get, "zh_CN")
+    state, _ = badge_state(s)
+    total = sum(s.claims.values())
+    if not s.verified:
+        return state, t("badge.not_verified")
+    code, numbers = code_state(s), number_state(s)
+    if numbers == "mismatch":
+        return state, t("badge.mismatch", n=s.claims["mismatch"], total=total)
+    if code in BAD_BLOCK_STATUSES:
+        word = t(f"badge.code.{code}")
+        return state, (t("badge.with_verified", word=word, n=s.claims.get("verified", 0), total=total)
+                       if total else word)
+    if numbers is not None:
+        return state, t("badge.verified", n=s.claims.get("verified", 0), total=total)
+    if code is None:
+        return state, t("badge.nothing")
+    return state, t("badge.code_state", state=t(f"status.{code}"))
+
+
+@functools.lru_cache(maxsize=1)
+def _catalog() -> Catalog:
+    # The tool's own catalog: a badge is embedded in READMEs elsewhere, whatever a cards folder words.
+    return load_catalog(DEFAULT_CATALOG, f"templates/{DEFAULT_CATALOG.name}")
+
+
+def badge_keys() -> tuple[str, ...]:
+    return ("badge.label", "badge.not_verified", "badge.mismatch", "badge.with_verified", "badge.verified",
+            "badge.nothing", "badge.code_state") + tuple(f"badge.code.{c}" for c in _BLOCK_WORDS)
+
+
 def badge_files(cards: Sequence[Card], verification: Mapping[str, CardVerification]) -> dict[str, bytes]:
-    """One SVG per card, as site files (url -> bytes); a card without verification (a build with
-    --no-verify) gets a "not verified" badge, never a missing one."""
+    """Two SVGs per card, as site files (url -> bytes): `<id>.svg` in English, `<id>.zh.svg` in
+    Chinese; a card without verification (a build with --no-verify) gets a "not verified" badge,
+    never a missing one."""
     out = {}
+    zh_label = _catalog().get("zh_CN", "badge.label")
     for card in cards:
-        state, message = badge_state(summarize(card, verification.get(card.meta.id)))
+        summary = summarize(card, verification.get(card.meta.id))
+        state, message = badge_state(summary)
         out[urls.badge(card.meta.id)] = badge_svg(state, message)
+        out[urls.badge(card.meta.id, "zh_CN")] = badge_svg(*badge_state_zh(summary), label=zh_label)
     return out

@@ -264,7 +264,7 @@ def evidence_view(t: Translate, cv: CardVerification | None, lang: str) -> Evide
                             notice=_html(t, "ev.not_verified", option=_code("--no-verify")))
     states = [s for s in cv.claims if s.claim.lang == lang]
     groups: dict[tuple[str, ...], list[tuple[ClaimState, CheckOutcome]]] = {}
-    unmeasured: dict[str, list[str]] = {}
+    unmeasured: dict[str, list[Markup]] = {}
     for s in states:
         ev = _evaluation(s)
         if ev is None:
@@ -501,7 +501,8 @@ def reproduce_view(t: Translate, card: Card, cv: CardVerification | None, lang: 
         limit = _eval_limit(cv, lang) if cv is not None else 0
         title = dataset.title_zh if lang != "en_US" and dataset.title_zh else dataset.title
         env = f"{dataset.env}={t('ev.repro.dataset_dir', title=title)} " if dataset.env else ""
-        lines += [t("ev.repro.c_eval", card=cid), f"{env}build-site eval" + (f" --eval-limit {limit}" if limit else "")]
+        lines += [t("ev.repro.c_eval", card=cid),
+                  f"{env}build-site eval --card {cid}" + (f" --eval-limit {limit}" if limit else "")]
     lines += [t("ev.repro.c_build"), "build-site build"]
     links = tuple(Link(urls.relative(page_url, target), _html(t, key, file=_code(name)))
                   for target, key, name in ((urls.REPORT, "ev.repro.report", "report.json"),
@@ -511,6 +512,7 @@ def reproduce_view(t: Translate, card: Card, cv: CardVerification | None, lang: 
     for a in (cv.assets if cv is not None else ()):
         if a.kind == "hub-repo" and a.local and a.repo:
             notes.append(_html(t, "ev.repro.local_repo", repo=_code(a.repo), setup=_code("build-site setup"),
+                               github=_name("GitHub"), py=_name("Python"),
                                build=_code("build-site build"), dev=_code("./dev build")))
     hosts = dict.fromkeys(h for a in (cv.assets if cv is not None else ()) if a.kind != "hub-repo"
                           for h in [host_of(a.url)] if unreachable_host(h))

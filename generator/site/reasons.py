@@ -7,6 +7,7 @@ language, with the English original shown only as code."""
 
 from __future__ import annotations
 
+import re
 from typing import Callable, Mapping
 
 from markupsafe import Markup, escape
@@ -38,7 +39,7 @@ _LANG_ARGS = frozenset({"lang"})
 def catalog_keys() -> tuple[str, ...]:
     return (tuple(f"vt.check.{n}" for n in CHECK_NAMES)
             + tuple(f"vt.reason.{n}.{c}" for n, codes in REASON_CODES.items() for c in codes if c != "several")
-            + ("vt.reason.untranslated", "vt.reason.see_checks", "vt.check_reason", "vt.lang.en_US", "vt.lang.zh_CN",
+            + ("vt.reason.untranslated", "vt.reason.author", "vt.reason.see_checks", "vt.check_reason", "vt.lang.en_US", "vt.lang.zh_CN",
                "vt.reason.join") + block_catalog_keys())
 
 
@@ -168,7 +169,20 @@ def block_reason_html(t: Translate, lang: str, result: BlockResult) -> Markup:
         return Markup(t(f"vt.block.{coded.code}", **_block_args(t, coded, True)))
     if lang == "en_US":
         return escape(text)
+    if result.status == "skipped":  # the card's `skip reason="…"` mark: its author's words, as written
+        return Markup(t("vt.reason.author", original=_authors_words(text)))
     return Markup(t("vt.reason.untranslated", original=Markup("<code>{}</code>").format(text)))
+
+
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def _authors_words(text: str) -> Markup:
+    """A card author's text: in the page's language when it has Han characters, else marked as
+    English (HTML's way to say a foreign phrase; screen readers switch voice)."""
+    if _HAN.search(text):
+        return Markup('<q class="author-note">{}</q>').format(text)
+    return Markup('<q class="author-note" lang="en">{}</q>').format(text)
 
 
 def block_reason_text(t: Translate, result: BlockResult) -> str:

@@ -38,9 +38,9 @@ def legend_page(lang: str) -> str:
     return f"{URL_LANG[lang]}/legend/index.html"
 
 
-def badge(card_id: str) -> str:
-    """A card's status badge (SVG) for READMEs."""
-    return f"badges/{card_id}.svg"
+def badge(card_id: str, lang: str = "en_US") -> str:
+    """A card's status badge (SVG) for READMEs: English, or `<id>.zh.svg` in Chinese."""
+    return f"badges/{card_id}.svg" if lang == "en_US" else f"badges/{card_id}.zh.svg"
 
 
 def search_bundle(lang: str) -> str:

@@ -135,3 +135,33 @@ def test_no_page_shows_a_build_machine_path(open_tab: Callable[..., Visit], site
         assert not MACHINE_PATHS.search(text), (path, MACHINE_PATHS.search(text).group(0),
                                                 text[max(0, MACHINE_PATHS.search(text).start() - 80):][:200])
     assert tab.problems == []
+
+
+# Latin words of the panel's text outside code, keyboard input and elements marked as English.
+_LATIN_OUTSIDE_NAMES = """() => {
+    const out = [];
+    for (const root of document.querySelectorAll('#evidence, #reproduce')) {
+        const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+        for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+            if (n.parentElement.closest('code, kbd, pre, [lang^="en"]')) continue;
+            out.push(...(n.textContent.match(/[A-Za-z][A-Za-z0-9_-]*/g) || []));
+        }
+    }
+    return out;
+}"""
+
+
+@pytest.mark.parametrize("card", [FMNIST, "megengine_vision_resnet"])
+def test_zh_panel_has_no_latin_outside_code_and_marked_names(open_tab: Callable[..., Visit], site: Path,
+                                                             card: str) -> None:
+    tab = open_tab()
+    page = tab.goto(_page("zh", card))
+    page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    assert page.evaluate(_LATIN_OUTSIDE_NAMES) == []
+    if VERIFIED_BUILD and card == FMNIST:
+        # the registry's Chinese title, and the recorded CPU model as a marked name
+        assert "Fashion-MNIST 测试集" in page.locator("#evidence").inner_text()
+        cpu = _measured(site, FMNIST, "zh")[0]["provenance"]["cpu"]
+        names = page.eval_on_selector_all("#evidence .ev-name[lang=en]", "es => es.map(e => e.textContent)")
+        assert cpu in names, names
+    assert tab.problems == []

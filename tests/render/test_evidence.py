@@ -157,7 +157,7 @@ def test_pins_are_the_recorded_versions_not_the_installed_ones() -> None:
     page = urls.model_page("en_US", RESNET)
     r = reproduce_view(T["en_US"], card, dataclasses.replace(cv, claims=claims), "en_US", page)
     assert "pip install MegEngine==1.12.4\n" in r.commands and "python3.8 -m venv" in r.commands
-    assert "IMAGENET_VAL_DIR=<folder of the ImageNet-1k validation set> build-site eval --eval-limit 500" in r.commands
+    assert f"IMAGENET_VAL_DIR=<folder of the ImageNet-1k validation set> build-site eval --card {RESNET} --eval-limit 500" in r.commands
     assert r.links == ()  # nothing published: no link that would not resolve
 
 

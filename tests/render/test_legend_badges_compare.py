@@ -4,6 +4,7 @@ fixtures' hand-written results (nothing runs)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 import xml.etree.ElementTree as ET
 
 from render_fixtures import RESNET, TINYDET, options, sample_verification
@@ -29,7 +30,7 @@ def test_badges_are_well_formed_svg_with_the_counts_of_summarize(fixture_cards) 
     cards, _ = fixture_cards
     v = sample_verification()
     files = badge_files(cards, v)
-    assert sorted(files) == sorted(urls.badge(c.meta.id) for c in cards)
+    assert sorted(files) == sorted(urls.badge(c.meta.id, lang) for c in cards for lang in ("en_US", "zh_CN"))
     resnet = next(c for c in cards if c.meta.id == RESNET)
     s = summarize(resnet, v[RESNET])
     label, message = _texts(files[urls.badge(RESNET)])
@@ -40,6 +41,24 @@ def test_badges_are_well_formed_svg_with_the_counts_of_summarize(fixture_cards) 
     root = ET.fromstring(files[urls.badge(RESNET)])
     fills = [r.get("fill") for r in root.iter(f"{SVG}rect")]
     assert COLOURS["mismatch"] in fills
+
+
+def test_zh_badges_say_the_same_state_in_catalog_chinese(fixture_cards) -> None:
+    from generator.site.badges import badge_keys, badge_state_zh
+    from generator.site.views import Summary
+    from generator.site.i18n import load_catalog
+
+    cards, _ = fixture_cards
+    files = badge_files(cards, sample_verification())
+    assert _texts(files[urls.badge(RESNET, "zh_CN")]) == ["模型验证", "2/6 不符"]
+    assert _texts(files[urls.badge(TINYDET, "zh_CN")])[1] == "未验证"
+    assert badge_state_zh(Summary(True, True, {"passed": 3}, {"verified": 4})) == ("verified", "已验证 4/4")
+    assert badge_state_zh(Summary(True, True, {"failed": 1}, {"verified": 1})) == ("failed", "代码失败 · 已验证 1/1")
+    assert badge_state_zh(Summary(True, True, {"passed": 1}, {})) == ("passed", "代码通过")
+    fills = [r.get("fill") for r in ET.fromstring(files[urls.badge(RESNET, "zh_CN")]).iter(f"{SVG}rect")]
+    assert COLOURS["mismatch"] in fills  # the same state, so the same colour as the English badge
+    catalog = load_catalog(Path(__file__).resolve().parents[2] / "templates" / "i18n.yaml")
+    assert all(k in catalog.strings for k in badge_keys())
 
 
 def test_badge_states_follow_the_worst_thing_first(fixture_cards) -> None:

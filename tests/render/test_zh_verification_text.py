@@ -127,8 +127,9 @@ def test_the_tools_own_reasons_are_chinese_on_zh_pages(fixture_cards) -> None:
     assert "Stopped after 2 s, its time limit." in en  # the en_US block's timeout
 
 
-def test_an_uncatalogued_block_reason_is_code_in_a_chinese_sentence(fixture_cards) -> None:
-    """A card's own skip reason is the author's text: shown as written, inside code."""
+def test_a_cards_own_skip_reason_is_quoted_as_the_authors_words(fixture_cards) -> None:
+    """A card's own skip reason is the author's text: quoted as written, marked as English when
+    it is (a Chinese one stays unmarked), and said to be the author's."""
     cards, tags = fixture_cards
     cv = _reasons_of_the_tool()[RESNET]
     skipped = dataclasses.replace(cv.programs[0].blocks[1], reason="needs a GPU")
@@ -136,4 +137,26 @@ def test_an_uncatalogued_block_reason_is_code_in_a_chinese_sentence(fixture_card
     page = next(p for p in render_site(cards, tags, {RESNET: dataclasses.replace(cv, programs=(program,))}, options())
                 if p.url == f"zh/models/{RESNET}/index.html")
     html = page.content.decode("utf-8")
-    assert f"{UNTRANSLATED}，英文原文：<code>needs a GPU</code>" in html
+    assert '作者注明：<q class="author-note" lang="en">needs a GPU</q>' in html
+    assert UNTRANSLATED not in html
+    for part in _PARTS:
+        for chunk in part.findall(html):
+            assert latin_words(chunk) == [], chunk[:300]
+    zh_reason = dataclasses.replace(skipped, reason="需要 GPU")
+    program = dataclasses.replace(program, blocks=(program.blocks[0], zh_reason, program.blocks[2]))
+    page = next(p for p in render_site(cards, tags, {RESNET: dataclasses.replace(cv, programs=(program,))}, options())
+                if p.url == f"zh/models/{RESNET}/index.html")
+    assert '作者注明：<q class="author-note">需要 GPU</q>' in page.content.decode("utf-8")
+
+
+def test_an_uncatalogued_tool_reason_is_code_in_a_chinese_sentence(fixture_cards) -> None:
+    """A failed block's reason the catalog has no sentence for (an exception's message) stays
+    code inside a Chinese sentence that says so."""
+    cards, tags = fixture_cards
+    cv = _reasons_of_the_tool()[RESNET]
+    blocks = cv.programs[0].blocks
+    odd = dataclasses.replace(blocks[1], status="failed", reason="ZeroDivisionError: division by zero")  # zh_CN's
+    program = dataclasses.replace(cv.programs[0], blocks=(blocks[0], odd, blocks[2]))
+    page = next(p for p in render_site(cards, tags, {RESNET: dataclasses.replace(cv, programs=(program,))}, options())
+                if p.url == f"zh/models/{RESNET}/index.html")
+    assert f"{UNTRANSLATED}，英文原文：<code>ZeroDivisionError: division by zero</code>" in page.content.decode("utf-8")

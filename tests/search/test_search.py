@@ -58,6 +58,20 @@ def test_one_bundle_per_language_with_only_model_pages(tmp_path: Path) -> None:
 
 
 @needs_pagefind
+def test_the_legend_page_is_indexed_in_its_language(tmp_path: Path) -> None:
+    site = _site(tmp_path / "site")
+    p = site / "zh" / search.LEGEND
+    p.parent.mkdir(parents=True)
+    p.write_text('<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>验证说明</title></head>'
+                 '<body><main data-pagefind-body><h1>验证说明</h1><p>受阻的代码块</p></main></body></html>',
+                 encoding="utf-8")
+    assert search.index_site(site) == ()
+    assert len(list((site / "zh" / search.BUNDLE / "part0" / "fragment").iterdir())) == 3  # 2 models + legend
+    assert len(list((site / "en" / search.BUNDLE / "part0" / "fragment").iterdir())) == 1  # en has no legend here
+    assert "验证说明" in (site / "zh" / search.BUNDLE / search.FALLBACK).read_text(encoding="utf-8")
+
+
+@needs_pagefind
 def test_output_is_byte_identical_across_runs_and_folders(tmp_path: Path) -> None:
     a = _site(tmp_path / "a" / "site")
     b = _site(tmp_path / "b" / "deeper" / "site")

@@ -8,7 +8,8 @@ over the whole site (which would also split by `<html lang>`):
 - each language's pages load only their own bundle, at a path relative to the page;
 - Pagefind resolves result URLs against the bundle's own location, so results link to
   `<lang>/models/<id>/index.html` under any base path, with nothing to configure;
-- the language chooser, 404 and tag pages stay out of the index (only `models/*/index.html`).
+- the language chooser, 404 and tag pages stay out of the index (only `models/*/index.html` and
+  the legend page `legend/index.html`).
 
 Parts (parts.py): a bundle is `part0/`, `part1/`, ... each a Pagefind index of about 64 pages
 (which pages: a hash of the URL), so a one-card edit re-indexes the two parts holding that card's
@@ -64,6 +65,7 @@ __all__ = ["BUNDLE", "FALLBACK", "WORDS", "index_site", "index_stage", "indexabl
 
 BUNDLE = SEARCH_BUNDLE  # folder inside each language folder
 MODELS = "models"  # what is searchable: <lang>/models/<id>/index.html
+LEGEND = "legend/index.html"  # and "How verification works", beside a language's model pages
 TIMEOUT_S = 300
 
 STUB_JS = (
@@ -175,7 +177,10 @@ def _model_pages(lang_dir: Path) -> list[str]:
     except FileNotFoundError:
         return []
     pages = [f"{MODELS}/{n}/index.html" for n in names]
-    return sorted(p for p in pages if os.path.isfile(lang_dir / p))
+    pages = [p for p in pages if os.path.isfile(lang_dir / p)]
+    if pages and os.path.isfile(lang_dir / LEGEND):
+        pages.append(LEGEND)
+    return sorted(pages)
 
 
 class _Bundle:
