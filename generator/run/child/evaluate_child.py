@@ -245,7 +245,8 @@ class Inference:
         return np.concatenate([ref, run_graph(self.graph, x[head:], self.micro)])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        if self.graph is not None and len(x) < self.batch_shape[0] and tuple(x.shape[1:]) == self.batch_shape[1:]:
+        shape = self.batch_shape
+        if self.graph is not None and shape is not None and len(x) < shape[0] and tuple(x.shape[1:]) == shape[1:]:
             return self._short(x)
         if tuple(x.shape) != self.batch_shape:
             return self.eager(x)  # an eager job, or images of another shape (the graph's shape is static)
