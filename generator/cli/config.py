@@ -90,6 +90,14 @@ def site_signatures_file(cfg: Config) -> Path:
     return cfg.cache / "site-files" / (hashlib.sha256(os.fsencode(cfg.out)).hexdigest()[:32] + ".json")
 
 
+def index_entries_file(cfg: Config) -> Path:
+    """The index and tag pages' entries of the last build (site/entrycache.py), one file per
+    output path: two sites built from one cache do not evict each other's entries."""
+    import hashlib
+
+    return cfg.cache / "index-entries" / (hashlib.sha256(os.fsencode(cfg.out)).hexdigest()[:32] + ".json")
+
+
 def run_cache_dir(cfg: Config) -> Path:
     return cfg.cache / "runs"
 

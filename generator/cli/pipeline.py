@@ -16,8 +16,8 @@ from generator import __version__
 from generator.claims.evalcache import EvalCache
 from generator.claims.verify import mismatches, verify_claims
 from generator.cards.cache import ParseCache
-from generator.cli.config import (Config, eval_cache_dir, eval_options, parse_cache_dir, render_cache_dir,
-                                  run_cache_dir, run_limits, site_signatures_file)
+from generator.cli.config import (Config, eval_cache_dir, eval_options, index_entries_file, parse_cache_dir,
+                                  render_cache_dir, run_cache_dir, run_limits, site_signatures_file)
 from generator.cli.inputs import read_inputs
 from generator.core.errors import Code, Diagnostic, Level, UserError, has_errors
 from generator.core.jsonio import atomic_write
@@ -32,6 +32,7 @@ from generator.run.results import strict_failures
 from generator.site import state
 from generator.site.badges import badge_files
 from generator.site.build import BuildReport, build_site
+from generator.site.entrycache import EntryCache
 from generator.site.evidence import card_records
 from generator.site.options import SITEMAP_FALLBACK_BASE, SiteOptions
 from generator.site.rendercache import RenderCache
@@ -88,6 +89,7 @@ def run_stages(cfg: Config, options: SiteOptions, input_files: list[Path], finge
                         fingerprint=fingerprint, workers=cfg.jobs, extra=extra,
                         render_cache=RenderCache(render_cache_dir(cfg), log) if caches else None,
                         signatures=site_signatures_file(cfg) if caches else None,
+                        entry_cache=EntryCache(index_entries_file(cfg)) if caches else None,
                         before_swap=(lambda stage, changed: _print(index_stage(cfg.out, stage, changed)))
                         if cfg.search else None)
     if cfg.search and not report.wrote:

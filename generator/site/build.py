@@ -44,8 +44,9 @@ from generator.site import state as incremental
 from generator.site.current import site_input_files, site_is_current  # noqa: F401 (callers import them from here)
 from generator.site.options import SiteOptions
 from generator.site.pages import SiteRenderer
+from generator.site.entrycache import EntryCache
 from generator.site.rendercache import RenderCache
-from generator.site.plan import PageJob, alternates, global_hashes, plan_site, static_files
+from generator.site.plan import PageJob, PageKind, alternates, global_hashes, plan_site, static_files
 from generator.site.state import BuildState, Decision
 from generator.site.write import FolderWriter, Stage
 
@@ -84,7 +85,7 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
                fingerprint: str = "", workers: int = 0,
                extra: Mapping[str, bytes] | None = None,
                before_swap: BeforeSwap | None = None, render_cache: RenderCache | None = None,
-               signatures: Path | None = None) -> BuildReport:
+               signatures: Path | None = None, entry_cache: EntryCache | None = None) -> BuildReport:
     """Bring `out_dir` up to date: render only pages whose inputs changed (with `log`, say why
     for each), hard-link the rest from the current site, swap the result in atomically.
 
@@ -94,7 +95,8 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
     `workers`: processes for rendering (0: one per core; used for big builds only).
     `before_swap(stage, changed_urls)` runs on the finished new folder just before it replaces
     the old one (the search index is built there, so pages and index change together).
-    `render_cache`: each card's rendered Markdown across builds (rendercache.py).
+    `render_cache`: each card's rendered Markdown across builds (rendercache.py); `entry_cache`:
+    the index and tag pages' entries across builds (entrycache.py).
     `signatures`: a file outside the site for the stat signature of each file the build left,
     so the next build hashes only files that changed since (state.changed_since_written)."""
     start = time.perf_counter()
@@ -140,7 +142,7 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
             incremental.save_signatures(signatures, out_dir, state.files)
         return BuildReport(0, len(jobs), 0, False, time.perf_counter() - start)
 
-    sr = SiteRenderer(cards, tags, verification, options, extra, render_cache)
+    sr = SiteRenderer(cards, tags, verification, options, extra, render_cache, entry_cache)
     order = [j for j in _render_order(jobs) if j.url in todo]
     files = _build_staged(sr, jobs, order, todo, new_state, out_dir, workers, before_swap,
                           state.files if state else {}, changed, inodes)
@@ -166,13 +168,23 @@ def _build_staged(sr: SiteRenderer, jobs: Sequence[PageJob], order: Sequence[Pag
             if j.url not in todo:
                 stage.reuse(j.url)
                 files[j.url] = old_files[j.url]
-        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-            files.update(_render_parallel(sr, jobs, order, stage.path, workers))
-        else:
-            for j in order:
+        # Index and tag pages are rendered here, never in a forked worker, so that the entries
+        # they share stay in one process and are saved once (entrycache.py).
+        listing = [j for j in order if j.kind in _LISTING]
+        rest = [j for j in order if j.kind not in _LISTING]
+
+        def render_here(some: Sequence[PageJob]) -> None:
+            for j in some:
                 data = sr.render(j, jobs)
                 stage.write(j.url, data)
                 files[j.url] = hashlib.sha256(data).hexdigest()
+
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            files.update(_render_parallel(sr, jobs, rest, stage.path, workers, lambda: render_here(listing)))
+        else:
+            render_here(rest)
+            render_here(listing)
+        sr.save_caches()
         if before_swap is not None:
             before_swap(stage.path, frozenset(todo | changed))
         # Files the search stage made or carried over are recorded like the pages (one carried
@@ -227,6 +239,8 @@ def _refuse_foreign_folder(out_dir: Path) -> None:
                                "another output folder", str(out_dir), 1)])
 
 
+_LISTING = (PageKind.INDEX, PageKind.TAG)
+
 # Below this many pages per extra process, forking costs more than it saves.
 PAGES_PER_WORKER = 150
 
@@ -264,9 +278,10 @@ def _chunks(order: Sequence[PageJob], size: int) -> list[range]:
 
 
 def _render_parallel(sr: SiteRenderer, all_jobs: Sequence[PageJob], order: Sequence[PageJob],
-                     folder: Path, workers: int) -> dict[str, str]:
+                     folder: Path, workers: int, meanwhile: Callable[[], None]) -> dict[str, str]:
     """Render `order` in forked processes that write straight into `folder` (no page bytes
-    cross process boundaries). Chunks keep a card's pages together for the section cache.
+    cross process boundaries), and run `meanwhile` here while they do. Chunks keep a card's
+    pages together for the section cache.
     The workers die with this process (kill -9 included) and leaving the `with` terminates them
     (Ctrl-C, SIGTERM, an error in a page): none outlives the build."""
     global _FORK_STATE
@@ -277,7 +292,9 @@ def _render_parallel(sr: SiteRenderer, all_jobs: Sequence[PageJob], order: Seque
         pool = start_blocked(lambda: ctx.Pool(workers, initializer=worker_init, initargs=(os.getpid(),)))
         digests: dict[str, str] = {}
         with pool:
-            for part in pool.imap_unordered(_render_chunk, chunks):
+            results = pool.imap_unordered(_render_chunk, chunks)
+            meanwhile()
+            for part in results:
                 digests.update(part)
         return digests
     finally:

@@ -16,6 +16,7 @@ from generator.site.i18n import load_catalog
 from generator.site.options import SiteOptions
 from generator.site.plan import PageJob, PageKind, sorted_cards, tag_counts
 from generator.site.render import CardEntry, Renderer
+from generator.site.entrycache import EntryCache
 from generator.site.rendercache import RenderCache
 from generator.site.sitemap import sitemap
 
@@ -25,13 +26,14 @@ class SiteRenderer:
 
     def __init__(self, cards: Sequence[Card], tags: Mapping[str, Tag],
                  verification: Mapping[str, CardVerification], options: SiteOptions,
-                 extra: Mapping[str, bytes] | None = None, render_cache: RenderCache | None = None) -> None:
+                 extra: Mapping[str, bytes] | None = None, render_cache: RenderCache | None = None,
+                 entry_cache: EntryCache | None = None) -> None:
         catalog = load_catalog(options.catalog_path, options.catalog_display)
         self.extra = dict(extra or {})
         self.options = options
         self.renderer = Renderer(options.templates_dir, catalog, tags,
                                  base_url=options.base_url or None, version=options.tool_version,
-                                 render_cache=render_cache)
+                                 render_cache=render_cache, entry_cache=entry_cache)
         self.cards = {c.meta.id: c for c in cards}
         self.sorted = sorted_cards(cards)
         self.tags = tags
@@ -49,6 +51,12 @@ class SiteRenderer:
         if lang not in self._entry_cache:
             self._entry_cache[lang] = self.renderer.index_entries(lang, self.sorted, self.verification)
         return self._entry_cache[lang]
+
+    def save_caches(self) -> None:
+        """Keep the index entries this build rendered for the next one (in the build's own
+        process: index and tag pages are never rendered in forked workers)."""
+        if self.renderer.entry_cache is not None:
+            self.renderer.entry_cache.save()
 
     def render(self, job: PageJob, all_jobs: Sequence[PageJob]) -> bytes:
         try:

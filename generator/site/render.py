@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from markupsafe import Markup
 
 from generator.cards.parse import with_tokens
 from generator.site import markdown
+from generator.core.objcache import code_digest
+from generator.site.entrycache import EntryCache, key as entry_key
 from generator.site.rendercache import CardRender, RenderCache, SectionRender
 
 from generator.site import urls
@@ -43,6 +46,13 @@ from generator.site.views import (BlockView, ClaimView, Summary, block_view, cat
                        column_key, find_block, summarize, summary_keys, summary_text,
                        summary_tone)
 
+
+
+class _EntryMacros(Protocol):
+    """The macros of templates/_entries.html (one index entry and its comparison row)."""
+
+    def card_item(self, c: "CardEntry", root: str, t: Callable[..., str]) -> Markup: ...
+    def compare_row(self, c: "CardEntry", root: str, t: Callable[..., str], legend: str) -> Markup: ...
 
 
 class _PartsMacros(Protocol):
@@ -98,7 +108,8 @@ def catalog_problems(catalog: Catalog, templates_dir: Path) -> list[Diagnostic]:
 
 class Renderer:
     def __init__(self, templates_dir: Path, catalog: Catalog, tags: Mapping[str, Tag],
-                 *, base_url: str | None, version: str, render_cache: RenderCache | None = None) -> None:
+                 *, base_url: str | None, version: str, render_cache: RenderCache | None = None,
+                 entry_cache: EntryCache | None = None) -> None:
         self.catalog = catalog
         self.tags = tags
         self.base_url = base_url
@@ -117,7 +128,8 @@ class Renderer:
             raise UserError(problems)
         try:
             self._tpl = {name: self.env.get_template(name) for name in
-                         ("root.html", "index.html", "model.html", "404.html", "_parts.html", "legend.html")}
+                         ("root.html", "index.html", "model.html", "404.html", "_parts.html", "legend.html",
+                          "_entries.html")}
         except TemplateError as exc:
             raise UserError([error(Code.REGISTRY, f"template error: {exc}",
                                    f"templates/{getattr(exc, 'name', '') or '?'}",
@@ -128,6 +140,10 @@ class Renderer:
         self.env.globals["count_text"] = readable_count
         self.env.globals["size_text"] = readable_size
         self._parts = cast(_PartsMacros, self._tpl["_parts.html"].module)
+        self._entry_macros = cast(_EntryMacros, self._tpl["_entries.html"].module)
+        self.entry_cache = entry_cache
+        self._entry_code = _entry_code(templates_dir, catalog, version)
+        self._entry_memo: dict[tuple[str, str, str, CardEntry], tuple[str, str]] = {}
         self.render_cache = render_cache
         self._skeletons: dict[tuple[str, str], Mapping[str, SectionRender]] = {}  # (path, text) -> lang -> skeleton
         self._t = {lang: functools.partial(catalog.get, lang) for lang in LANGS}
@@ -243,7 +259,7 @@ class Renderer:
         url = urls.tag_page(lang, tag) if tag else urls.lang_index(lang)
         alternates = {l: (urls.tag_page(l, tag) if tag else urls.lang_index(l)) for l in LANGS}
         ctx = self._context(lang, url, alternates)
-        ctx["cards"] = entries
+        ctx["items"], ctx["rows"] = self.entry_html(lang, str(ctx["root"]), str(ctx["legend"]), entries)
         ctx["tag"] = Link(url, self.tag_name(lang, tag)) if tag else None
         ctx["all_href"] = urls.relative(url, urls.lang_index(lang))
         ctx["tag_filter"] = [(Link(urls.relative(url, urls.tag_page(lang, tid)), self.tag_name(lang, tid)), n, tid == tag, tid)
@@ -251,6 +267,28 @@ class Renderer:
         ctx["total"] = len(entries)
         ctx["all_count"] = all_count
         return self._tpl["index.html"].render(ctx).encode("utf-8")
+
+    def entry_html(self, lang: str, root: str, legend: str,
+                   entries: Sequence[CardEntry]) -> tuple[list[Markup], list[Markup]]:
+        """Each entry's list item and comparison row, rendered once per build and kept across
+        builds (entrycache.py): a one-card edit renders one entry, not the whole page again."""
+        t = self._t[lang]
+        items, rows = [], []
+        for e in entries:
+            memo = (lang, root, legend, e)
+            got = self._entry_memo.get(memo)
+            if got is None:
+                k = entry_key(self._entry_code, lang, root, legend, repr(e))
+                got = self.entry_cache.get(k) if self.entry_cache is not None else None
+                if got is None:
+                    got = (str(self._entry_macros.card_item(e, root, t)),
+                           str(self._entry_macros.compare_row(e, root, t, legend)))
+                    if self.entry_cache is not None:
+                        self.entry_cache.put(k, got)
+                self._entry_memo[memo] = got
+            items.append(Markup(got[0]))
+            rows.append(Markup(got[1]))
+        return items, rows
 
     def model_page(self, card: Card, lang: str, verification: CardVerification | None,
                    published: Collection[str] = ()) -> bytes:
@@ -385,6 +423,18 @@ class Renderer:
                 blocks.append((card.prelude.code, card.prelude.info))
             self.render_cache.put(card, CardRender(sections, {b: self._highlight(*b) for b in blocks}))
         return sections
+
+
+def _entry_code(templates_dir: Path, catalog: Catalog, version: str) -> str:
+    """What an index entry's HTML depends on besides its values: the templates that make it,
+    the catalog, and the code behind the template globals and the Jinja environment."""
+    import jinja2
+
+    here = Path(__file__).resolve().parent
+    strings = json.dumps({k: dict(v) for k, v in catalog.strings.items()}, sort_keys=True, ensure_ascii=False)
+    return code_digest(f"verified-hub {version}", f"jinja2 {jinja2.__version__}", strings,
+                       templates_dir / "_entries.html", templates_dir / "_parts.html", Path(jinja2.__file__).parent,
+                       here / "render.py", here / "compare.py", here / "legend.py", here / "views.py")
 
 
 def _legend_from_model(lang: str) -> str:

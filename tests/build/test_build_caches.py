@@ -160,3 +160,55 @@ def test_no_cache_inside_the_output_folder(tmp_path: Path) -> None:
     assert cache_usable(tmp_path / ".cache", tmp_path / "site")
     assert not cache_usable(tmp_path / "site" / ".cache", tmp_path / "site")
     assert not cache_usable(tmp_path / ".cache", tmp_path / ".cache" / "site")
+
+
+def _listing_pages(site: Path) -> dict[str, bytes]:
+    """The index and tag pages of both languages (the pages made of index entries)."""
+    return {k: v for k, v in tree(site).items() if k.endswith("index.html") and "/models/" not in k
+            and "/legend/" not in k and k.count("/") >= 1}
+
+
+def test_index_entries_are_kept_and_follow_everything_they_are_made_from(project: Path) -> None:
+    site = project / "site"
+    build(project)
+    files = list((project / ".cache" / "index-entries").glob("*.json"))
+    assert len(files) == 1
+    kept = files[0]
+    assert len(_listing_pages(site)) >= 4
+
+    def cold() -> dict[str, bytes]:
+        """The same inputs built with no cache at all, in a copy of the project."""
+        other = project.parent / "cold"
+        shutil.rmtree(other, ignore_errors=True)
+        shutil.copytree(project, other, ignore=shutil.ignore_patterns(".cache", "site"))
+        build(other)
+        return _listing_pages(other / "site")
+
+    # an edited card: its entry is rendered again, every other one comes from the file
+    card = project / "cards" / "megengine_vision_resnet.md"
+    card.write_text(card.read_text(encoding="utf-8").replace("title: ResNet", "title: ResNet-edited", 1),
+                    encoding="utf-8")
+    build(project)
+    assert b"ResNet-edited" in _listing_pages(site)["en/index.html"]
+    assert _listing_pages(site) == cold()
+
+    # the entries' template and a catalog string they use
+    entries_tpl = project / "templates" / "_entries.html"
+    entries_tpl.write_text(entries_tpl.read_text(encoding="utf-8").replace(
+        '<li class="card"', '<li class="card" data-entry-test', 1), encoding="utf-8")
+    catalog = project / "templates" / "i18n.yaml"
+    catalog.write_text(catalog.read_text(encoding="utf-8").replace("en_US: by {author}\n",
+                                                                   "en_US: made by {author}\n", 1), encoding="utf-8")
+    build(project)
+    index = _listing_pages(site)["en/index.html"].decode("utf-8")
+    n_cards = len(list((project / "cards").glob("*.md")))
+    assert index.count("data-entry-test") == n_cards and index.count("made by ") == n_cards
+    assert _listing_pages(site) == cold()
+
+    # a damaged file, and one whose entries are not strings: ignored as a whole
+    good = _listing_pages(site)
+    for damage in (b"{not json", b'{"format": 1, "entries": {"k": [1, 2]}}'):
+        kept.write_bytes(damage)
+        shutil.rmtree(site)
+        build(project)
+        assert _listing_pages(site) == good
