@@ -5,47 +5,49 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from generator import __version__
-from generator.claims.evalcache import EvalCache
-from generator.claims.verify import mismatches, verify_claims
 from generator.cards.cache import ParseCache
 from generator.cli.config import (Config, eval_cache_dir, eval_options, index_entries_file, parse_cache_dir,
                                   render_cache_dir, run_cache_dir, run_limits, site_signatures_file)
-from generator.cli.inputs import read_inputs
+from generator.cli.inputs import Inputs, read_inputs
 from generator.core.errors import Code, Diagnostic, Level, UserError, has_errors
 from generator.core.jsonio import atomic_write
 from generator.core.objcache import cache_usable
 from generator.core.model import BAD_RUN_STATUSES, Card, CardVerification
 from generator.core.text import for_terminal
-from generator.run import sandbox
-from generator.run.cache import RunCache
-from generator.run.execute import run_all, store_assets
 from generator.run.progress import program_counts
-from generator.run.results import strict_failures
 from generator.site import state
 from generator.site.badges import badge_files
 from generator.site.build import BuildReport, build_site
 from generator.site.entrycache import EntryCache
-from generator.site.evidence import card_records
 from generator.site.options import SITEMAP_FALLBACK_BASE, SiteOptions
 from generator.site.rendercache import RenderCache
 from generator.site.report import junit_xml, report_files
-from generator.site.search import index_stage, repair_index
+from generator.site.search import Services, index_stage, prestart, repair_index
 from generator.site.views import summarize
 from generator.store.content import Store
+from generator.store.lock import Lock
 from generator.store.sync import sync_local
 
 
 
 def run_stages(cfg: Config, options: SiteOptions, input_files: list[Path], fingerprint: str,
                started: float) -> int:
+    # Pagefind starts now, beside the read and render stages, rather than after them.
+    with prestart() if cfg.search else contextlib.nullcontext(None) as services:
+        return _stages(cfg, options, input_files, fingerprint, started, services)
+
+
+def _stages(cfg: Config, options: SiteOptions, input_files: list[Path], fingerprint: str,
+            started: float, services: Services | None) -> int:
     log = (lambda m: print(for_terminal(m), file=sys.stderr)) if cfg.verbose else None
     stats = state.stat_inputs(input_files)
     clock = _Stopwatch()
@@ -67,18 +69,7 @@ def run_stages(cfg: Config, options: SiteOptions, input_files: list[Path], finge
     # 2. run every program, 3. check every number (both cached)
     verification: dict[str, CardVerification] = {}
     if lock is not None:
-        sandbox.cleanup_stale()  # what runs of builds killed with SIGKILL left (cgroups, mounts, folders)
-        programs = run_all(cards, store_assets(lock, store, sandboxed=cfg.sandbox), jobs=cfg.workers, rerun=cfg.rerun,
-                           limits=run_limits(cfg), cache=RunCache(run_cache_dir(cfg), __version__, log=log))
-        claims, more = verify_claims(cards, inputs.specs, lock, store, inputs.datasets,
-                                     eval_options(cfg, progress=sys.stderr.isatty()),
-                                     None if cfg.rerun else EvalCache(eval_cache_dir(cfg), log=log))
-        _print(more)
-        verification = {}
-        for c in cards:
-            ran, checked = programs.get(c.meta.id, ()), claims[c.meta.id]
-            assets, dataset = card_records(c, ran, checked, inputs.specs.get(c.meta.id), lock, inputs.datasets)
-            verification[c.meta.id] = CardVerification(c.meta.id, ran, checked, assets, dataset)
+        verification = _verify(cfg, inputs, cards, lock, store, log)
     clock.lap("verify")
 
     # 4. render and write the site with its machine-readable files, 5. search index (before the swap)
@@ -90,7 +81,7 @@ def run_stages(cfg: Config, options: SiteOptions, input_files: list[Path], finge
                         render_cache=RenderCache(render_cache_dir(cfg), log) if caches else None,
                         signatures=site_signatures_file(cfg) if caches else None,
                         entry_cache=EntryCache(index_entries_file(cfg)) if caches else None,
-                        before_swap=(lambda stage, changed: _print(index_stage(cfg.out, stage, changed)))
+                        before_swap=(lambda stage, changed: _print(index_stage(cfg.out, stage, changed, services)))
                         if cfg.search else None)
     if cfg.search and not report.wrote:
         _print(repair_index(cfg.out))
@@ -100,6 +91,32 @@ def run_stages(cfg: Config, options: SiteOptions, input_files: list[Path], finge
     clock.save(started)
 
     return _verdict(cfg, cards, verification, report, clock, started)
+
+
+def _verify(cfg: Config, inputs: Inputs, cards: Sequence[Card], lock: Lock, store: Store,
+            log: Callable[[str], None] | None) -> dict[str, CardVerification]:
+    """2. run every program, 3. check every number (both cached). Imported here: a --no-verify
+    build never loads the sandbox, the evaluator or the checks."""
+    from generator.claims.evalcache import EvalCache
+    from generator.claims.verify import verify_claims
+    from generator.run import sandbox
+    from generator.run.cache import RunCache
+    from generator.run.execute import run_all, store_assets
+    from generator.site.evidence import card_records
+
+    sandbox.cleanup_stale()  # what runs of builds killed with SIGKILL left (cgroups, mounts, folders)
+    programs = run_all(cards, store_assets(lock, store, sandboxed=cfg.sandbox), jobs=cfg.workers, rerun=cfg.rerun,
+                       limits=run_limits(cfg), cache=RunCache(run_cache_dir(cfg), __version__, log=log))
+    claims, more = verify_claims(cards, inputs.specs, lock, store, inputs.datasets,
+                                 eval_options(cfg, progress=sys.stderr.isatty()),
+                                 None if cfg.rerun else EvalCache(eval_cache_dir(cfg), log=log))
+    _print(more)
+    verification = {}
+    for c in cards:
+        ran, checked = programs.get(c.meta.id, ()), claims[c.meta.id]
+        assets, dataset = card_records(c, ran, checked, inputs.specs.get(c.meta.id), lock, inputs.datasets)
+        verification[c.meta.id] = CardVerification(c.meta.id, ran, checked, assets, dataset)
+    return verification
 
 
 def _verdict(cfg: Config, cards: Sequence[Card], verification: Mapping[str, CardVerification],
@@ -120,6 +137,11 @@ def _verdict(cfg: Config, cards: Sequence[Card], verification: Mapping[str, Card
 
 
 def _problems(verification: Mapping[str, CardVerification], level: Level) -> list[Diagnostic]:
+    if not verification:
+        return []
+    from generator.claims.verify import mismatches
+    from generator.run.results import strict_failures
+
     return strict_failures(verification.values(), level) + mismatches(verification.values(), level)
 
 

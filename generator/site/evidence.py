@@ -26,7 +26,6 @@ from generator.claims.datasets import DatasetDef
 from generator.claims.spec import VerifySpec
 from generator.core.model import (PRELUDE, AssetRecord, Card, CardVerification, CheckOutcome, ClaimState,
                                   DatasetRecord, ProgramResult, Snippet)
-from generator.run.sandbox import RESULT_DISTRIBUTIONS
 from generator.site import urls
 from generator.site.reasons import environment_html, reason_html
 from generator.site.redact import public_text
@@ -457,6 +456,8 @@ def _versions(cv: CardVerification, lang: str) -> Mapping[str, object]:
 
 def pins(versions: Mapping[str, object]) -> tuple[str, ...]:
     """`MegEngine==1.13.0 …` for the recorded versions of the libraries that change results."""
+    from generator.run.sandbox import RESULT_DISTRIBUTIONS  # only pages with run results need it
+
     out = []
     for key, dist in RESULT_DISTRIBUTIONS.items():
         v = versions.get(key)

@@ -143,7 +143,8 @@ class Renderer:
         self._entry_macros = cast(_EntryMacros, self._tpl["_entries.html"].module)
         self.entry_cache = entry_cache
         self._entry_code = _entry_code(templates_dir, catalog, version)
-        self._entry_memo: dict[tuple[str, str, str, CardEntry], tuple[str, str]] = {}
+        self._entry_memo: dict[str, tuple[str, str]] = {}  # key -> (list item, table row)
+        self._entry_digests: dict[int, tuple[CardEntry, str]] = {}  # id -> (entry, digest of its values)
         self.render_cache = render_cache
         self._skeletons: dict[tuple[str, str], Mapping[str, SectionRender]] = {}  # (path, text) -> lang -> skeleton
         self._t = {lang: functools.partial(catalog.get, lang) for lang in LANGS}
@@ -275,17 +276,21 @@ class Renderer:
         t = self._t[lang]
         items, rows = [], []
         for e in entries:
-            memo = (lang, root, legend, e)
-            got = self._entry_memo.get(memo)
+            # An index page and the tag pages share their entry objects (one list per language):
+            # each entry's values are digested once, not once per page it is on.
+            known = self._entry_digests.get(id(e))
+            if known is None or known[0] is not e:
+                known = self._entry_digests[id(e)] = (e, entry_key(repr(e)))
+            k = entry_key(self._entry_code, lang, root, legend, known[1])
+            got = self._entry_memo.get(k)
             if got is None:
-                k = entry_key(self._entry_code, lang, root, legend, repr(e))
                 got = self.entry_cache.get(k) if self.entry_cache is not None else None
                 if got is None:
                     got = (str(self._entry_macros.card_item(e, root, t)),
                            str(self._entry_macros.compare_row(e, root, t, legend)))
                     if self.entry_cache is not None:
                         self.entry_cache.put(k, got)
-                self._entry_memo[memo] = got
+                self._entry_memo[k] = got
             items.append(Markup(got[0]))
             rows.append(Markup(got[1]))
         return items, rows

@@ -17,7 +17,11 @@ import re
 from collections.abc import Callable, Iterable
 
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_TEXT = re.compile(r">([^<]+)<")
+# The text runs between tags that hold a Han character: only those need cutting, and the others
+# (every token of every highlighted code block) stay as they are without a Python call each. A
+# match starts at the `>` where `>([^<]+)<` would have matched that run (a run without Han
+# cannot reach a Han character before its `<`), so the result is that of cutting every run.
+_HAN_TEXT = re.compile(r">([^<]*[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff][^<]*)<")
 _SKIP = re.compile(r"<(script|style)\b.*?</\1>", re.S | re.I)
 MAX_WORD = 8  # longer dictionary words are rare; the browser's greedy match looks this far
 
@@ -45,11 +49,12 @@ def segment_html(page: str) -> str:
     """The text between tags cut into words; tags, attributes, scripts and styles left as they are."""
     out: list[str] = []
     at = 0
+    cut: Callable[[re.Match[str]], str] = lambda m: ">" + segment_text(m.group(1)) + "<"  # noqa: E731
     for skip in _SKIP.finditer(page):
-        out.append(_TEXT.sub(lambda m: ">" + segment_text(m.group(1)) + "<", page[at:skip.start()]))
+        out.append(_HAN_TEXT.sub(cut, page[at:skip.start()]))
         out.append(skip.group(0))
         at = skip.end()
-    out.append(_TEXT.sub(lambda m: ">" + segment_text(m.group(1)) + "<", page[at:]))
+    out.append(_HAN_TEXT.sub(cut, page[at:]))
     return "".join(out)
 
 
@@ -62,4 +67,5 @@ def vocabulary(pages: Iterable[str]) -> list[str]:
 
 
 def _text_of(page: str) -> str:
-    return " ".join(m.group(1) for m in _TEXT.finditer(_SKIP.sub(" ", page)))
+    """The page's Han-bearing text runs (the others give no words)."""
+    return " ".join(m.group(1) for m in _HAN_TEXT.finditer(_SKIP.sub(" ", page)))

@@ -41,16 +41,18 @@ same bytes as one built from scratch (tests/search check both).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from generator.core.errors import Code, Diagnostic, warning
 from generator.core.model import LANGS, URL_LANG
@@ -60,8 +62,8 @@ from generator.site.search.service import Service, ServiceError
 from generator.site.search.texts import fallback_entry, indexable, words
 from generator.site.urls import SEARCH_BUNDLE
 
-__all__ = ["BUNDLE", "FALLBACK", "WORDS", "index_site", "index_stage", "indexable", "pagefind_binary",
-           "repair_index"]
+__all__ = ["BUNDLE", "FALLBACK", "WORDS", "Services", "index_site", "index_stage", "indexable", "pagefind_binary",
+           "prestart", "repair_index"]
 
 BUNDLE = SEARCH_BUNDLE  # folder inside each language folder
 MODELS = "models"  # what is searchable: <lang>/models/<id>/index.html
@@ -94,6 +96,70 @@ def pagefind_binary() -> Path | None:
     return Path(found) if found else None
 
 
+class Services:
+    """One Pagefind process per language, started when the build starts (`prestart`), so that
+    starting them, and the Chinese one loading its dictionary (a tiny page is indexed at once for
+    that), happen while the pages are still being read and rendered, not after. Each process
+    writes nothing (pages go in and files come back over its pipes) and runs in an empty folder
+    of its own; `close` ends them."""
+
+    def __init__(self, binary: Path, langs: tuple[str, ...]) -> None:
+        self._folder = Path(tempfile.mkdtemp(prefix="build-site-pagefind-"))
+        self._by_lang: dict[str, Service] = {}
+        self._warming: dict[str, threading.Thread] = {}
+        try:
+            for lang in langs:
+                self._by_lang[lang] = Service(binary, self._folder, TIMEOUT_S).__enter__()
+        except ServiceError:
+            return  # the build's own request meets the same problem and says it
+        if URL_LANG["zh_CN"] in self._by_lang:
+            zh = self._by_lang[URL_LANG["zh_CN"]]
+            self._warming[URL_LANG["zh_CN"]] = thread = threading.Thread(target=_warm_up, args=(zh,), daemon=True)
+            thread.start()
+
+    def get(self, lang: str) -> Service | None:
+        """The language's process, once its warm-up is done (requests are then the build's own)."""
+        thread = self._warming.pop(lang, None)
+        if thread is not None:
+            thread.join()
+        return self._by_lang.get(lang)
+
+    def close(self) -> None:
+        for thread in self._warming.values():
+            thread.join()
+        for pf in self._by_lang.values():
+            pf.__exit__(None, None, None)
+        self._by_lang.clear()
+        shutil.rmtree(self._folder, ignore_errors=True)
+
+
+def _warm_up(pf: Service) -> None:
+    """Index a tiny Chinese page in an index of its own (never written): Pagefind loads its
+    Chinese dictionary on the first such page."""
+    try:
+        for message in pf.add_files(pf.new_index({"keep_index_url": True}), [("/warm-up.html", WARM_UP_PAGE)]):
+            pf.wait(message, "IndexedFile")
+    except ServiceError:
+        pass  # the build's own request meets the same problem and says it
+
+
+WARM_UP_PAGE = '<html lang="zh-CN"><body><main data-pagefind-body><p>残差网络</p></main></body></html>'
+
+
+@contextlib.contextmanager
+def prestart() -> Iterator[Services | None]:
+    """`with prestart() as services:` Pagefind started for every language (None without it)."""
+    binary = pagefind_binary()
+    if binary is None:
+        yield None
+        return
+    services = Services(binary, tuple(URL_LANG[lang] for lang in LANGS))
+    try:
+        yield services
+    finally:
+        services.close()
+
+
 @dataclass(frozen=True)
 class _Previous:
     """The current site's bundle of a language and which of its files may be carried over."""
@@ -110,12 +176,14 @@ def index_site(site_dir: Path) -> tuple[Diagnostic, ...]:
     return _index_languages(site_dir, None, frozenset())
 
 
-def index_stage(current: Path, stage: Path, changed: frozenset[str]) -> tuple[Diagnostic, ...]:
+def index_stage(current: Path, stage: Path, changed: frozenset[str],
+                services: Services | None = None) -> tuple[Diagnostic, ...]:
     """Index the new site folder `stage`, carrying over each part of the `current` site's bundles
     whose pages are unchanged. `changed`: site URLs of the files of `current` that must not be
     trusted (rendered again, or no longer what the last build wrote: state.changed_since_written);
-    every other file of `stage` is a hard link to the same file of `current`."""
-    return _index_languages(stage, current, changed)
+    every other file of `stage` is a hard link to the same file of `current`. `services`: the
+    Pagefind processes `prestart` began, used instead of starting new ones."""
+    return _index_languages(stage, current, changed, services)
 
 
 def repair_index(site_dir: Path) -> tuple[Diagnostic, ...]:
@@ -125,7 +193,8 @@ def repair_index(site_dir: Path) -> tuple[Diagnostic, ...]:
     return ()
 
 
-def _index_languages(site_dir: Path, current: Path | None, changed: frozenset[str]) -> tuple[Diagnostic, ...]:
+def _index_languages(site_dir: Path, current: Path | None, changed: frozenset[str],
+                     services: Services | None = None) -> tuple[Diagnostic, ...]:
     """The languages are indexed at the same time (one Pagefind process each), each into a fresh
     folder that then replaces the old bundle by rename, so a reader never meets a half-written
     index. Never raises for a missing or failing Pagefind: the problem comes back as a warning
@@ -139,14 +208,15 @@ def _index_languages(site_dir: Path, current: Path | None, changed: frozenset[st
             cut = len(lang) + 1
             previous = _Previous(current / lang / BUNDLE,
                                  frozenset(u[cut:] for u in changed if u.startswith(lang + "/")))
-        return _index_language(binary, site_dir / lang, previous)
+        return _index_language(binary, site_dir / lang, previous, services.get(lang) if services else None)
 
     with ThreadPoolExecutor(max_workers=max(1, len(langs))) as pool:
         found = list(pool.map(one, langs))
     return tuple(d for d in found if d is not None)
 
 
-def _index_language(binary: Path | None, lang_dir: Path, previous: _Previous | None) -> Diagnostic | None:
+def _index_language(binary: Path | None, lang_dir: Path, previous: _Previous | None,
+                    service: Service | None = None) -> Diagnostic | None:
     out = lang_dir / BUNDLE
     fresh = Path(tempfile.mkdtemp(prefix=f".{BUNDLE}-new-", dir=lang_dir))
     try:
@@ -156,7 +226,7 @@ def _index_language(binary: Path | None, lang_dir: Path, previous: _Previous | N
         elif not urls:
             reason = "there are no model pages to index"
         else:
-            reason = _Bundle(binary, lang_dir, fresh, previous).build(urls)
+            reason = _Bundle(binary, lang_dir, fresh, previous, service).build(urls)
         if reason:
             shutil.rmtree(fresh)  # a half-written bundle would make the UI fail at search time
             _write_stub(fresh, reason)
@@ -187,17 +257,24 @@ class _Bundle:
     """One language's bundle, assembled in `fresh`: parts carried over or indexed, then the
     bundle-wide files."""
 
-    def __init__(self, binary: Path, lang_dir: Path, fresh: Path, previous: _Previous | None) -> None:
+    def __init__(self, binary: Path, lang_dir: Path, fresh: Path, previous: _Previous | None,
+                 service: Service | None = None) -> None:
         self.binary, self.lang_dir, self.fresh, self.previous = binary, lang_dir, fresh, previous
+        self.service = service  # started before the pages were written (prestart), else one of our own
         self.texts: dict[str, str] = {}  # pages read this time (url relative to lang_dir -> text)
+        # What the current bundle's records say of each page it indexed: (sha256, words, fallback
+        # entry), reused for a page of a part indexed again whose sha256 is the same.
+        self.known: dict[str, tuple[str, tuple[str, ...], Mapping[str, str] | None]] = {}
 
     def build(self, urls: list[str]) -> str:
         """'' when the bundle is complete in `fresh`, else why there is none."""
         groups = parts.split(urls, parts.PART_PAGES)
         key = _key()
         old = self._old_records()
-        known = {u: h for r in old.values() for u, h in r.pages.items()}
-        shas = {u: self._page_sha(u, known) for u in urls}
+        for r in old.values():
+            entries = {e.get("u"): e for e in r.fallback}
+            self.known.update((u, (h, r.words.get(u, ()), entries.get(u))) for u, h in r.pages.items())
+        shas = {u: self._page_sha(u) for u in urls}
         records: dict[str, PartRecord] = {}
         todo = []
         for i, (name, members) in enumerate(groups.items()):
@@ -215,7 +292,7 @@ class _Bundle:
             shutil.rmtree(self.fresh / todo[0], ignore_errors=True)
         if todo:
             try:
-                records.update(self._index(todo, groups, key, primary=next(iter(groups))))
+                records.update(self._index(todo, groups, key, shas, primary=next(iter(groups))))
             except (ServiceError, OSError) as exc:
                 return str(exc) if isinstance(exc, ServiceError) else f"Pagefind's output could not be read ({exc})"
         self._write_bundle_files([records[n] for n in groups], list(groups))
@@ -240,11 +317,11 @@ class _Bundle:
                     out[name] = rec
         return out
 
-    def _page_sha(self, url: str, known: dict[str, str]) -> str:
+    def _page_sha(self, url: str) -> str:
         """The page's sha256: the one recorded when it was last indexed while its file is the one
         the last build wrote (every page not in `changed`), else read from the new folder."""
-        if self.previous is not None and url not in self.previous.changed and url in known:
-            return known[url]
+        if self.previous is not None and url not in self.previous.changed and url in self.known:
+            return self.known[url][0]
         data = (self.lang_dir / url).read_bytes()
         self.texts[url] = data.decode("utf-8")
         return hashlib.sha256(data).hexdigest()
@@ -284,14 +361,16 @@ class _Bundle:
 
     # ------------------------------------------------------------------ indexing
 
-    def _index(self, todo: list[str], groups: dict[str, list[str]], key: str, primary: str) -> dict[str, PartRecord]:
+    def _index(self, todo: list[str], groups: dict[str, list[str]], key: str, shas: Mapping[str, str],
+               primary: str) -> dict[str, PartRecord]:
         """Index the parts `todo` with one Pagefind process; their records."""
         for name in todo:
             for url in groups[name]:
                 if url not in self.texts:
                     self.texts[url] = (self.lang_dir / url).read_text(encoding="utf-8")
         records = {}
-        with Service(self.binary, self.fresh, TIMEOUT_S) as pf:
+        with (contextlib.nullcontext(self.service) if self.service is not None
+              else Service(self.binary, self.fresh, TIMEOUT_S)) as pf:
             ids = {name: pf.new_index({"keep_index_url": True}) for name in todo}
             pending = []
             for name in todo:
@@ -310,16 +389,24 @@ class _Bundle:
                         target.parent.mkdir(parents=True, exist_ok=True)
                         target.write_bytes(data)
                         files[rel] = hashlib.sha256(data).hexdigest()
-                pages = {u: hashlib.sha256(self.texts[u].encode("utf-8")).hexdigest() for u in groups[name]}
+                pages = {u: shas[u] for u in groups[name]}
+                made = {u: self._derived(u, shas[u]) for u in groups[name]}
                 rec = PartRecord(key, pages, dict(sorted(files.items())),
-                                 tuple(words([self.texts[u] for u in groups[name]])),
-                                 tuple(fallback_entry(u, self.texts[u], u.split("/")[-2]) for u in groups[name]))
+                                 {u: w for u, (w, _e) in made.items()}, tuple(e for _w, e in made.values()))
                 (self.fresh / name / RECORD).write_bytes(rec.to_bytes())
                 records[name] = rec
         return records
 
+    def _derived(self, url: str, sha: str) -> tuple[tuple[str, ...], Mapping[str, str]]:
+        """A page's Han words and fallback entry: as recorded for the same bytes, else made."""
+        was = self.known.get(url)
+        if was is not None and was[0] == sha and was[2] is not None:
+            return was[1], was[2]
+        text = self.texts[url]
+        return words(text), fallback_entry(url, text, url.split("/")[-2])
+
     def _write_bundle_files(self, records: list[PartRecord], names: list[str]) -> None:
-        vocab = sorted({w for r in records for w in r.words})
+        vocab = sorted({w for r in records for ws in r.words.values() for w in ws})
         entries = sorted((e for r in records for e in r.fallback), key=lambda e: e["u"])
         _write_words(self.fresh, vocab, names)
         _write_fallback(self.fresh, entries)

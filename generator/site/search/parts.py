@@ -8,7 +8,8 @@ incremental build and a build from scratch make the same parts, byte for byte.
 
 Each part folder holds `part.json` (`PartRecord`): the sha256 of every page it indexes, a key of
 the indexing code and tool versions, the sha256 of each of its own files, and the two things the
-bundle-wide files are assembled from (its pages' Han words and file:// fallback entries). A part
+bundle-wide files are assembled from (each page's Han words and file:// fallback entry; kept per
+page, so a part indexed again reads and cuts only its pages that changed). A part
 is carried over to the next build (hard links) when its record says it indexed exactly the pages
 it would index now, with the same key, and none of its files changed since it was written.
 """
@@ -24,7 +25,7 @@ from typing import Any, Mapping
 
 PART_PAGES = 64  # pages per part, about: a one-card edit re-indexes two parts (one per language)
 RECORD = "part.json"
-FORMAT = 1  # of part.json; a change makes every part index again
+FORMAT = 2  # of part.json; a change makes every part index again
 
 
 def part_count(pages: int, per_part: int = PART_PAGES) -> int:
@@ -57,12 +58,12 @@ class PartRecord:
     key: str  # indexing code + Pagefind + segmenter versions
     pages: Mapping[str, str]  # page url -> sha256 of the page as written
     files: Mapping[str, str]  # file of the part folder (posix, relative) -> sha256; part.json not included
-    words: tuple[str, ...] = ()  # Han words of its pages (for words.js)
+    words: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # page url -> its Han words (words.js)
     fallback: tuple[Mapping[str, str], ...] = field(default=())  # entries of fallback.js
 
     def to_bytes(self) -> bytes:
         data = {"format": FORMAT, "key": self.key, "pages": dict(self.pages), "files": dict(self.files),
-                "words": list(self.words), "fallback": [dict(e) for e in self.fallback]}
+                "words": {u: list(w) for u, w in self.words.items()}, "fallback": [dict(e) for e in self.fallback]}
         return (json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
 
 
@@ -76,7 +77,7 @@ def load_record(path: Path) -> PartRecord | None:
             key=str(data["key"]),
             pages={str(u): str(h) for u, h in data["pages"].items()},
             files={str(f): str(h) for f, h in data["files"].items()},
-            words=tuple(str(w) for w in data["words"]),
+            words={str(u): tuple(str(w) for w in ws) for u, ws in data["words"].items()},
             fallback=tuple({str(k): str(v) for k, v in e.items()} for e in data["fallback"]),
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):

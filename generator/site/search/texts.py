@@ -37,6 +37,6 @@ def fallback_entry(url: str, page: str, default_title: str) -> dict[str, str]:
             "s": html.unescape(desc.group(1)) if desc else "", "x": plain[:FALLBACK_CHARS]}
 
 
-def words(pages: list[str]) -> list[str]:
-    """The Han words of the pages (their HTML), sorted: what site.js cuts queries with."""
-    return segment.vocabulary(pages) if pages else []
+def words(page: str) -> tuple[str, ...]:
+    """The Han words of a page (its HTML), sorted: what site.js cuts queries with."""
+    return tuple(segment.vocabulary([page]))
