@@ -15,11 +15,14 @@ helpers cost ~0.2 s of start-up); the stages themselves are in `cli/pipeline.py`
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import hashlib
 import os
 import sys
 import time
 from pathlib import Path
+from typing import Iterator
 
 from generator import __version__
 from generator.cli.config import Config
@@ -37,8 +40,23 @@ def build(cfg: Config) -> int:
                                     "a build; drop one of them", Loc("<command line>", 1))])
     # One build at a time per output folder (exit 3 if another holds it); leftovers of killed
     # builds beside the folder are cleaned once the lock is held.
-    with OutputLock(cfg.out):
+    with OutputLock(cfg.out), _no_cycle_collection():
         return _build(cfg)
+
+
+@contextlib.contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """A build makes millions of small objects that reference counting frees; the cycle
+    collector's passes over the growing heap (from the pipeline's imports on) cost 0.5 s of a
+    2.8 s one-card edit of 1,000 cards, and turning it off left the peak memory of a cold build
+    of them the same (246 MB). On again when the build ends: `serve` runs many in one process."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _build(cfg: Config) -> int:
