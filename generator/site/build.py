@@ -189,16 +189,18 @@ def _build_staged(sr: SiteRenderer, jobs: Sequence[PageJob], order: Sequence[Pag
             before_swap(stage.path, frozenset(todo | changed))
         # Files the search stage made or carried over are recorded like the pages (one carried
         # over is the current site's checked file, whose digest is known).
+        staged, current = os.fspath(stage.path), os.fspath(out_dir)
         for url in sorted(_walk(stage.path)) if before_swap is not None else ():
             if url not in files and url != incremental.STATE_FILE:
+                here = os.path.join(staged, url)
                 files[url] = (old_files[url] if url in old_files and url not in changed
-                              and _same_file(stage.path / url, out_dir / url)
-                              else incremental.file_digest(stage.path / url))
+                              and _same_file(here, os.path.join(current, url))
+                              else incremental.file_digest(here))
         stage.write(incremental.STATE_FILE, replace(new_state, files=files).to_bytes())
     return files
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _same_file(a: str, b: str) -> bool:
     try:
         return os.path.samestat(os.lstat(a), os.lstat(b))
     except OSError:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from generator.core.jsonio import atomic_write
@@ -42,7 +43,7 @@ class EntryCache:
 
     def get(self, k: str) -> Entry | None:
         if self._old is None:
-            self._old = _load(self.path)
+            self._old = _load_kept(self.path)
         found = self._used.get(k) or self._old.get(k)
         if found is not None:
             self._used[k] = found
@@ -60,6 +61,34 @@ class EntryCache:
         data = {"format": FORMAT, "entries": {k: list(v) for k, v in sorted(self._used.items())}}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(self.path, json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+        signature = _signature(self.path)
+        if signature is not None:
+            _KEPT[str(self.path)] = (signature, dict(self._used))
+
+
+# What this process last read or wrote of each file, with the file's stat signature then: the
+# next build of `serve` takes it instead of decoding the file again (0.05 s for 1,000 cards)
+# while the file still has that signature (a file replaced or edited since has another).
+_KEPT: dict[str, tuple[tuple[int, int, int, int], dict[str, Entry]]] = {}
+
+
+def _signature(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _load_kept(path: Path) -> dict[str, Entry]:
+    signature = _signature(path)
+    kept = _KEPT.get(str(path))
+    if kept is not None and signature is not None and kept[0] == signature:
+        return kept[1]
+    entries = _load(path)
+    if signature is not None:
+        _KEPT[str(path)] = (signature, entries)
+    return entries
 
 
 def _load(path: Path) -> dict[str, Entry]:

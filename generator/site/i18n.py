@@ -9,6 +9,7 @@ missing translation is a build error, not a blank on the live site.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from dataclasses import dataclass, field
@@ -73,6 +74,13 @@ def check_against(catalog: Catalog, reference: Catalog) -> list[Diagnostic]:
 
 
 def parse_catalog(path: str, text: str) -> Catalog:
+    """The catalog in `text`; the same (path, text) gives the same (read-only) Catalog again:
+    the read and site stages and the badges each ask for it, and `serve` in every build."""
+    return _parse_catalog(path, text)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_catalog(path: str, text: str) -> Catalog:
     diags: list[Diagnostic] = []
     try:
         doc = load_yaml(text)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Collection, Mapping, Protocol, Sequence, cast
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateError
 from markdown_it.token import Token
 from markupsafe import Markup
 
@@ -114,31 +114,10 @@ class Renderer:
         self.tags = tags
         self.base_url = base_url
         self.version = version
-        self.env = Environment(
-            loader=FileSystemLoader(str(templates_dir)),
-            autoescape=True,
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
-            auto_reload=False,
-        )
         problems = catalog_problems(catalog, templates_dir)
         if problems:
             raise UserError(problems)
-        try:
-            self._tpl = {name: self.env.get_template(name) for name in
-                         ("root.html", "index.html", "model.html", "404.html", "_parts.html", "legend.html",
-                          "_entries.html")}
-        except TemplateError as exc:
-            raise UserError([error(Code.REGISTRY, f"template error: {exc}",
-                                   f"templates/{getattr(exc, 'name', '') or '?'}",
-                                   getattr(exc, "lineno", 1) or 1)])
-        # Every state's symbol (legend.py), and where a badge of a state links on the legend page.
-        self.env.globals["icons"] = {"block": BLOCK_ICONS, "number": NUMBER_ICONS, "check": CHECK_ICONS}
-        self.env.globals["check_anchor"] = check_state_anchor
-        self.env.globals["count_text"] = readable_count
-        self.env.globals["size_text"] = readable_size
+        self.env, self._tpl = _templates(templates_dir)
         self._parts = cast(_PartsMacros, self._tpl["_parts.html"].module)
         self._entry_macros = cast(_EntryMacros, self._tpl["_entries.html"].module)
         self.entry_cache = entry_cache
@@ -428,6 +407,44 @@ class Renderer:
                 blocks.append((card.prelude.code, card.prelude.info))
             self.render_cache.put(card, CardRender(sections, {b: self._highlight(*b) for b in blocks}))
         return sections
+
+
+# Compiled templates by folder and the text of every template in it: `serve` builds many times in
+# one process and compiling them costs 0.1 s a build; any edit of a template is another key.
+_COMPILED: dict[tuple[str, tuple[tuple[str, str], ...]], tuple[Environment, dict[str, Template]]] = {}
+_PAGES = ("root.html", "index.html", "model.html", "404.html", "_parts.html", "legend.html", "_entries.html")
+
+
+def _templates(templates_dir: Path) -> tuple[Environment, dict[str, Template]]:
+    sources = tuple((p.name, p.read_text(encoding="utf-8")) for p in sorted(templates_dir.glob("*.html")))
+    key = (str(templates_dir.resolve()), sources)
+    found = _COMPILED.get(key)
+    if found is not None:
+        return found
+    env = Environment(
+        loader=FileSystemLoader(str(templates_dir)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    try:
+        compiled = {name: env.get_template(name) for name in _PAGES}
+    except TemplateError as exc:
+        raise UserError([error(Code.REGISTRY, f"template error: {exc}",
+                               f"templates/{getattr(exc, 'name', '') or '?'}",
+                               getattr(exc, "lineno", 1) or 1)])
+    # Every state's symbol (legend.py), and where a badge of a state links on the legend page.
+    env.globals["icons"] = {"block": BLOCK_ICONS, "number": NUMBER_ICONS, "check": CHECK_ICONS}
+    env.globals["check_anchor"] = check_state_anchor
+    env.globals["count_text"] = readable_count
+    env.globals["size_text"] = readable_size
+    if len(_COMPILED) >= 4:
+        _COMPILED.clear()
+    _COMPILED[key] = (env, compiled)
+    return env, compiled
 
 
 def _entry_code(templates_dir: Path, catalog: Catalog, version: str) -> str:

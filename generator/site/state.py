@@ -102,7 +102,7 @@ def load_state(out_dir: Path) -> BuildState | None:
         return None
 
 
-def file_digest(path: Path) -> str:
+def file_digest(path: str | Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -123,8 +123,9 @@ def changed_since_written(out_dir: Path, state: BuildState, urls: Iterable[str],
     any other file is hashed. `inodes` is filled with the inode of every unchanged file."""
     out = set()
     known = known or {}
+    base = os.fspath(out_dir)  # string joins: pathlib's cost ~10 µs a file, 7,000 files a build
     for url in urls:
-        path = out_dir / url
+        path = os.path.join(base, url)
         want = state.files.get(url)
         try:
             st = os.lstat(path)
@@ -165,9 +166,10 @@ def save_signatures(path: Path | None, site: Path, files: Mapping[str, str]) -> 
     if path is None:
         return
     out: dict[str, tuple[Signature, str]] = {}
+    base = os.fspath(site)
     for url, sha in files.items():
         try:
-            out[url] = (signature(os.lstat(site / url)), sha)
+            out[url] = (signature(os.lstat(os.path.join(base, url))), sha)
         except OSError:
             continue
     try:
