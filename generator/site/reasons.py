@@ -126,6 +126,12 @@ ENV_NAMES: tuple[str, ...] = ("python", "megengine", "numpy", "opencv", "platfor
 _LIBRARY_KEYS = frozenset({"python", "megengine", "numpy", "opencv"})
 
 
+def proper_name(value: object) -> Markup:
+    """A proper name (a tool, a library, a CPU model) kept in its own Latin spelling on every
+    page; `lang="en"` is how HTML marks a foreign word (screen readers pronounce it as such)."""
+    return Markup('<span class="ev-name" lang="en">{}</span>').format(value)
+
+
 def environment_html(t: Translate, environment: Mapping[str, str]) -> Markup:
     """`Python <code>3.10.13</code>, …` with every label from the catalog; values are versions
     and platform ids, shown as code; the network setting is said in words."""
@@ -134,7 +140,7 @@ def environment_html(t: Translate, environment: Mapping[str, str]) -> Markup:
     for key, value in sorted(environment.items()):
         label = t(f"vt.env.{key}") if key in ENV_NAMES else key
         if key in _LIBRARY_KEYS:  # a proper name, the same in every language
-            label = Markup('<span class="ev-name" lang="en">{}</span>').format(label)
+            label = proper_name(label)
         if key == "network":
             words = t("vt.env.network_sandbox") if value.startswith("bubblewrap") else t("vt.env.network_shim")
             parts.append(Markup("{}: {}").format(label, words))
