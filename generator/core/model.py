@@ -174,11 +174,15 @@ class BlockResult:
     stdout: str = ""
     stderr: str = ""
     traceback: str = ""  # mapped onto the card's lines, tool frames removed
-    reason: str = ""  # why blocked / skipped / failed, in one line
+    reason: str = ""  # why blocked / skipped / failed, in one line, in English
     cached: bool = False
     # URLs the offline store served to this block (files and weights), in the order first asked
     # for: what the page names as "ran with the hub's offline copy of ...".
     served: tuple[str, ...] = ()
+    # The reason as data, for pages in any language: a code of run/reasons.CODES and its values
+    # ("" when the reason has none: then pages show the English text as code).
+    reason_code: str = ""
+    reason_args: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,12 @@ from typing import Any, Callable, Mapping, get_args
 
 from generator.core.jsonio import JsonCache
 from generator.core.model import BlockResult, ProgramResult, RunStatus
+from generator.run import reasons
 from generator.run.plan import Plan
 
-FORMAT = 1  # bump when the JSON shape changes
+# Bump when the JSON shape changes. 2: blocks carry `reason_code` and `reason_args` (an entry of
+# format 1 has neither, and its reasons would show as untranslated English: a miss, run again).
+FORMAT = 2
 
 STATUSES = frozenset(get_args(RunStatus))
 Log = Callable[[str], None]
@@ -37,7 +40,8 @@ def program_to_json(p: ProgramResult) -> dict[str, Any]:
         "cache_key": p.cache_key,
         "ran_at": p.ran_at,
         "environment": dict(p.environment),
-        "blocks": [{**dataclasses.asdict(b), "flags": list(b.flags), "served": list(b.served)} for b in p.blocks],
+        "blocks": [{**dataclasses.asdict(b), "flags": list(b.flags), "served": list(b.served),
+                    "reason_args": dict(b.reason_args)} for b in p.blocks],
     }
 
 
@@ -63,6 +67,7 @@ _BLOCK_FIELDS: Mapping[str, Callable[[object], bool]] = {
     "flags": lambda v: isinstance(v, list) and all(map(_is_text, v)), "duration_s": _is_seconds,
     "peak_mb": _is_seconds, "stdout": _is_text, "stderr": _is_text, "traceback": _is_text,
     "reason": _is_text, "cached": lambda v: isinstance(v, bool),
+    "reason_code": _is_text, "reason_args": lambda v: isinstance(v, dict),
 }
 _PROGRAM_FIELDS: Mapping[str, Callable[[object], bool]] = {
     "card_id": _is_text, "card_path": _is_text, "cache_key": _is_text, "ran_at": _is_text,
@@ -92,6 +97,10 @@ def program_from_json(d: Mapping[str, Any], cached: bool = False) -> ProgramResu
         served = b.get("served", [])  # entries written before blocks recorded it: none
         if not (isinstance(served, list) and all(map(_is_text, served))):
             raise BadEntry(f"block {n} has a bad 'served'")
+        why = (b["reason_code"], b["reason_args"])
+        if why != ("", {}) and reasons.checked(*why) != why:
+            raise BadEntry(f"block {n} has a reason code {str(why[0])[:40]!r} the run stage does not write, "
+                           "or other values than that code has")
         blocks.append(BlockResult(**{**{k: b[k] for k in _BLOCK_FIELDS}, "flags": tuple(b["flags"]),
                                      "served": tuple(served),
                                      "duration_s": float(b["duration_s"]), "peak_mb": float(b["peak_mb"]),

@@ -66,7 +66,7 @@ def run_plan(plan: Plan, assets_factory: AssetsFactory, limits: Limits = Limits(
     ran_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     blocks = spawn(plan, assets_factory, limits, threads, on_spawn)
     result = program_result(plan, blocks, key, ran_at, limits.isolate)
-    if cache is not None and not any(b.reason.startswith("runner error") for b in blocks):
+    if cache is not None and not any(b.reason_code == "runner-error" for b in blocks):
         cache.put(result)  # a broken tool is not a result worth keeping
     return result
 

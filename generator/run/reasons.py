@@ -1,21 +1,58 @@
-"""A block's reason as a code and its values, so a page can say it in its own language.
+"""The reason codes of a block's result, and the values each one's sentence is made of.
 
 The run stage words every block reason in English for the terminal, JUnit and report.json, and
-part of it is worded inside the sandbox (run/child/, which imports nothing of `generator` and
-sends plain text). This module names the formats those producers write — each pattern below
-sits beside the producer it reads — and returns None for any other text (a card's own skip
-reason, an exception message, a limit's wording), which pages then show only as code."""
+beside it records a code and its values (`BlockResult.reason_code` / `.reason_args`), so a page
+can say it in its own language (catalog keys `vt.block.<code>`). Part of the codes are set inside
+the sandbox (run/child/runner.py, run/child/site/vh_offline.py: standard library only, so they
+spell the codes as literals) and part by the parent (run/supervise.py). What a child reports is
+not trusted: a code that is not listed here, or whose values are not exactly its names, is
+dropped (`checked`), and the page shows the English text as code instead."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
 from generator.core.model import BlockResult
-from generator.run.child.protocol import FETCH_HINT, STOPS as _STOPS
+from generator.run.child.protocol import STOPS
 
-_FETCH = re.escape(FETCH_HINT)
+# code -> the names of its values (all strings). Producers: runner.py (stopped.*, skip-mark,
+# skip-unexplained, timeout, exception, sys-exit, expected-*, output-lacks, hub.*), vh_offline.py
+# (repo-*, url-*, network-blocked), supervise.py (earlier-*, limit.*, timeout, deadline,
+# process-died, unclean-exit, runner-error).
+CODES: Mapping[str, tuple[str, ...]] = {
+    **{f"stopped.{status}": ("line",) for status in STOPS},
+    "earlier-failed": (),
+    "earlier-limit": (),
+    "skip-mark": ("text",),  # the card author's own words (`<!-- verify: skip reason -->`)
+    "skip-unexplained": (),  # a skip mark without words
+    "repo-not-stored": ("repo",),
+    "repo-not-locked": ("repo",),
+    "url-not-stored": ("url",),
+    "url-not-locked": ("url",),
+    "network-blocked": ("target",),
+    "timeout": ("seconds",),
+    "output-lacks": ("text",),
+    "expected-passed": ("expect",),
+    "expected-other": ("expect", "detail"),
+    "sys-exit": ("call",),
+    "exception": ("detail",),  # the exception the card's code raised, as its last line says it
+    "hub.missing-deps": ("deps",),
+    "hub.not-in-repo": ("file", "line", "module", "detail"),
+    "hub.missing-package": ("file", "line", "package", "detail"),
+    "hub.raised": ("file", "line", "detail"),
+    "limit.memory": ("limit",),
+    "limit.pids": ("limit",),
+    "limit.time": ("limit",),
+    "limit.disk": ("limit",),
+    "limit.fsize": ("limit",),
+    "deadline": (),
+    "process-died": ("detail",),
+    "unclean-exit": ("detail",),
+    "runner-error": ("detail",),
+}
+# A value longer than this is not one the run stage writes (an exception line is cut shorter).
+MAX_VALUE = 2000
 
 
 @dataclass(frozen=True)
@@ -24,43 +61,23 @@ class BlockReason:
     args: Mapping[str, str] = field(default_factory=dict)
 
 
-# (code, pattern): run/child/runner.py (a block after a bad one; a timeout; output-contains,
-# expect-error), run/child/site/vh_offline.py (what the store lacks), run/supervise.py (the
-# blocks after a run that died).
-_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    *((f"stopped.{status}", re.compile(r"not run: the block at line (?P<line>\d+) " + re.escape(words)))
-      for status, words in _STOPS.items()),
-    ("earlier-failed", re.compile(r"earlier block failed")),
-    ("earlier-limit", re.compile(r"stopped by a limit of the build in an earlier block")),
-    ("repo-not-stored", re.compile(r"hub repository (?P<repo>\S+) is locked but not in the asset store; " + _FETCH)),
-    ("repo-not-locked", re.compile(r"hub repository (?P<repo>\S+) is not in the asset store; runs are offline "
-                                   r"— add it to the store lock, then " + _FETCH)),
-    ("url-not-stored", re.compile(r"card code needs (?P<url>\S+), which is locked but not in the asset store; " + _FETCH)),
-    ("url-not-locked", re.compile(r"card code tried to download (?P<url>\S+), which is not in the asset store; "
-                                  r"runs are offline — add the URL to the store lock, then " + _FETCH)),
-    ("timeout", re.compile(r"timed out after (?P<seconds>[0-9.e+]+) s \(.*\)(?:; the process was killed)?")),
-    ("output-lacks", re.compile(r"the output does not contain (?P<text>.+)")),
-    ("expected-passed", re.compile(r"expected (?P<expect>\S+), but the block passed")),
-    ("expected-other", re.compile(r"expected (?P<expect>\S+), but the block raised (?P<detail>.+)")),
-    ("sys-exit", re.compile(r"the block called (?P<call>sys\.exit\(.*\)) before its end .*")),
-)
+def checked(code: object, args: object) -> tuple[str, dict[str, str]]:
+    """(code, values) when they are a listed code with exactly its values, all short strings;
+    else ("", {}): the block keeps its English reason only."""
+    if not isinstance(code, str) or code not in CODES or not isinstance(args, dict):
+        return "", {}
+    if set(args) != set(CODES[code]):
+        return "", {}
+    if not all(isinstance(v, str) and len(v) <= MAX_VALUE for v in args.values()):
+        return "", {}
+    return code, {k: args[k] for k in CODES[code]}
 
 
 def block_reason(result: BlockResult) -> BlockReason | None:
-    """The reason's code and values; None when it is no format of the run stage's own."""
-    text = result.reason.strip()
-    if not text:
-        return None
-    for code, pattern in _PATTERNS:
-        m = pattern.fullmatch(text)
-        if m:
-            return BlockReason(code, m.groupdict())
-    if result.status in ("failed", "expected-error") and result.traceback.strip():
-        # the exception the card's code raised, as its last traceback line says it
-        return BlockReason("exception", {"detail": text})
-    return None
+    """The block reason's code and values; None when the run stage recorded none."""
+    code, args = checked(result.reason_code, dict(result.reason_args))
+    return BlockReason(code, args) if code else None
 
 
 def catalog_keys() -> tuple[str, ...]:
-    codes = [code for code, _ in _PATTERNS] + ["exception"]
-    return tuple(f"vt.block.{c}" for c in codes)
+    return tuple(f"vt.block.{c}" for c in CODES)

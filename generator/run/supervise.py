@@ -33,10 +33,10 @@ import tempfile
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 from generator.core.model import RUN_STATUSES, BlockResult, RunStatus, Snippet
-from generator.run import sandbox
+from generator.run import reasons, sandbox
 from generator.run.child import CHILD_DIR, protocol
 from generator.run.isolation.outputs import read_head_tail
 from generator.run.isolation.spec import RunResult
@@ -112,6 +112,9 @@ def _job(plan: Plan, run_dir: Path, limits: Limits) -> dict[str, object]:
         blocks.append({
             "code": s.code, "code_line": s.code_line, "timeout": timeout, "timeout_source": source,
             "skip": (skip.value or "skipped by mark") if skip else None,
+            # the author's words, or none: how a page says it (run/reasons.CODES)
+            "skip_code": ("skip-mark" if skip.value else "skip-unexplained") if skip else "",
+            "skip_args": {"text": skip.value} if skip and skip.value else {},
             "expect_error": expect.value.strip() if expect else None,
             "output_contains": contains.value if contains else None,
         })
@@ -248,13 +251,20 @@ def _report(plan: Plan, line: bytes, w: _Watch) -> None:
                 duration_s=float(msg.get("duration_s", 0.0)), peak_mb=float(msg.get("peak_mb", 0.0)),
                 stdout=str(msg.get("stdout", "")), stderr=str(msg.get("stderr", "")),
                 traceback=str(msg.get("traceback", "")), reason=str(msg.get("reason", "")),
-                served=_served(msg.get("served")))
+                served=_served(msg.get("served")), **_reason_data(msg))
         except (TypeError, ValueError):
             return
     elif kind == "done" and len(w.results) == len(plan.blocks):
         w.done = True
     elif kind == "internal-error":
         w.internal = str(msg.get("message", ""))[:2000]
+
+
+def _reason_data(msg: dict[str, Any]) -> dict[str, Any]:
+    """The reason's code and values as a result message gives them; none unless they are a
+    listed code with exactly its values (card code can write to the pipe too)."""
+    code, args = reasons.checked(msg.get("code"), msg.get("args"))
+    return {"reason_code": code, "reason_args": args}
 
 
 def _served(value: object) -> tuple[str, ...]:
@@ -286,17 +296,18 @@ def _results(plan: Plan, box: sandbox.Sandbox, w: _Watch, ended: RunResult, time
             last = out[-1]
             if last.status == "passed":
                 out[-1] = replace_status(last, "failed", f"the program did not exit cleanly after its "
-                                                           f"last block ({ended.message})")
+                                                           f"last block ({ended.message})",
+                                         "unclean-exit", {"detail": ended.message})
         return out
     # The child did not report every block: it timed out, crashed, hit a limit, or never started.
     out = []
-    stop = ""
+    stop: dict[str, Any] = {}  # what the blocks after a bad one say
     for i, s in enumerate(plan.blocks):
         if i in w.results:
             out.append(w.results[i])
             continue
         if stop:
-            out.append(_block(s, "skipped", reason=stop))
+            out.append(_block(s, "skipped", **stop))
             continue
         rel = [os.path.relpath(p, box.writable) for p in protocol.stream_paths(str(box.writable / "out"), i)]
         partial = dict(stdout=read_head_tail(box.writable, rel[0], protocol.STREAM_CAP, protocol.TAIL),
@@ -304,21 +315,31 @@ def _results(plan: Plan, box: sandbox.Sandbox, w: _Watch, ended: RunResult, time
                        duration_s=round(time.monotonic() - w.started.get(i, t0), 4))
         if ended.limit is not None and not ended.killed_by_caller and (w.current == i or i in w.started):
             note = f" ({memory_source})" if ended.limit == "memory" else ""
-            out.append(_block(s, "limit", reason=ended.message + note, **partial))
-            stop = "stopped by a limit of the build in an earlier block"
+            out.append(_block(s, "limit", reason=ended.message + note, **_limit_reason(ended), **partial))
+            stop = dict(reason="stopped by a limit of the build in an earlier block", reason_code="earlier-limit")
             continue
         if w.killed_for == i:
             out.append(_block(s, "timeout", reason=f"timed out after {timeouts[i]:g} s "
-                              f"({timeout_of(s, limits)[1]}); the process was killed", **partial))
-        elif w.killed_for is not None or w.current == i or i in w.started:
-            why = ("the program exceeded its overall deadline" if w.killed_for is not None
-                   else f"the Python process died ({ended.message})")
-            out.append(_block(s, "failed", reason=why, **partial))
+                              f"({timeout_of(s, limits)[1]}); the process was killed",
+                              reason_code="timeout", reason_args={"seconds": f"{timeouts[i]:g}"}, **partial))
+        elif w.killed_for is not None:
+            out.append(_block(s, "failed", reason="the program exceeded its overall deadline",
+                              reason_code="deadline", **partial))
+        elif w.current == i or i in w.started:
+            out.append(_block(s, "failed", reason=f"the Python process died ({ended.message})",
+                              reason_code="process-died", reason_args={"detail": ended.message}, **partial))
         else:
             detail = w.internal or _log_tail(box.root / "runner.stderr") or ended.message
-            out.append(_block(s, "failed", reason=f"runner error: {detail}"))
-        stop = "earlier block failed"
+            out.append(_block(s, "failed", reason=f"runner error: {detail}", reason_code="runner-error",
+                              reason_args={"detail": detail[:reasons.MAX_VALUE]}))
+        stop = dict(reason="earlier block failed", reason_code="earlier-failed")
     return out
+
+
+def _limit_reason(ended: RunResult) -> dict[str, Any]:
+    """The code and value of the limit that stopped the run (none for a limit without one)."""
+    code, args = reasons.checked(f"limit.{ended.limit}", {"limit": ended.limit_value})
+    return {"reason_code": code, "reason_args": args} if ended.limit_value else {}
 
 
 # What a block's own error says when the sandbox's limit caused it (the kernel refused the
@@ -329,12 +350,16 @@ _LIMIT_ERRORS = {"disk": ("[Errno 28]",), "fsize": ("[Errno 27]",), "memory": ("
 def _limit_of(b: BlockResult, ended: RunResult) -> BlockResult:
     signs = _LIMIT_ERRORS.get(ended.limit or "", ())
     if b.status == "failed" and any(sign in b.reason for sign in signs):
-        return replace_status(b, "limit", f"{ended.message} ({b.reason})")
+        data = _limit_reason(ended)
+        return replace_status(b, "limit", f"{ended.message} ({b.reason})", data.get("reason_code", ""),
+                              data.get("reason_args", {}))
     return b
 
 
-def replace_status(b: BlockResult, status: RunStatus, reason: str) -> BlockResult:
-    return replace(b, status=status, reason=reason)
+def replace_status(b: BlockResult, status: RunStatus, reason: str, code: str = "",
+                   args: Mapping[str, str] | None = None) -> BlockResult:
+    """`b` with another status and reason (`code`, `args`: the reason as data, run/reasons.py)."""
+    return replace(b, status=status, reason=reason, reason_code=code, reason_args=dict(args or {}))
 
 
 def _log_tail(path: Path, n: int = 2000) -> str:

@@ -27,9 +27,9 @@ from generator.claims.spec import VerifySpec
 from generator.core.model import (PRELUDE, AssetRecord, Card, CardVerification, CheckOutcome, ClaimState,
                                   DatasetRecord, ProgramResult, Snippet)
 from generator.site import urls
-from generator.site.reasons import environment_html, reason_html
+from generator.site.reasons import environment_html, proper_name, reason_html
 from generator.site.redact import public_text
-from generator.site.views import _slug, header_text, readable_time
+from generator.site.views import _slug, header_text, utc_time
 from generator.store.lock import Lock, LockItem
 
 Translate = Callable[..., str]
@@ -202,7 +202,7 @@ def _name(value: object) -> Markup:
     """A proper name kept in its own (Latin) spelling on every page: a tool, a library, a CPU
     model, a dataset without a title in the page's language. `lang="en"` is what HTML says for
     foreign words; screen readers pronounce them as such."""
-    return Markup('<span class="ev-name" lang="en">{}</span>').format(public_text(str(value)))
+    return proper_name(public_text(str(value)))
 
 
 # A run of Latin words (with digits and light punctuation) inside a card's own text.
@@ -225,12 +225,6 @@ def _data(value: object, lang: str = "en_US") -> Markup:
 
 def _hash(t: Translate) -> Markup:
     return _name("sha256")
-
-
-def _utc(t: Translate, value: object) -> str:
-    """A recorded UTC time in the page's words (the catalog says how "UTC" reads)."""
-    text = _readable(value)
-    return t("ev.v.utc", when=text[:-4]) if text.endswith(" UTC") else text
 
 
 def _size(t: Translate, size: int) -> Markup:
@@ -350,7 +344,7 @@ def _evaluation_view(t: Translate, members: Sequence[tuple[ClaimState, CheckOutc
                                if isinstance(speed, (int, float)) else ""))
         if isinstance(wall, (int, float)) else None)
     date = prov.get("date")
-    add("ev.f.date", Markup(escape(_utc(t, date))) if date else None)
+    add("ev.f.date", Markup(escape(utc_time(t, date))) if date else None)
     heading = _html(t, "ev.eval_heading", entry=_code(entry or "?"), dataset=title or "?")
     return Evaluation(heading, tuple(numbers), tuple(fields))
 
@@ -359,10 +353,6 @@ def _plain(v: object) -> str:
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_plain(x) for x in v) + "]"
     return str(v)
-
-
-def _readable(value: object) -> str:
-    return str(readable_time(value))
 
 
 def _scope(t: Translate, prov: Mapping[str, object]) -> Markup | None:
@@ -383,7 +373,7 @@ def _run_view(t: Translate, program: ProgramResult, lang: str, assets: Mapping[s
     blocks = [b for b in program.blocks if b.lang in (PRELUDE, lang) or lang not in {x.lang for x in program.blocks}]
     ran = [b for b in blocks if b.status not in ("skipped",)]
     seconds = sum(b.duration_s for b in ran)
-    summary = t("ev.run_line", n=len(ran), when=_utc(t, program.ran_at), seconds=f"{seconds:.1f}")
+    summary = t("ev.run_line", n=len(ran), when=utc_time(t, program.ran_at), seconds=f"{seconds:.1f}")
     if any(b.cached for b in blocks):
         summary += t("ev.run_cached")
     served = dict.fromkeys(u for b in blocks for u in b.served)
@@ -538,5 +528,5 @@ def catalog_keys() -> tuple[str, ...]:
         "repro.dataset_dir", "repro.intro", "repro.intro_unrecorded", "repro.local_repo", "repro.model_index", "repro.report",
         "repro.title", "repro.unreachable",
         "v.all", "v.asset", "v.asset_tags", "v.dataset", "v.model", "v.random", "v.sample", "v.sandboxed",
-        "v.size_kib", "v.size_mib", "v.speed", "v.subset", "v.tool", "v.unsandboxed", "v.utc", "v.wall",
+        "v.size_kib", "v.size_mib", "v.speed", "v.subset", "v.tool", "v.unsandboxed", "v.wall",
         "not_verified"))

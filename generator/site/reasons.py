@@ -32,6 +32,7 @@ REASON_CODES: Mapping[str, tuple[str, ...]] = {
 }
 # Values that are identifiers, not words: shown as code inside the translated sentence.
 _CODE_ARGS = frozenset({"entry", "subset", "encoded", "repo", "url", "dataset", "env", "file", "detail",
+                        "target", "deps", "module", "package", "limit", "hubconf",
                         "metric", "measurements", "text", "expect", "call"})
 _LANG_ARGS = frozenset({"lang"})
 
@@ -126,6 +127,12 @@ ENV_NAMES: tuple[str, ...] = ("python", "megengine", "numpy", "opencv", "platfor
 _LIBRARY_KEYS = frozenset({"python", "megengine", "numpy", "opencv"})
 
 
+def proper_name(value: object) -> Markup:
+    """A proper name (a tool, a library, a CPU model) kept in its own Latin spelling on every
+    page; `lang="en"` is how HTML marks a foreign word (screen readers pronounce it as such)."""
+    return Markup('<span class="ev-name" lang="en">{}</span>').format(value)
+
+
 def environment_html(t: Translate, environment: Mapping[str, str]) -> Markup:
     """`Python <code>3.10.13</code>, …` with every label from the catalog; values are versions
     and platform ids, shown as code; the network setting is said in words."""
@@ -134,7 +141,7 @@ def environment_html(t: Translate, environment: Mapping[str, str]) -> Markup:
     for key, value in sorted(environment.items()):
         label = t(f"vt.env.{key}") if key in ENV_NAMES else key
         if key in _LIBRARY_KEYS:  # a proper name, the same in every language
-            label = Markup('<span class="ev-name" lang="en">{}</span>').format(label)
+            label = proper_name(label)
         if key == "network":
             words = t("vt.env.network_sandbox") if value.startswith("bubblewrap") else t("vt.env.network_shim")
             parts.append(Markup("{}: {}").format(label, words))
@@ -150,27 +157,33 @@ def environment_keys() -> tuple[str, ...]:
 # ---------------------------------------------------------------- a code block's reason
 
 def block_catalog_keys() -> tuple[str, ...]:
-    return run_reasons.catalog_keys()
+    # skip-mark is said with vt.reason.author (the author's words, quoted)
+    return tuple(k for k in run_reasons.catalog_keys() if k != "vt.block.skip-mark")
+
+
+# File names the block sentences name (a placeholder, so that they show as code on every page)
+_BLOCK_NAMES = {"hubconf": "hubconf.py"}
 
 
 def _block_args(t: Translate, reason: run_reasons.BlockReason, markup: bool) -> dict[str, object]:
-    return _args(t, {k: public_text(v) for k, v in reason.args.items()}, markup)
+    return _args(t, {**_BLOCK_NAMES, **{k: public_text(v) for k, v in reason.args.items()}}, markup)
 
 
 def block_reason_html(t: Translate, lang: str, result: BlockResult) -> Markup:
-    """Why a block ended as it did, as a sentence in `lang` (HTML, values as code); an
-    uncatalogued reason (the card's own skip reason, a limit's wording) is shown as code inside
-    a sentence of `lang`."""
+    """Why a block ended as it did, as a sentence in `lang` (HTML, values as code) from the
+    reason code the run stage recorded; the card's own skip reason is quoted as its author's
+    words; a reason without a code (an older tool's, a forged one) is shown on an English page as
+    written and on another as code inside a sentence of `lang`."""
     text = public_text(result.reason)
     if not text:
         return Markup("")
     coded = run_reasons.block_reason(result)
+    if coded is not None and coded.code == "skip-mark":  # the card's `skip reason="…"` mark, as written
+        return Markup(t("vt.reason.author", original=_authors_words(public_text(coded.args["text"]))))
     if coded is not None:
         return Markup(t(f"vt.block.{coded.code}", **_block_args(t, coded, True)))
     if lang == "en_US":
         return escape(text)
-    if result.status == "skipped":  # the card's `skip reason="…"` mark: its author's words, as written
-        return Markup(t("vt.reason.author", original=_authors_words(text)))
     return Markup(t("vt.reason.untranslated", original=Markup("<code>{}</code>").format(text)))
 
 
@@ -186,10 +199,10 @@ def _authors_words(text: str) -> Markup:
 
 
 def block_reason_text(t: Translate, result: BlockResult) -> str:
-    """The same as plain text for the reason box of the block's output (shown as code): a
-    catalogued reason in the page's language, any other as it was written."""
+    """The same as plain text for the reason box of the block's output (shown as code): a coded
+    reason in the page's language, the author's skip reason and any other as it was written."""
     text = public_text(result.reason)
     coded = run_reasons.block_reason(result) if text else None
-    if coded is None:
+    if coded is None or coded.code == "skip-mark":
         return text
     return t(f"vt.block.{coded.code}", **_block_args(t, coded, False))

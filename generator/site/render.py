@@ -37,7 +37,7 @@ from generator.site.reasons import catalog_keys as reason_keys, environment_html
 from generator.site.i18n import Catalog, check_against, check_templates, load_catalog
 from generator.site.options import CATALOG_FILE
 from generator.core.model import DEFAULT_LANG, HTML_LANG, LANGS, Card, CardVerification, Snippet, Tag, other_langs
-from generator.site.views import readable_time
+from generator.site.views import utc_time
 from generator.site.compare import CompareRow, compare_row, readable_count, readable_size
 from generator.site.legend import BLOCK_ICONS, CHECK_ICONS, NUMBER_ICONS, check_state_anchor, legend_keys, \
     legend_sections
@@ -322,7 +322,7 @@ class Renderer:
         p = verification.program_for(lang)
         if p is None:
             return []
-        return [(str(readable_time(p.ran_at)), environment_html(self._t[lang], p.environment), p.cache_key[:12])]
+        return [(utc_time(self._t[lang], p.ran_at), environment_html(self._t[lang], p.environment), p.cache_key[:12])]
 
     def _code_block(self, t: Callable[..., str], snip: Snippet | None, code: str, info: str, block_id: str,
                     verification: CardVerification | None, lang: str, legend: str) -> str:

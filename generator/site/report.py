@@ -23,7 +23,9 @@ def block_json(b: BlockResult) -> dict[str, Any]:
     return {"lang": b.lang, "index": b.index, "line": b.line, "status": b.status,
             "flags": list(b.flags), "duration_s": round(b.duration_s, 3),
             "peak_mb": round(b.peak_mb, 1), "reason": public_text(b.reason), "cached": b.cached,
-            "served": list(b.served)}
+            "served": list(b.served),
+            **({"code": b.reason_code, "args": {k: public_text(v) for k, v in b.reason_args.items()}}
+               if b.reason_code else {})}
 
 
 def program_json(p: ProgramResult) -> dict[str, Any]:

@@ -19,7 +19,8 @@ from generator.core.model import PRELUDE, BlockResult, Card, CardVerification, C
 from generator.run.progress import counted_status
 from generator.site.outputs import failing_line, split_log
 from generator.site.redact import public_text
-from generator.site.reasons import block_reason_html, block_reason_text, check_name, reason_html, reason_tip
+from generator.site.reasons import (block_reason_html, block_reason_text, check_name, proper_name, reason_html,
+                                    reason_tip)
 
 if TYPE_CHECKING:
     from generator.site.evidence import AssetNote
@@ -46,7 +47,7 @@ def catalog_keys() -> tuple[str, ...]:
     """UI strings looked up with computed keys, so the catalog check can cover them too."""
     return (tuple(f"status.{s}" for s in BLOCK_STATUSES)
             + tuple(f"claim.{s}" for s in CLAIM_STATUSES)
-            + tuple(f"check.{s}" for s in CHECK_STATUSES) + tuple(FLAG_NOTES.values()))
+            + tuple(f"check.{s}" for s in CHECK_STATUSES) + tuple(FLAG_NOTES.values()) + ("time.utc",))
 
 
 def block_status(result: BlockResult | None) -> str:
@@ -102,10 +103,11 @@ def block_view(t: Translate, block_id: str, result: BlockResult | None,
     tip = [label, t("tip.duration", seconds=f"{result.duration_s:.2f}")]
     if program is not None:
         if program.ran_at:
-            tip.append(t("tip.ran_at", when=readable_time(program.ran_at)))
+            tip.append(t("tip.ran_at", when=utc_time(t, program.ran_at)))
         version = program.environment.get("megengine")
-        if version:
-            tip.append(t("tip.megengine", version=version))
+        if version:  # HTML: the library's name is a foreign word on a zh page (the tip copies markup)
+            tip.append(escape(t("tip.megengine")).format(name=proper_name("MegEngine"),
+                                                         version=Markup("<code>{}</code>").format(version)))
     if result.cached:
         tip.append(t("tip.cached"))
     if result.reason:
@@ -197,7 +199,7 @@ def claim_view(t: Translate, state: ClaimState, lang: str = "en_US") -> ClaimVie
                 if key == "tip.dataset":  # an id, as code (the tip's popover copies markup)
                     tip.append(Markup(t(key, value=Markup("<code>{}</code>").format(value))))
                 else:
-                    tip.append(t(key, value=readable_time(value) if key == "tip.date" else value))
+                    tip.append(t(key, value=utc_time(t, value) if key == "tip.date" else value))
     else:
         tip.append(t("tip.no_measurement"))
     # The claim's reason in the page's language: what each deciding check said (a mismatch's
@@ -221,10 +223,11 @@ def claim_view(t: Translate, state: ClaimState, lang: str = "en_US") -> ClaimVie
 _ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)(?::\d\d(?:\.\d+)?)?(Z|\+00:00)")
 
 
-def readable_time(value: object) -> object:
-    """An ISO UTC timestamp as `2024-04-30 08:00 UTC` (readers, not parsers, see the tooltip)."""
+def utc_time(t: Translate, value: object) -> str:
+    """An ISO UTC timestamp as `2024-04-30 08:00 UTC` (readers, not parsers, see it), with the
+    time zone in the page's words from the catalog (zh: 协调世界时); any other value as is."""
     m = _ISO_TIME.fullmatch(str(value))
-    return f"{m.group(1)} {m.group(2)} UTC" if m else value
+    return t("time.utc", when=f"{m.group(1)} {m.group(2)}") if m else str(value)
 
 
 _SUB = str.maketrans("0123456789+-=()aeoxhklmnpst", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑₒₓₕₖₗₘₙₚₛₜ")

@@ -218,3 +218,49 @@ def test_theme_switch_follows_the_system_then_light_then_dark_and_is_remembered(
             shot = tab(viewport, color_scheme=scheme)
             p = shot.goto(RESNET_PAGE.format(lang=lang))
             screenshot(p, f"look-{lang}-resnet-{name}-{scheme}")
+
+
+# Every colour variable the site's stylesheet defines on :root, resolved to what an element gets
+# (a colour, or the shadow): the value a rule using it renders with.
+_PALETTE = """() => {
+    const names = new Set();
+    for (const sheet of document.styleSheets) {
+        if (!(sheet.href || '').endsWith('/static/style.css')) continue;
+        let rules; try { rules = sheet.cssRules; } catch (e) { continue; }
+        for (const r of rules) if (r.selectorText === ':root')
+            for (const p of r.style) if (p.startsWith('--') && !p.startsWith('--in-')) names.add(p);
+    }
+    const probe = document.createElement('div');
+    document.body.append(probe);
+    const out = {};
+    for (const n of [...names].sort()) {
+        if (['--font', '--mono', '--radius'].includes(n)) continue;
+        const shadow = n === '--shadow';
+        probe.style.cssText = shadow ? `box-shadow: var(${n})` : `color: var(${n})`;
+        const cs = getComputedStyle(probe);
+        out[n] = shadow ? cs.boxShadow : cs.color;
+    }
+    probe.remove();
+    return out;
+}"""
+
+
+def test_both_routes_to_dark_give_the_same_palette(tab: Callable[..., Visit]) -> None:
+    """The system's dark and the reader's choice of dark render every colour alike, as do the
+    system's light and the choice of light; and every colour differs between light and dark."""
+    def palette(scheme: str, chosen: str | None) -> dict[str, str]:
+        visit = tab(DESKTOP, color_scheme=scheme)
+        page = visit.goto(RESNET_PAGE.format(lang="en"))
+        if chosen is not None:
+            page.evaluate(f"document.documentElement.setAttribute('data-theme', '{chosen}')")
+        colours: dict[str, str] = page.evaluate(_PALETTE)
+        assert visit.problems == []
+        return colours
+
+    dark, light = palette("dark", None), palette("light", None)
+    assert len(dark) >= 30 and "--bg" in dark and "--st-green" in dark, dark
+    assert palette("light", "dark") == dark
+    assert palette("dark", "light") == light
+    same = sorted(n for n in dark if dark[n] == light[n])
+    assert same == [], same
+    assert all(v not in ("", "none") and "rgba(0, 0, 0, 0)" != v for v in dark.values()), dark

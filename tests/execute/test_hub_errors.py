@@ -56,6 +56,10 @@ def _run(tmp_path: Path, hub: dict[str, str], section: str = "print(model)"):  #
     return p
 
 
+HUB_CODES = {"missing-module": "hub.not-in-repo", "missing-package": "hub.missing-package",
+             "dependencies": "hub.missing-deps"}
+
+
 @pytest.mark.parametrize("name, words", [
     ("missing-module", "the hub repository's hubconf.py line 1 imports models.nothere, which the repository "
                        "does not contain"),
@@ -71,6 +75,8 @@ def test_hub_repository_problems_are_hub_errors(tmp_path: Path, name: str, words
     assert prelude.reason.startswith(words), prelude.reason
     assert section.status == "skipped"
     assert section.reason == "not run: the block at line 12 hit an error of the hub repository"
+    assert prelude.reason_code == HUB_CODES[name], prelude
+    assert (section.reason_code, section.reason_args) == ("stopped.hub-error", {"line": "12"})
 
 
 def test_the_same_error_in_card_code_is_the_cards(tmp_path: Path) -> None:

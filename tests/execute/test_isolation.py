@@ -42,6 +42,7 @@ def test_memory_limit_is_the_builds_not_the_cards(tmp_path) -> None:  # type: ig
     assert p.blocks[0].status == "passed"  # MegEngine itself maps far more than 2 GiB, resident less
     assert p.blocks[1].status == "limit", p.blocks[1]
     assert p.blocks[1].reason.startswith("stopped by the build's memory limit of 2 GiB at peak")
+    assert (p.blocks[1].reason_code, p.blocks[1].reason_args) == ("limit.memory", {"limit": "2 GiB"})
 
 
 def test_loopback_still_works(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -46,6 +46,9 @@ def test_name_error_traceback_points_at_card_line() -> None:
     assert "runner.py" not in first.traceback and "exec(" not in first.traceback
     assert first.stdout == "hello\n"
     assert second.status == "skipped" and second.reason == "not run: the block at line 16 failed"
+    # the same as data, for the pages (run/reasons.py)
+    assert (first.reason_code, first.reason_args) == ("exception", {"detail": first.reason})
+    assert (second.reason_code, second.reason_args) == ("stopped.failed", {"line": "16"})
 
 
 def test_image_fetched_from_store_and_flagged_as_substitute() -> None:
@@ -66,6 +69,8 @@ def test_image_fetched_from_store_and_flagged_as_substitute() -> None:
     swallowed = en.block("en_US", 1)
     assert swallowed.status == "blocked"
     assert "https://data.example.org/images/dog.jpg" in swallowed.reason
+    assert (swallowed.reason_code, swallowed.reason_args) == ("url-not-locked",
+                                                              {"url": "https://data.example.org/images/dog.jpg"})
     assert "FileNotFoundError" in swallowed.traceback
     zh, _ = run("exec_fetch.md", AssetsFactoryDouble(files={url: CHELSEA}))
     assert zh.block("zh_CN", 0).status == "passed" and zh.block("zh_CN", 0).flags == ()
@@ -79,6 +84,7 @@ def test_network_fails_fast_with_fetch_hint() -> None:
     assert sock.status == "blocked"
     assert sock.reason.startswith("card code tried to reach 93.184.216.34:80; runs are offline")
     assert "build-site fetch" in sock.reason
+    assert (sock.reason_code, sock.reason_args) == ("network-blocked", {"target": "93.184.216.34:80"})
     assert sock.duration_s < 2
     url = programs[1].block("en_US", 0)
     assert url.status == "blocked"
@@ -93,12 +99,15 @@ def test_timeout_kills_the_process_group() -> None:
     b = zh.block("zh_CN", 0)
     assert b.status == "timeout"
     assert "timed out after 2 s" in b.reason and "timeout=2" in b.reason
+    assert (b.reason_code, b.reason_args) == ("timeout", {"seconds": "2"})
+    assert zh.block("zh_CN", 1).reason_code == "stopped.timeout"
     assert "time.sleep(30)" in b.traceback  # where the card was stuck
     assert zh.block("zh_CN", 1).status == "skipped"
     assert b.stdout.startswith("pids ")  # the helper process had started
     # a card that swallows the runner's timeout is killed by the parent's deadline
     e = en.block("en_US", 0)
     assert e.status == "timeout" and "killed" in e.reason
+    assert e.reason_code == "timeout"  # said by the parent, which killed it
     assert e.duration_s < 1 + 1.0 + 1.5
     # pids inside the sandbox mean nothing on the host: look for the helpers by their command
     assert host_processes_with("300.731") == [] and host_processes_with("300.732") == []
@@ -109,21 +118,28 @@ def test_expect_error_both_ways() -> None:
     b = zh.block("zh_CN", 0)
     assert b.status == "expected-error"
     assert b.reason.startswith("TypeError:")
+    assert (b.reason_code, b.reason_args) == ("exception", {"detail": b.reason})
     assert zh.block("zh_CN", 1).status == "passed"
     b = en.block("en_US", 0)
     assert b.status == "failed" and b.reason == "expected TypeError, but the block passed"
+    assert (b.reason_code, b.reason_args) == ("expected-passed", {"expect": "TypeError"})
     (p,) = run("exec_wrong_error.md")
     b = p.block("zh_CN", 0)
     assert b.status == "failed"
     assert b.reason == "expected TypeError, but the block raised ValueError: not the one"
+    assert (b.reason_code, b.reason_args) == ("expected-other", {"expect": "TypeError",
+                                                                 "detail": "ValueError: not the one"})
 
 
 def test_skip_mark_and_crash() -> None:
     (p,) = run("exec_skip_crash.md")
     assert p.block("zh_CN", 0).status == "skipped"
     assert p.block("zh_CN", 0).reason == "needs a GPU"
+    assert (p.block("zh_CN", 0).reason_code, p.block("zh_CN", 0).reason_args) == ("skip-mark", {"text": "needs a GPU"})
     crash = p.block("zh_CN", 1)
     assert crash.status == "failed" and "SIGSEGV" in crash.reason
+    assert crash.reason_code == "process-died" and "SIGSEGV" in crash.reason_args["detail"]
+    assert p.block("zh_CN", 2).reason_code == "earlier-failed"
     assert crash.stdout == "about to crash\n"  # printed before the crash, read from the file
     assert p.block("zh_CN", 2).status == "skipped"
 
@@ -151,6 +167,7 @@ def test_hub_repo_missing_is_blocked() -> None:
     b = p.blocks[0]
     assert b.status == "blocked"
     assert "hub repository testowner/tinyhub" in b.reason and "run: build-site fetch" in b.reason
+    assert (b.reason_code, b.reason_args) == ("repo-not-locked", {"repo": "testowner/tinyhub"})
     assert p.blocks[1].status == "skipped"
 
 
@@ -176,6 +193,8 @@ def test_resnet_card_blocked_without_hub_repo() -> None:
     assert pre.status == "blocked"
     assert pre.reason == ("hub repository megengine/models is locked but not in the asset store; "
                           "run: build-site fetch")
+    assert (pre.reason_code, pre.reason_args) == ("repo-not-stored", {"repo": "megengine/models"})
+    assert {b.reason_code for b in p.blocks[1:]} == {"stopped.blocked"}
     assert {b.status for b in p.blocks[1:]} == {"skipped"}
 
 

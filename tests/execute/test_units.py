@@ -84,6 +84,9 @@ def test_cache_round_trip_and_damaged_entry(tmp_path: Path) -> None:
     p = _program(BlockResult("prelude", 0, 12, "passed", flags=("placeholder-weights",), stdout="é",
                              served=("https://data.example.org/a.pkl",)))
     assert program_from_json(program_to_json(p)) == p
+    coded = _program(BlockResult("zh_CN", 0, 20, "skipped", reason="not run: the block at line 12 failed",
+                                 reason_code="stopped.failed", reason_args={"line": "12"}))
+    assert program_from_json(program_to_json(coded)) == coded  # the reason's code survives the cache
     older = program_to_json(p)
     del older["blocks"][0]["served"]  # an entry written before blocks recorded what was served
     assert program_from_json(older).blocks[0].served == ()

@@ -33,6 +33,8 @@ def _damage(valid: dict[str, Any], case: dict[str, Any]) -> str:
         del data[key]
     if case.get("set_block"):
         data["blocks"][0].update(case["set_block"])
+    for key in case.get("drop_block", ()):
+        del data["blocks"][0][key]
     if case.get("drop_last_block"):
         data["blocks"] = data["blocks"][:-1]
     return json.dumps(data)

@@ -60,7 +60,8 @@ def sample_verification() -> dict[str, CardVerification]:
                     stderr="libpng warning: iCCP: known incorrect sRGB profile\n",
                     traceback='File "cards/megengine_vision_resnet.md", line 51\n'
                               "TypeError: expected Tensor, got ndarray",
-                    reason="TypeError: expected Tensor, got ndarray"),
+                    reason="TypeError: expected Tensor, got ndarray", reason_code="exception",
+                    reason_args={"detail": "TypeError: expected Tensor, got ndarray"}),
     )
     program = ProgramResult(RESNET, ("en_US", "zh_CN"), blocks, "k" * 40, "2024-04-30T07:00:00Z",
                             {"python": "3.10.13", "megengine": "1.13.0"},

@@ -48,6 +48,6 @@ def read_bounded(path: str, cap: int = STREAM_CAP) -> str:
 
 
 # What the blocks after a bad one say ("not run: the block at line N <words>"), by the bad
-# block's status; the parent reads the same words back into a reason code (run/reasons.py).
+# block's status; the result also says it as code `stopped.<status>` (run/reasons.py).
 STOPS = {"failed": "failed", "timeout": "timed out", "blocked": "was blocked (not in the asset store)",
          "hub-error": "hit an error of the hub repository", "limit": "was stopped by a limit of the build's sandbox"}

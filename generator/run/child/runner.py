@@ -181,14 +181,18 @@ def run(job: dict, report: _Reporter) -> None:
     signal.signal(signal.SIGALRM, _alarm)
     per_block_peak = _reset_peak()
     offset = 0
-    blocked_msgs: list[str] = []
+    blocked_events: list[dict] = []
     sticky: set[str] = set()
-    stop_reason = ""
+    # (reason, code, args) of a bad block, said by every block after it
+    stop: tuple[str, str, dict[str, str]] | None = None
     for i, blk in enumerate(job["blocks"]):
-        if stop_reason or blk.get("skip") is not None:
-            report.send(type="result", i=i, status="skipped",
-                        reason=blk["skip"] if blk.get("skip") is not None and not stop_reason
-                        else stop_reason, flags=sorted(sticky))
+        if stop is None and blk.get("skip") is not None:
+            report.send(type="result", i=i, status="skipped", reason=blk["skip"], code=blk.get("skip_code", ""),
+                        args=blk.get("skip_args", {}), flags=sorted(sticky))
+            continue
+        if stop is not None:
+            report.send(type="result", i=i, status="skipped", reason=stop[0], code=stop[1], args=stop[2],
+                        flags=sorted(sticky))
             continue
         timeout = float(blk["timeout"])
         out_path, err_path = protocol.stream_paths(out_dir, i)
@@ -215,7 +219,7 @@ def run(job: dict, report: _Reporter) -> None:
         peak = _peak_mb(per_block_peak)
 
         events, offset = _read_events(events_path, offset)
-        new_blocked = [str(ev.get("message", "")) for ev in events if ev.get("event") == "blocked"]
+        new_blocked = [ev for ev in events if ev.get("event") == "blocked"]
         served: list[str] = []  # this block's own: the page names them next to it
         for ev in events:
             if ev.get("event") == "placeholder":
@@ -226,55 +230,71 @@ def run(job: dict, report: _Reporter) -> None:
                 url = ev.get("url")
                 if isinstance(url, str) and url not in served and len(served) < 64:
                     served.append(url)
-        blocked_msgs.extend(new_blocked)
+        blocked_events.extend(new_blocked)
 
         status, reason, tb = "passed", "", ""
+        # the reason as data: one of the parent's run/reasons.CODES and its values
+        why: str = ""
+        why_args: dict[str, str] = {}
         expect = blk.get("expect_error")
         contains = blk.get("output_contains")
         if isinstance(exc, BlockTimeout):
             status = "timeout"
             reason = f"timed out after {timeout:g} s ({blk.get('timeout_source', 'default limit')})"
+            why, why_args = "timeout", {"seconds": f"{timeout:g}"}
             tb = _format_exc(exc, card_path)
         elif exc is not None:
             tb = _format_exc(exc, card_path)
             hub_problem = _hub_problem(exc)
-            if blocked_msgs or _is_asset_blocked(exc):
+            if blocked_events or _is_asset_blocked(exc):
                 # the card failed because an asset was missing: first this block's, else earlier
                 status = "blocked"
-                reason = (new_blocked or blocked_msgs or [str(exc)])[0]
+                if new_blocked or blocked_events:
+                    ev = (new_blocked or blocked_events)[0]
+                    reason, why, why_args = str(ev.get("message", "")), str(ev.get("code", "")), ev.get("args", {})
+                else:
+                    reason = str(exc)
             elif expect and _matches(exc, expect):
                 status, reason = "expected-error", _one_line(exc)
+                why, why_args = "exception", {"detail": reason}
             elif hub_problem:
-                status, reason = "hub-error", hub_problem
+                status, (reason, why, why_args) = "hub-error", hub_problem
             elif isinstance(exc, SystemExit):
                 status = "failed"
                 reason = (f"the block called sys.exit({exc.code!r}) before its end (mark it with "
                           "<!-- verify: expect-error SystemExit --> if that is intended)")
+                why, why_args = "sys-exit", {"call": f"sys.exit({exc.code!r})"[:1000]}
             elif expect:
                 status, reason = "failed", f"expected {expect}, but the block raised {_one_line(exc)}"
+                why, why_args = "expected-other", {"expect": expect, "detail": _one_line(exc)}
             else:
                 status, reason = "failed", _one_line(exc)
+                why, why_args = "exception", {"detail": reason}
         elif expect:
             status, reason = "failed", f"expected {expect}, but the block passed"
+            why, why_args = "expected-passed", {"expect": expect}
         elif contains is not None and not _contains(out_path, contains):
             status, reason = "failed", f"the output does not contain {contains!r}"
+            why, why_args = "output-lacks", {"text": contains}
 
-        report.send(type="result", i=i, status=status, reason=reason, traceback=tb,
+        report.send(type="result", i=i, status=status, reason=reason, code=why, args=why_args, traceback=tb,
                     duration_s=round(duration, 4), peak_mb=round(peak, 1), flags=sorted(sticky), served=served,
                     stdout=protocol.read_bounded(out_path), stderr=protocol.read_bounded(err_path))
         if status in _STOPS:
-            stop_reason = f"not run: the block at line {blk['code_line'] - 1} {_STOPS[status]}"
+            line = blk["code_line"] - 1
+            stop = (f"not run: the block at line {line} {_STOPS[status]}", f"stopped.{status}", {"line": str(line)})
 
 
 # A bad block stops the program; the blocks after it say why they did not run, and whose fault.
 _STOPS = protocol.STOPS
 
 
-def _hub_problem(exc: BaseException) -> str:
+def _hub_problem(exc: BaseException) -> tuple[str, str, dict[str, str]] | None:
     """Why `exc` is the hub repository's problem, not the card's ("" when it is not): hub.load
     runs the repository's hubconf.py, and an import that fails from the repository's own files
     (a package it needs is not installed, a module it names is missing), any error while
-    hubconf.py itself runs, or MegEngine's "Missing dependencies" check of it."""
+    hubconf.py itself runs, or MegEngine's "Missing dependencies" check of it. As (English
+    text, reason code, its values); None when it is the card's own error."""
     hub_dir = os.path.join(os.environ.get("MGE_HOME", "") or "\0", "hub") + os.sep
     chain: list[BaseException] = []
     e: BaseException | None = exc
@@ -288,25 +308,29 @@ def _hub_problem(exc: BaseException) -> str:
                               for f in frames)
         if isinstance(err, RuntimeError) and str(err).startswith("Missing dependencies") and any(
                 f.filename.endswith(os.path.join("hub", "hub.py")) for f in frames):
+            deps = str(err).split(':', 1)[1].strip()
             return (f"the hub repository's hubconf.py lists dependencies that are not installed "
-                    f"({str(err).split(':', 1)[1].strip()}): install them into the tool's environment, "
-                    "then build again")
+                    f"({deps}): install them into the tool's environment, then build again",
+                    "hub.missing-deps", {"deps": deps[:1000]})
         if not in_repo or not (isinstance(err, ImportError) or running_hubconf):
             continue
         last = in_repo[-1]
-        where = f"{os.path.relpath(last.filename, hub_dir).split(os.sep, 1)[-1]} line {last.lineno}"
+        file = os.path.relpath(last.filename, hub_dir).split(os.sep, 1)[-1]
+        where = f"{file} line {last.lineno}"
+        at = {"file": file[:500], "line": str(last.lineno), "detail": _one_line(err)}
         missing = getattr(err, "name", None) if isinstance(err, ImportError) else None
         if missing:
             top = missing.split(".")[0]
             repo_root = os.path.join(hub_dir, os.path.relpath(last.filename, hub_dir).split(os.sep, 1)[0])
             if os.path.exists(os.path.join(repo_root, top)) or os.path.exists(os.path.join(repo_root, top + ".py")):
                 return (f"the hub repository's {where} imports {missing}, which the repository does not "
-                        f"contain ({_one_line(err)})")
+                        f"contain ({_one_line(err)})", "hub.not-in-repo", {**at, "module": missing[:500]})
             return (f"the hub repository's {where} needs the Python package {top!r}, which is not installed "
                     f"here ({_one_line(err)}): install the package that provides it into the tool's "
-                    "environment, then build again")
-        return f"the hub repository's {where} raised {_one_line(err)} while hub.load ran its hubconf.py"
-    return ""
+                    "environment, then build again", "hub.missing-package", {**at, "package": top[:500]})
+        return (f"the hub repository's {where} raised {_one_line(err)} while hub.load ran its hubconf.py",
+                "hub.raised", at)
+    return None
 
 
 def _is_asset_blocked(exc: BaseException) -> bool:

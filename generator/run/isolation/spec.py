@@ -119,6 +119,7 @@ class RunResult:
     memory_source: Literal["cgroup", "proc-poll", "none"]
     killed_by_caller: bool = False
     disk_used_bytes: int | None = None
+    limit_value: str = ""  # the limit that stopped the run as `ending_message` says it ("2 GiB")
 
     @property
     def ok(self) -> bool:
@@ -131,6 +132,22 @@ def fmt_bytes(n: float, exact: bool = False) -> str:
             v = n / size
             return f"{v:g} {unit}" if exact and v == int(v) else f"{v:.1f} {unit}"
     return f"{int(n)} B"
+
+
+def limit_value(limit: LimitName | None, lim: Limits) -> str:
+    """The value of the limit that stopped a run, as `ending_message` writes it: a page words
+    the rest of the sentence in its own language (run/reasons.py, codes `limit.*`)."""
+    if limit == "memory" and lim.memory_bytes is not None:
+        return fmt_bytes(lim.memory_bytes, True)
+    if limit == "pids":
+        return str(lim.pids)
+    if limit == "time":
+        return f"{lim.wall_s:g} s"
+    if limit == "disk" and lim.disk_bytes is not None:
+        return fmt_bytes(lim.disk_bytes, True)
+    if limit == "fsize" and lim.fsize_bytes is not None:
+        return fmt_bytes(lim.fsize_bytes, True)
+    return ""
 
 
 def ending_message(limit: LimitName | None, lim: Limits, peak: int | None, by_caller: bool,

@@ -15,7 +15,7 @@ from typing import Literal
 from generator.run.isolation.cgroups import RunCgroups
 from generator.run.isolation.bwrap import WRAPPER_FAILED
 from generator.run.isolation.procs import alive, descendants, dir_usage, sigkill, tree_usage
-from generator.run.isolation.spec import LimitName, Limits, RunResult, SandboxError, ending_message
+from generator.run.isolation.spec import LimitName, Limits, RunResult, SandboxError, ending_message, limit_value
 
 
 class RunWatch:
@@ -204,4 +204,4 @@ class RunWatch:
         return RunResult(exit_code=exit_code, signal=sig, limit=limit, message=msg,
                          peak_memory_bytes=peak, peak_pids=peak_pids, wall_s=round(wall, 4),
                          memory_source=source, killed_by_caller=self._killed_by_caller,
-                         disk_used_bytes=disk)
+                         disk_used_bytes=disk, limit_value=limit_value(limit, lim))

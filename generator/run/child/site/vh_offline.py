@@ -65,8 +65,11 @@ def _emit(event: str, **fields: object) -> None:
         os.close(fd)
 
 
-def _blocked(kind: str, target: str, message: str, exc: type[AssetBlocked] = AssetBlocked) -> AssetBlocked:
-    _emit("blocked", kind=kind, target=target, message=message)
+def _blocked(kind: str, target: str, message: str, code: str, args: dict[str, str],
+             exc: type[AssetBlocked] = AssetBlocked) -> AssetBlocked:
+    """`message` in English for the terminal; `code` and `args`: the same as data, one of the
+    parent's run/reasons.CODES (this module imports nothing of the tool, hence the literals)."""
+    _emit("blocked", kind=kind, target=target, message=message, code=code, args=args)
     return exc(message)
 
 
@@ -77,10 +80,10 @@ def _missing_urls() -> set[str]:
 def _url_blocked(url: str) -> AssetBlocked:
     if url in _missing_urls():
         msg = f"card code needs {url}, which is locked but not in the asset store; {FETCH_HINT}"
-    else:
-        msg = (f"card code tried to download {url}, which is not in the asset store; runs are "
-               f"offline — add the URL to the store lock, then {FETCH_HINT}")
-    return _blocked("url", url, msg)
+        return _blocked("url", url, msg, "url-not-stored", {"url": url})
+    msg = (f"card code tried to download {url}, which is not in the asset store; runs are "
+           f"offline — add the URL to the store lock, then {FETCH_HINT}")
+    return _blocked("url", url, msg, "url-not-locked", {"url": url})
 
 
 def _serve(url: str) -> str | None:
@@ -129,7 +132,8 @@ def _check_address(sock: object, address: object) -> None:
         return
     raise _blocked("network", f"{host}:{port}",
                    f"card code tried to reach {host}:{port}; runs are offline — add the URL to "
-                   f"the store with build-site fetch", NetworkBlocked)
+                   f"the store with build-site fetch", "network-blocked", {"target": f"{host}:{port}"},
+                   NetworkBlocked)
 
 
 # The patched modules are typed Any on purpose: the hooks read and replace attributes that only
@@ -160,7 +164,8 @@ def _patch_socket(socket: Any) -> None:
             except ValueError:
                 raise _blocked("network", f"{host}:{port}",
                                f"card code tried to reach {host}:{port}; runs are offline — add "
-                               f"the URL to the store with build-site fetch", NetworkBlocked) from None
+                               f"the URL to the store with build-site fetch", "network-blocked",
+                               {"target": f"{host}:{port}"}, NetworkBlocked) from None
         return real_getaddrinfo(host, port, *args, **kwargs)
 
     cls.connect, cls.connect_ex, cls.sendto = connect, connect_ex, sendto
@@ -297,7 +302,8 @@ def _patch_megengine_hub(mod: Any) -> None:
                 state = "is locked but not in the asset store" if locked else (
                     "is not in the asset store; runs are offline — add it to the store lock, then")
                 sep = ";" if locked else ""
-                raise _blocked("hub", what, f"hub repository {what} {state}{sep} {FETCH_HINT}")
+                raise _blocked("hub", what, f"hub repository {what} {state}{sep} {FETCH_HINT}",
+                               "repo-not-stored" if locked else "repo-not-locked", {"repo": what})
         # Offline, the stored copy is the only one there is: never let MegEngine delete it.
         return real_get_repo(git_host, repo_info, use_cache=True, commit=commit, protocol=protocol)
 
