@@ -22,7 +22,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from generator import __version__
 from generator.cli.config import Config
@@ -31,8 +31,12 @@ from generator.site.current import site_is_current
 from generator.site.options import SiteOptions
 from generator.site.write import OutputLock
 
+if TYPE_CHECKING:  # the pipeline's modules are imported only when a build runs
+    from generator.site.search.later import SearchLater
 
-def build(cfg: Config) -> int:
+
+def build(cfg: Config, later: SearchLater | None = None) -> int:
+    """`later`: `serve` swaps a rebuilt site in before its search index catches up (search/later.py)."""
     if cfg.strict and not cfg.verify:
         # CI would pass with nothing checked; refused before the output (and report.json) is touched.
         raise UserError([Diagnostic("error", Code.REGISTRY,
@@ -41,7 +45,7 @@ def build(cfg: Config) -> int:
     # One build at a time per output folder (exit 3 if another holds it); leftovers of killed
     # builds beside the folder are cleaned once the lock is held.
     with OutputLock(cfg.out), _no_cycle_collection():
-        return _build(cfg)
+        return _build(cfg, later)
 
 
 @contextlib.contextmanager
@@ -59,7 +63,7 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def _build(cfg: Config) -> int:
+def _build(cfg: Config, later: SearchLater | None = None) -> int:
     started = time.perf_counter()
     options = SiteOptions.for_project(cfg.cards, cfg.templates, cfg.base_url)
     input_files = _input_files(cfg)
@@ -72,7 +76,7 @@ def _build(cfg: Config) -> int:
         return 0
     from generator.cli.pipeline import run_stages  # only now: the pipeline's imports are the slow part
 
-    return run_stages(cfg, options, input_files, fingerprint, started)
+    return run_stages(cfg, options, input_files, fingerprint, started, later)
 
 
 # ---------------------------------------------------------------- inputs and fingerprint

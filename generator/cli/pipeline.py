@@ -32,6 +32,7 @@ from generator.site.options import SITEMAP_FALLBACK_BASE, SiteOptions
 from generator.site.rendercache import RenderCache
 from generator.site.report import junit_xml, report_files
 from generator.site.search import Services, index_stage, prestart, repair_index
+from generator.site.search.later import SearchLater, carry_bundles
 from generator.site.views import summarize
 from generator.store.content import Store
 from generator.store.lock import Lock
@@ -40,14 +41,17 @@ from generator.store.sync import sync_local
 
 
 def run_stages(cfg: Config, options: SiteOptions, input_files: list[Path], fingerprint: str,
-               started: float) -> int:
+               started: float, later: SearchLater | None = None) -> int:
+    """`later` (serve's rebuilds): the search stage is left for `search.later.catch_up`."""
+    if later is not None and cfg.search:
+        return _stages(cfg, options, input_files, fingerprint, started, None, later)
     # Pagefind starts now, beside the read and render stages, rather than after them.
     with prestart() if cfg.search else contextlib.nullcontext(None) as services:
-        return _stages(cfg, options, input_files, fingerprint, started, services)
+        return _stages(cfg, options, input_files, fingerprint, started, services, None)
 
 
 def _stages(cfg: Config, options: SiteOptions, input_files: list[Path], fingerprint: str,
-            started: float, services: Services | None) -> int:
+            started: float, services: Services | None, later: SearchLater | None) -> int:
     log = (lambda m: print(for_terminal(m), file=sys.stderr)) if cfg.verbose else None
     stats = state.stat_inputs(input_files)
     clock = _Stopwatch()
@@ -81,9 +85,10 @@ def _stages(cfg: Config, options: SiteOptions, input_files: list[Path], fingerpr
                         render_cache=RenderCache(render_cache_dir(cfg), log) if caches else None,
                         signatures=site_signatures_file(cfg) if caches else None,
                         entry_cache=EntryCache(index_entries_file(cfg)) if caches else None,
-                        before_swap=(lambda stage, changed: _print(index_stage(cfg.out, stage, changed, services)))
-                        if cfg.search else None)
+                        before_swap=_search_stage(cfg, services, later) if cfg.search else None)
     if cfg.search and not report.wrote:
+        if later is not None:
+            later.pending = None
         _print(repair_index(cfg.out))
     clock.lap("render+write+search")
     if cfg.junit is not None and verification:
@@ -91,6 +96,21 @@ def _stages(cfg: Config, options: SiteOptions, input_files: list[Path], fingerpr
     clock.save(started)
 
     return _verdict(cfg, cards, verification, report, clock, started)
+
+
+def _search_stage(cfg: Config, services: Services | None,
+                  later: SearchLater | None) -> Callable[[Path, frozenset[str]], None]:
+    """Index the new site folder before it is swapped in, or (serve) carry the current index
+    into it and leave the changed pages to `later`."""
+    def index(stage: Path, changed: frozenset[str]) -> None:
+        _print(index_stage(cfg.out, stage, changed, services))
+
+    def defer(stage: Path, changed: frozenset[str]) -> None:
+        assert later is not None
+        carry_bundles(cfg.out, stage, changed)
+        later.pending = changed
+
+    return defer if later is not None else index
 
 
 def _verify(cfg: Config, inputs: Inputs, cards: Sequence[Card], lock: Lock, store: Store,

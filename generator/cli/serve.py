@@ -7,6 +7,10 @@ what to re-render and which snippets to run again.
 
 Live reload exists only here: the HTTP handler adds a small script to each HTML page it sends
 (the files on disk are untouched), and the script polls `/__reload` for the build number.
+
+A rebuild swaps the new pages in before their search index catches up (site/search/later.py):
+while it does, each page served carries a notice that says so (in the page's language), and
+the reload number moves again when the index is in place. No rebuild starts before it is.
 """
 
 from __future__ import annotations
@@ -14,18 +18,20 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
+import re
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from html import escape as html_escape
 from typing import Any, Callable
 
 from generator.cli.config import Config
 from generator.core.errors import EnvironmentFailure, UserError
 
-POLL_S = 0.5
-SETTLE_S = 0.2  # editors write a file in several steps: wait until it stops changing
+POLL_S = 0.25
+SETTLE_S = 0.1  # editors write a file in several steps: wait until it stops changing
 RELOAD_PATH = "/__reload"
 RELOAD_SCRIPT = (
     "<script>/* build-site serve: live reload (not part of the built site) */\n"
@@ -65,10 +71,14 @@ def snapshot(roots: tuple[Path, ...]) -> Snapshot:
 
 @dataclass
 class BuildState:
-    """What the reload script polls: a number that changes after each successful build."""
+    """What the reload script polls: a number that changes after each successful build (and
+    again when its search index has caught up); `notices`: lang -> the text served pages show
+    while it has not."""
 
     number: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    search_pending: bool = False
+    notices: dict[str, str] = field(default_factory=dict)
 
     def bump(self) -> None:
         with self.lock:
@@ -97,12 +107,12 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         if path.is_dir() and self.path.split("?", 1)[0].endswith("/"):
             path = path / "index.html"
         if path.suffix == ".html" and path.is_file():
-            self._send(200, "text/html; charset=utf-8", _inject(path.read_bytes()))
+            self._send(200, "text/html; charset=utf-8", _inject(path.read_bytes(), self.state))
             return
         if not path.exists():
             missing = Path(self.directory) / "404.html"
             if missing.is_file():
-                self._send(404, "text/html; charset=utf-8", _inject(missing.read_bytes()))
+                self._send(404, "text/html; charset=utf-8", _inject(missing.read_bytes(), self.state))
                 return
         super().do_GET()
 
@@ -114,10 +124,20 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def _inject(html: bytes) -> bytes:
+def _inject(html: bytes, state: BuildState | None = None) -> bytes:
     i = html.rfind(b"</body>")
     script = RELOAD_SCRIPT.encode()
+    if state is not None and state.search_pending:
+        script = _notice(html, state.notices).encode("utf-8") + script
     return html[:i] + script + html[i:] if i >= 0 else html + script
+
+
+def _notice(html: bytes, notices: dict[str, str]) -> str:
+    zh = re.search(rb'<html[^>]*\blang="zh', html[:400]) is not None
+    text = notices.get("zh_CN" if zh else "en_US", "")
+    return ('<p role="status" class="serve-search-pending" style="position:fixed;bottom:0;left:0;right:0;'
+            'margin:0;padding:.5em 1em;background:#fff3c4;color:#3d2e00;font:14px/1.4 system-ui,sans-serif;'
+            f'z-index:1000">{html_escape(text)}</p>\n')
 
 
 def make_server(site: Path, port: int, state: BuildState) -> http.server.ThreadingHTTPServer:
@@ -142,14 +162,22 @@ def serve(cfg: Config, port: int, *, stop: threading.Event | None = None,
     """Build, then serve `cfg.out` on 127.0.0.1:`port` (0: any free port) until Ctrl-C or `stop`.
 
     `ready` receives the site's URL once it is served; `build` defaults to the real build."""
-    if build is None:
+    later = None
+    rebuild: Callable[[Config], int]
+    if build is not None:
+        rebuild = build
+    else:
         from generator.cli.build import build as real_build
+        from generator.site.search.later import SearchLater
 
+        later = SearchLater()
         build = real_build
+        rebuild = functools.partial(real_build, later=later)  # search catches up after the swap
     stop = stop or threading.Event()
     roots = watched_roots(cfg)
     before = snapshot(roots)
-    state = BuildState()
+    state = BuildState(notices=_notices(cfg))
+    catching_up: threading.Thread | None = None
     try:  # the port first: a busy one must not cost a whole build before it is reported
         httpd = make_server(cfg.out, port, state)
     except OSError as exc:
@@ -179,16 +207,63 @@ def serve(cfg: Config, port: int, *, stop: threading.Event | None = None,
             print(f"build-site serve: changed {', '.join(names[:5])}{' …' if len(names) > 5 else ''}; rebuilding",
                   file=sys.stderr)
             before = now
+            if catching_up is not None:
+                catching_up.join()  # one writer of the site at a time
             started = time.monotonic()
-            if _build(cfg, build):
+            if later is not None:
+                later.pending = None
+            if _build(cfg, rebuild):
+                if later is not None and later.pending is not None:
+                    state.search_pending = True
                 state.bump()
-                print(f"build-site serve: rebuilt in {time.monotonic() - started:.1f} s", file=sys.stderr)
+                print(f"build-site serve: rebuilt in {time.monotonic() - started:.2f} s", file=sys.stderr)
+                if later is not None and later.pending is not None:
+                    catching_up = threading.Thread(target=_catch_up, args=(cfg, later, state, started),
+                                                   name="build-site search", daemon=True)
+                    catching_up.start()
     except KeyboardInterrupt:
         pass
     finally:
+        if catching_up is not None:
+            catching_up.join()
         httpd.shutdown()
         httpd.server_close()
     return 0
+
+
+def _catch_up(cfg: Config, later: Any, state: BuildState, started: float) -> None:
+    """Index the changed pages of the live site, then let the pages reload without the notice."""
+    from generator.cli.config import site_signatures_file
+    from generator.core.objcache import cache_usable
+    from generator.site.search.later import catch_up
+    from generator.site.write import OutputLock
+
+    try:
+        with OutputLock(cfg.out):
+            problems = catch_up(cfg.out, later, signatures=site_signatures_file(cfg)
+                                if cache_usable(cfg.cache, cfg.out) else None)
+        for d in problems:
+            print(str(d), file=sys.stderr)
+        print(f"build-site serve: search caught up {time.monotonic() - started:.2f} s after the change was seen",
+              file=sys.stderr)
+    except (UserError, EnvironmentFailure, OSError) as exc:
+        print(f"build-site serve: the search index was not updated ({exc}); the next rebuild indexes again",
+              file=sys.stderr)
+    finally:
+        state.search_pending = False
+        state.bump()
+
+
+def _notices(cfg: Config) -> dict[str, str]:
+    """The search-pending notice in each language, from the site's own catalog."""
+    from generator.site.i18n import load_catalog
+    from generator.site.options import SiteOptions
+
+    try:
+        catalog = load_catalog(SiteOptions.for_project(cfg.cards, cfg.templates).catalog_path)
+        return {lang: catalog.get(lang, "serve_search_pending") for lang in ("en_US", "zh_CN")}
+    except UserError:
+        return {}  # the first build reports the broken catalog
 
 
 def run(cfg: Config, args: argparse.Namespace) -> int:

@@ -152,3 +152,50 @@ def test_a_busy_port_is_reported_before_anything_is_built(tmp_path: Path, capsys
     assert rc == 3 and built == [] and time.monotonic() - started < 5
     assert f"cannot listen on 127.0.0.1:{port}" in err and "nothing was built" in err
     assert not (cfg.out / "index.html").exists()
+
+
+def _bundle_digests(site: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.relative_to(site).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for lang in ("en", "zh") for p in sorted((site / lang / "pagefind").rglob("*")) if p.is_file()}
+
+
+def test_a_rebuild_swaps_the_page_in_first_and_its_search_catches_up(running: tuple[Config, str],
+                                                                      tmp_path: Path) -> None:
+    from generator.cli.build import build
+    from generator.site import state as incremental
+    from generator.site.search import pagefind_binary
+
+    if pagefind_binary() is None:
+        pytest.skip("pagefind-bin-extended is not installed")
+    cfg, url = running
+    page = url + "en/models/megengine_vision_resnet/index.html"
+    assert _get(url + "__reload")[1] == "0"
+    card = cfg.cards / CARD
+    card.chmod(0o644)
+    card.write_text(card.read_text(encoding="utf-8").replace("title: ResNet", "title: ResNet Caught Up", 1),
+                    encoding="utf-8")
+    # Two moves of the reload number: the swap of the pages, then their search index.
+    assert _wait(lambda: _get(url + "__reload")[1] == "2", 120), "the search did not catch up"
+    status, html = _get(page)
+    assert status == 200 and "ResNet Caught Up" in html and "serve-search-pending" not in html
+
+    # The live index is what a build from scratch of the same cards gives, byte for byte, and
+    # the build state records each of its files as it is.
+    fresh = Config(**{**cfg.__dict__, "out": tmp_path / "fresh", "cache": tmp_path / "fresh-cache"})
+    assert build(fresh) == 0
+    assert _bundle_digests(cfg.out) == _bundle_digests(fresh.out)
+    recorded = incremental.load_state(cfg.out)
+    assert recorded is not None
+    assert {u: h for u, h in recorded.files.items() if "/pagefind/" in u} == _bundle_digests(cfg.out)
+
+
+def test_pages_served_while_search_catches_up_say_so_in_their_language() -> None:
+    state = serve_mod.BuildState(search_pending=True, notices={"en_US": "catching up", "zh_CN": "正在跟上"})
+    en = serve_mod._inject(b'<!doctype html><html lang="en"><body><p>x</p></body></html>', state).decode()
+    zh = serve_mod._inject('<!doctype html><html lang="zh-CN"><body><p>x</p></body></html>'.encode(), state).decode()
+    assert "catching up" in en and "正在跟上" not in en
+    assert "正在跟上" in zh and 'role="status"' in zh
+    state.search_pending = False
+    assert "serve-search-pending" not in serve_mod._inject(b"<html><body></body></html>", state).decode()
