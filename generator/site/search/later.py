@@ -51,7 +51,10 @@ def carry_bundles(current: Path, stage: Path, untrusted: frozenset[str]) -> None
                 url = f"{rel_folder}/{name}".replace(os.sep, "/")
                 if url in untrusted or not os.path.isfile(src) or os.path.islink(src):
                     continue
-                os.link(src, os.path.join(into, url))
+                dst = os.path.join(into, url)
+                if os.path.lexists(dst):  # nothing of a bundle should be there; never write through it
+                    os.unlink(dst)
+                os.link(src, dst)
 
 
 def catch_up(site: Path, later: SearchLater, services: Services | None = None,
