@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -16,13 +17,13 @@ from generator import __version__
 from generator.claims.evalcache import EvalCache
 from generator.claims.verify import mismatches, verify_claims
 from generator.cards.cache import ParseCache
-from generator.cli.config import (Config, eval_cache_dir, eval_options, parse_cache_dir, render_cache_dir,
-                                  run_cache_dir, run_limits, site_signatures_file)
+from generator.cli.config import (Config, eval_cache_dir, eval_options, param_cache_dir, parse_cache_dir,
+                                  render_cache_dir, run_cache_dir, run_limits, site_signatures_file)
 from generator.cli.inputs import read_inputs
 from generator.core.errors import Code, Diagnostic, Level, UserError, has_errors
 from generator.core.jsonio import atomic_write
 from generator.core.objcache import cache_usable
-from generator.core.model import BAD_RUN_STATUSES, Card, CardVerification
+from generator.core.model import BAD_RUN_STATUSES, AssetRecord, Card, CardVerification
 from generator.core.text import for_terminal
 from generator.run import sandbox
 from generator.run.cache import RunCache
@@ -39,6 +40,7 @@ from generator.site.report import junit_xml, report_files
 from generator.site.search import index_stage, repair_index
 from generator.site.views import summarize
 from generator.store.content import Store
+from generator.store.params import ParamCache, count_stored
 from generator.store.sync import sync_local
 
 
@@ -74,9 +76,11 @@ def run_stages(cfg: Config, options: SiteOptions, input_files: list[Path], finge
                                      None if cfg.rerun else EvalCache(eval_cache_dir(cfg), log=log))
         _print(more)
         verification = {}
+        counts = ParamCache(param_cache_dir(cfg)) if caches else None
         for c in cards:
             ran, checked = programs.get(c.meta.id, ()), claims[c.meta.id]
             assets, dataset = card_records(c, ran, checked, inputs.specs.get(c.meta.id), lock, inputs.datasets)
+            assets = tuple(_with_params(a, store, counts) for a in assets)
             verification[c.meta.id] = CardVerification(c.meta.id, ran, checked, assets, dataset)
     clock.lap("verify")
 
@@ -98,6 +102,14 @@ def run_stages(cfg: Config, options: SiteOptions, input_files: list[Path], finge
     clock.save(started)
 
     return _verdict(cfg, cards, verification, report, clock, started)
+
+
+def _with_params(a: AssetRecord, store: Store, cache: ParamCache | None) -> AssetRecord:
+    """A weights record with the numbers its stored file holds (for the comparison table)."""
+    if a.kind != "weights":
+        return a
+    n = count_stored(store, a.sha256, cache)
+    return dataclasses.replace(a, params=n.params, params_refused=n.refused, params_detail=n.detail)
 
 
 def _verdict(cfg: Config, cards: Sequence[Card], verification: Mapping[str, CardVerification],
