@@ -102,6 +102,11 @@ def run_cache_dir(cfg: Config) -> Path:
     return cfg.cache / "runs"
 
 
+def param_cache_dir(cfg: Config) -> Path:
+    """Parameter counts of stored weights files by sha256 (store/params.py)."""
+    return cfg.cache / "params"
+
+
 def eval_options(cfg: Config, progress: bool) -> "EvalOptions":
     """How this build evaluates: the --eval-limit sample, where ImageNet is, progress lines."""
     from generator.claims.evaluate import EvalOptions

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -15,13 +16,14 @@ from typing import Callable, Mapping, Sequence
 
 from generator import __version__
 from generator.cards.cache import ParseCache
-from generator.cli.config import (Config, eval_cache_dir, eval_options, index_entries_file, parse_cache_dir,
-                                  render_cache_dir, run_cache_dir, run_limits, site_signatures_file)
+from generator.cli.config import (Config, eval_cache_dir, eval_options, index_entries_file, param_cache_dir,
+                                  parse_cache_dir, render_cache_dir, run_cache_dir, run_limits,
+                                  site_signatures_file)
 from generator.cli.inputs import Inputs, read_inputs
 from generator.core.errors import Code, Diagnostic, Level, UserError, has_errors
 from generator.core.jsonio import atomic_write
 from generator.core.objcache import cache_usable
-from generator.core.model import BAD_RUN_STATUSES, Card, CardVerification
+from generator.core.model import BAD_RUN_STATUSES, AssetRecord, Card, CardVerification
 from generator.core.text import for_terminal
 from generator.run.progress import program_counts
 from generator.site import state
@@ -36,6 +38,7 @@ from generator.site.search.later import SearchLater, carry_bundles
 from generator.site.views import summarize
 from generator.store.content import Store
 from generator.store.lock import Lock
+from generator.store.params import ParamCache, count_stored
 from generator.store.sync import sync_local
 
 
@@ -73,7 +76,7 @@ def _stages(cfg: Config, options: SiteOptions, input_files: list[Path], fingerpr
     # 2. run every program, 3. check every number (both cached)
     verification: dict[str, CardVerification] = {}
     if lock is not None:
-        verification = _verify(cfg, inputs, cards, lock, store, log)
+        verification = _verify(cfg, inputs, cards, lock, store, log, caches)
     clock.lap("verify")
 
     # 4. render and write the site with its machine-readable files, 5. search index (before the swap)
@@ -114,7 +117,7 @@ def _search_stage(cfg: Config, services: Services | None,
 
 
 def _verify(cfg: Config, inputs: Inputs, cards: Sequence[Card], lock: Lock, store: Store,
-            log: Callable[[str], None] | None) -> dict[str, CardVerification]:
+            log: Callable[[str], None] | None, caches: bool) -> dict[str, CardVerification]:
     """2. run every program, 3. check every number (both cached). Imported here: a --no-verify
     build never loads the sandbox, the evaluator or the checks."""
     from generator.claims.evalcache import EvalCache
@@ -132,11 +135,21 @@ def _verify(cfg: Config, inputs: Inputs, cards: Sequence[Card], lock: Lock, stor
                                  None if cfg.rerun else EvalCache(eval_cache_dir(cfg), log=log))
     _print(more)
     verification = {}
+    counts = ParamCache(param_cache_dir(cfg)) if caches else None
     for c in cards:
         ran, checked = programs.get(c.meta.id, ()), claims[c.meta.id]
         assets, dataset = card_records(c, ran, checked, inputs.specs.get(c.meta.id), lock, inputs.datasets)
+        assets = tuple(_with_params(a, store, counts) for a in assets)
         verification[c.meta.id] = CardVerification(c.meta.id, ran, checked, assets, dataset)
     return verification
+
+
+def _with_params(a: AssetRecord, store: Store, cache: ParamCache | None) -> AssetRecord:
+    """A weights record with the numbers its stored file holds (for the comparison table)."""
+    if a.kind != "weights":
+        return a
+    n = count_stored(store, a.sha256, cache)
+    return dataclasses.replace(a, params=n.params, params_refused=n.refused, params_detail=n.detail)
 
 
 def _verdict(cfg: Config, cards: Sequence[Card], verification: Mapping[str, CardVerification],

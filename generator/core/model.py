@@ -287,6 +287,11 @@ class AssetRecord:
     substitute: bool = False  # its content stands in for the real one
     local: bool = False  # the store got it from the project itself (path:, package:, build:)
     repo: str = ""  # hub-repo items: owner/name
+    # weights: the numbers the stored file holds (store/params.py, read without running its
+    # pickle), or None with why not (`params_refused`: not-stored, refused, not-arrays, ...)
+    params: int | None = None
+    params_refused: str = ""
+    params_detail: str = ""
 
 
 @dataclass(frozen=True)

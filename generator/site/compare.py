@@ -3,7 +3,9 @@
 A row is built from the card and its verification as that language's page shows them
 (`views.summarize(card, v, lang)`, the page's own numbers). What the build does not know is
 None and shows as "—": nothing is guessed (no parameter count from a model name, no dataset from
-a tag). Sizes and parameter counts appear once an evaluation records them in its provenance.
+a tag). The parameters are counted from the card's one weights file in the store (the build fills
+`AssetRecord.params`, store/params.py); a "—" says why not (`params_why`). Its size is the
+stored file's, else what an evaluation records in its provenance.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
-from generator.core.model import Card, CardVerification, ClaimState
+from markupsafe import Markup, escape
+
+from generator.core.model import AssetRecord, Card, CardVerification, ClaimState
 from generator.site.views import BAD_BLOCK_STATUSES, BLOCK_STATUSES, Summary, header_text, summarize
 
 Translate = Callable[..., str]
@@ -20,7 +24,6 @@ Translate = Callable[..., str]
 NUMBER_WORST_FIRST: tuple[str, ...] = ("mismatch", "unverified", "measured-on-subset", "consistent", "verified")
 # Provenance keys an evaluation may record them under (the first present one is used).
 _SIZE_KEYS = ("weights_size", "weights_bytes", "weights_size_bytes")
-_PARAM_KEYS = ("params", "parameters", "num_params")
 _DATE_KEYS = ("date", "evaluated_at")
 
 
@@ -80,6 +83,11 @@ class CompareRow:
     params: int | None
     size_bytes: int | None
     last_verified: str | None  # ISO date (YYYY-MM-DD)
+    # why params is None (catalog `compare.params.<code>`): no-weights, several, not-counted (the
+    # build did not count it), or why store/params.py did not (not-stored, refused, ...)
+    params_why: str = ""
+    params_detail: str = ""  # the refused name, the number of weights files ...
+    weights_sha256: str = ""  # of the counted file
 
 
 def _first(prov: Mapping[str, object], keys: Sequence[str]) -> object | None:
@@ -117,7 +125,7 @@ def compare_row(card: Card, verification: CardVerification | None, lang: str, hr
     datasets = sorted({str(_first(o.provenance, ("sample", "dataset"))) for o in evaluations
                        if _first(o.provenance, ("sample", "dataset")) is not None})
     sizes = {v for o in evaluations if (v := _int(_first(o.provenance, _SIZE_KEYS))) is not None}
-    params = {v for o in evaluations if (v := _int(_first(o.provenance, _PARAM_KEYS))) is not None}
+    weights = _weights(verification)
     dates = [str(_first(o.provenance, _DATE_KEYS)) for o in evaluations if _first(o.provenance, _DATE_KEYS)]
     program = verification.program_for(lang) if verification else None
     if program is not None and program.ran_at:
@@ -132,10 +140,25 @@ def compare_row(card: Card, verification: CardVerification | None, lang: str, hr
         verified=s.claims.get("verified", 0), numbers=sum(s.claims.values()),
         state_rank=state_rank(s),
         # One value only when every evaluation agrees on it (a card's rows are different models).
-        params=params.pop() if len(params) == 1 else None,
-        size_bytes=sizes.pop() if len(sizes) == 1 else None,
+        params=weights.params if isinstance(weights, AssetRecord) else None,
+        size_bytes=(weights.size if isinstance(weights, AssetRecord) and weights.params_refused != "not-stored"
+                    else sizes.pop() if len(sizes) == 1 else None),
         last_verified=last,
+        params_why=weights[0] if isinstance(weights, tuple) else (
+            "" if weights.params is not None else weights.params_refused or "not-counted"),
+        params_detail=weights[1] if isinstance(weights, tuple) else weights.params_detail,
+        weights_sha256=weights.sha256 if isinstance(weights, AssetRecord) else "",
     )
+
+
+def _weights(verification: CardVerification | None) -> AssetRecord | tuple[str, str]:
+    """The card's one weights file, or (why there is none to count, detail)."""
+    files = {a.sha256 or a.url: a for a in (verification.assets if verification else ()) if a.kind == "weights"}
+    if not files:
+        return ("no-weights", "")
+    if len(files) > 1:
+        return ("several", str(len(files)))
+    return next(iter(files.values()))
 
 
 def readable_size(n: int) -> str:
@@ -145,8 +168,38 @@ def readable_size(n: int) -> str:
     return f"{n} B"
 
 
-def readable_count(n: int) -> str:
-    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+# How a language groups large counts: thousands and millions, or 万 (10⁴) and 亿 (10⁸).
+_COUNT_UNITS = {"en_US": (("B", 1e9), ("M", 1e6), ("k", 1e3)), "zh_CN": (("亿", 1e8), ("万", 1e4))}
+
+
+def readable_count(n: int, lang: str = "en_US") -> str:
+    """`4.7 M` / `465 万`: three significant digits at most, the exact value is in the tooltip."""
+    for unit, size in _COUNT_UNITS.get(lang, _COUNT_UNITS["en_US"]):
         if n >= size:
-            return f"{n / size:.1f} {unit}"
+            v = n / size
+            return f"{v:.0f} {unit}" if v >= 100 else f"{v:.1f} {unit}"
     return str(n)
+
+
+# Why a model has no parameter count: the catalog says each (`compare.params.<code>`).
+PARAMS_WHY: tuple[str, ...] = ("no-weights", "several", "not-counted", "not-stored", "refused", "not-arrays", "unreadable",
+                               "changed", "too-large")
+
+
+@dataclass(frozen=True)
+class ParamsCell:
+    text: str  # "4.7 M", "465 万", or "—"
+    tip: Markup  # the exact count and what was counted, or why there is none (HTML: names as code)
+
+
+def params_cell(t: Translate, row: CompareRow, lang: str) -> ParamsCell:
+    if row.params is not None:
+        return ParamsCell(readable_count(row.params, lang), escape(t("compare.params.counted")).format(
+            n=f"{row.params:,}", sha=Markup("<code>{}</code>").format(row.weights_sha256[:12])))
+    why = row.params_why if row.params_why in PARAMS_WHY else "not-counted"
+    return ParamsCell("—", escape(t(f"compare.params.{why}")).format(
+        detail=Markup("<code>{}</code>").format(row.params_detail), n=row.params_detail))
+
+
+def catalog_keys() -> tuple[str, ...]:
+    return ("compare.params.counted",) + tuple(f"compare.params.{w}" for w in PARAMS_WHY)

@@ -38,7 +38,8 @@ from generator.site.i18n import Catalog, check_against, check_templates, load_ca
 from generator.site.options import CATALOG_FILE
 from generator.core.model import DEFAULT_LANG, HTML_LANG, LANGS, Card, CardVerification, Snippet, Tag, other_langs
 from generator.site.views import utc_time
-from generator.site.compare import CompareRow, compare_row, readable_count, readable_size
+from generator.site.compare import CompareRow, ParamsCell, compare_row, params_cell, readable_size
+from generator.site.compare import catalog_keys as compare_keys
 from generator.site.legend import BLOCK_ICONS, CHECK_ICONS, NUMBER_ICONS, check_state_anchor, legend_keys, \
     legend_sections
 from generator.site.views import FLAG_NOTES
@@ -84,6 +85,7 @@ class CardEntry:
     verification: str
     tone: str  # none | bad | ok | mixed (see verdicts.summary_tone)
     compare: CompareRow | None = None  # its row of the index's comparison table
+    params: ParamsCell | None = None  # that row's parameter count (or why none)
 
 
 def catalog_problems(catalog: Catalog, templates_dir: Path) -> list[Diagnostic]:
@@ -99,6 +101,7 @@ def catalog_problems(catalog: Catalog, templates_dir: Path) -> list[Diagnostic]:
         problems = list(exc.diagnostics)
     problems += [error(Code.REGISTRY, f"UI string {k!r} missing", catalog.path, 1)
                  for k in catalog_keys() + summary_keys() + reason_keys() + environment_keys() + evidence_keys() + legend_keys()
+                 + compare_keys()
                  if k not in catalog.strings]
     reference = templates_dir / CATALOG_FILE
     if reference.is_file() and os.path.realpath(reference) != os.path.realpath(catalog.path):
@@ -217,6 +220,8 @@ class Renderer:
         entries = []
         for card in cards:
             s = summarize(card, verification.get(card.meta.id), lang)
+            row = compare_row(card, verification.get(card.meta.id), lang, urls.model_page(lang, card.meta.id),
+                              lambda tag: self.tag_name(lang, tag), t("list_sep"))
             entries.append(CardEntry(
                 id=card.meta.id,
                 href=urls.model_page(lang, card.meta.id),
@@ -227,8 +232,8 @@ class Renderer:
                 tag_ids=" ".join(card.meta.tags),
                 verification=summary_text(t, s),
                 tone=summary_tone(s),
-                compare=compare_row(card, verification.get(card.meta.id), lang, urls.model_page(lang, card.meta.id),
-                                    lambda tag: self.tag_name(lang, tag), t("list_sep")),
+                compare=row,
+                params=params_cell(t, row, lang),
             ))
         return entries
 
@@ -439,7 +444,6 @@ def _templates(templates_dir: Path) -> tuple[Environment, dict[str, Template]]:
     # Every state's symbol (legend.py), and where a badge of a state links on the legend page.
     env.globals["icons"] = {"block": BLOCK_ICONS, "number": NUMBER_ICONS, "check": CHECK_ICONS}
     env.globals["check_anchor"] = check_state_anchor
-    env.globals["count_text"] = readable_count
     env.globals["size_text"] = readable_size
     if len(_COMPILED) >= 4:
         _COMPILED.clear()

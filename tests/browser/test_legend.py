@@ -188,9 +188,19 @@ def test_comparison_table_sorts_by_a_clicked_column(tab: Callable[..., Visit], l
     assert state.get_attribute("aria-sort") == "ascending"
     ranks = page.evaluate("[...document.querySelectorAll('.compare-table tbody tr')].map(r => +r.children[4].dataset.sort)")
     assert ranks == sorted(ranks), ranks
-    # Unknown values are a dash, never a made-up number.
-    cells = page.evaluate("[...document.querySelectorAll('.compare-table tbody td')].map(c => [c.dataset.sort, c.textContent.trim()])")
+    # Unknown values are a dash, never a made-up number (a tooltip may say why).
+    cells = page.evaluate("""[...document.querySelectorAll('.compare-table tbody td')].map(c => {
+        const shown = c.cloneNode(true); shown.querySelectorAll('.tip').forEach(e => e.remove());
+        return [c.dataset.sort, shown.textContent.trim()]; })""")
     assert all(text == "—" for sort, text in cells if sort == ""), cells
+    # The parameters sort by the exact count, not by the text ("4.7 M" / "469 万").
+    heads.nth(5).locator("button").click()
+    counts = page.evaluate("[...document.querySelectorAll('.compare-table tbody tr')]"
+                           ".map(r => r.children[5].dataset.sort).filter(v => v !== '').map(Number)")
+    assert counts, "no model's parameters were counted"
+    assert counts == sorted(counts) or counts == sorted(counts, reverse=True), counts
+    shown = [text for sort, text in cells if sort == str(counts[0])]
+    assert shown and shown[0].endswith(" M" if lang == "en" else " 万"), shown
     if viewport is PHONE:
         screenshot(page, f"compare-{lang}-360")
     assert visit.problems == []

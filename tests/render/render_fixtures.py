@@ -86,7 +86,7 @@ def sample_verification() -> dict[str, CardVerification]:
             ClaimState(c50, "unverified", (CheckOutcome("evaluation", "unverified", None, "dataset absent"),)),
         ]
     assets = (AssetRecord(CAT_URL, "file", "ef" * 32, 240_512, substitute=True, local=True),
-              AssetRecord(WEIGHTS_URL, "weights", "ab" * 32, 46_827_520))
+              AssetRecord(WEIGHTS_URL, "weights", "ab" * 32, 46_827_520, params=11_689_512))
     return {RESNET: CardVerification(RESNET, (program,), tuple(claims), assets,
                                      DatasetRecord("imagenet-val", "ImageNet-1k validation set", 50000, "IMAGENET_VAL_DIR"))}
 

@@ -3,6 +3,8 @@ fixtures' hand-written results (nothing runs)."""
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import re
 from pathlib import Path
 import xml.etree.ElementTree as ET
@@ -13,9 +15,13 @@ from generator.core.model import LANGS
 from generator.site import urls
 from generator.site.badges import COLOURS, badge_files, badge_state, badge_svg
 from generator.site.build import render_site
-from generator.site.compare import compare_row
+from generator.site.compare import compare_row, params_cell
+from generator.site.i18n import load_catalog
 from generator.site.legend import anchors
 from generator.site.views import BLOCK_STATUSES, CLAIM_STATUSES, summarize
+
+_CATALOG = load_catalog(Path(__file__).resolve().parents[2] / "templates" / "i18n.yaml")
+T = {lang: functools.partial(_CATALOG.get, lang) for lang in LANGS}
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -135,10 +141,22 @@ def test_comparison_rows_know_only_what_the_build_knows(fixture_cards) -> None:
     assert row.dataset == "ImageNet-1k validation set" and row.last_verified == "2024-04-30"
     assert [(m.column, m.text, m.rows) for m in row.metrics] == [("Top1 acc", "70.312–73.960", 2),
                                                                 ("Top5 acc", "93.056", 1)]
-    # The weights' size is what the evaluation recorded of the file it loaded; nobody counted
-    # the parameters: unknown, not guessed.
-    assert row.params is None and row.size_bytes == 46827520
+    # Parameters and size are those of the card's one stored weights file (the build counted
+    # it, store/params.py); nothing is taken from the model's name.
+    assert row.params == 11_689_512 and row.size_bytes == 46827520 and row.weights_sha256 == "ab" * 32
+    assert params_cell(T["en_US"], row, "en_US").text == "11.7 M"
+    assert params_cell(T["zh_CN"], row, "zh_CN").text == "1169 万"
+    assert "11,689,512" in params_cell(T["zh_CN"], row, "zh_CN").tip
+    uncounted = dataclasses.replace(v[RESNET], assets=tuple(
+        dataclasses.replace(a, params=None, params_refused="refused", params_detail="posix.system")
+        for a in v[RESNET].assets))
+    row = compare_row(by_id[RESNET], uncounted, "en_US", "x", lambda t: t)
+    assert (row.params, row.params_why) == (None, "refused")
+    cell = params_cell(T["en_US"], row, "en_US")
+    assert cell.text == "—" and "asks for <code>posix.system</code>" in cell.tip
     empty = compare_row(by_id[TINYDET], None, "en_US", "x", lambda t: t)
+    assert (empty.params, empty.params_why) == (None, "no-weights")
+    assert params_cell(T["zh_CN"], empty, "zh_CN").tip == "构建不知道此模型的权重文件。"
     assert empty.dataset is None and empty.metrics == () and empty.last_verified is None
     assert empty.code_state == "not-run" and empty.number_state is None
 
@@ -150,5 +168,11 @@ def test_index_table_shows_a_dash_for_every_unknown(fixture_cards) -> None:
     table = html.split('<table class="compare-table"')[1].split("</table>")[0]
     assert table.count("<tr data-id=") == 2
     tinydet = table.split(f'data-id="{TINYDET}"')[1].split("</tr>")[0]
-    assert tinydet.count(">—</td>") == 5  # dataset, metrics, parameters, size, last checked
+    assert tinydet.count(">—</td>") == 4  # dataset, metrics, size, last checked
+    # the parameters: "—" with why in its tooltip
+    assert f'aria-describedby="params-{TINYDET}-tip">—</span>' in tinydet
+    assert "The build knows no weights file of this model." in tinydet
+    resnet = table.split(f'data-id="{RESNET}"')[1].split("</tr>")[0]
+    assert f'<td class="num" data-sort="11689512"><span class="has-tip"><span class="params" tabindex="0" ' \
+           f'aria-describedby="params-{RESNET}-tip">11.7 M</span>' in resnet
     assert 'aria-sort="ascending"' in table
