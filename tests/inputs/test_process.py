@@ -43,9 +43,16 @@ def _start(project: Path, *args: str, verify: bool = False) -> subprocess.Popen[
     env["PYTHONPATH"] = str(ROOT)
     env["PYTHONFAULTHANDLER"] = "1"  # a hang is killed with SIGABRT: its stacks are the report
     cmd = [sys.executable, "-m", "generator", "build", *([] if verify else ["--no-verify"]), "--no-search", *args]
-    proc = subprocess.Popen(cmd, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # The build starts as from a terminal: with SIGINT at its default, whatever pytest inherited
+    # (a shell's background job starts with SIGINT ignored, and the child would inherit that).
+    proc = subprocess.Popen(cmd, cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_sigint)
     STARTED.append(proc)
     return proc
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _tree(pid: int) -> list[int]:
