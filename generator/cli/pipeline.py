@@ -102,16 +102,16 @@ def _stages(cfg: Config, options: SiteOptions, input_files: list[Path], fingerpr
 
 
 def _search_stage(cfg: Config, services: Services | None,
-                  later: SearchLater | None) -> Callable[[Path, frozenset[str]], None]:
+                  later: SearchLater | None) -> Callable[[Path, frozenset[str]], list[str] | None]:
     """Index the new site folder before it is swapped in, or (serve) carry the current index
     into it and leave the changed pages to `later`."""
     def index(stage: Path, changed: frozenset[str]) -> None:
         _print(index_stage(cfg.out, stage, changed, services))
 
-    def defer(stage: Path, changed: frozenset[str]) -> None:
+    def defer(stage: Path, changed: frozenset[str]) -> list[str]:
         assert later is not None
-        carry_bundles(cfg.out, stage, changed)
         later.pending = changed
+        return carry_bundles(cfg.out, stage, changed)
 
     return defer if later is not None else index
 

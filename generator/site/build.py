@@ -153,7 +153,9 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
 # Every build that changes anything assembles a complete new folder and swaps it in: unchanged
 # files are hard links to the current site (about 0.25 s for a 1,000-card site here), so even a
 # one-page change never leaves a reader with a half-updated site.
-BeforeSwap = Callable[[Path, frozenset[str]], None]
+# It may return the URLs of the files it placed, all of them hard links to current files it
+# was told are unchanged (else the new folder is walked for what it placed).
+BeforeSwap = Callable[[Path, frozenset[str]], "list[str] | None"]
 
 
 def _build_staged(sr: SiteRenderer, jobs: Sequence[PageJob], order: Sequence[PageJob], todo: set[str],
@@ -185,12 +187,15 @@ def _build_staged(sr: SiteRenderer, jobs: Sequence[PageJob], order: Sequence[Pag
             render_here(rest)
             render_here(listing)
         sr.save_caches()
-        if before_swap is not None:
-            before_swap(stage.path, frozenset(todo | changed))
+        placed = before_swap(stage.path, frozenset(todo | changed)) if before_swap is not None else None
         # Files the search stage made or carried over are recorded like the pages (one carried
         # over is the current site's checked file, whose digest is known).
         staged, current = os.fspath(stage.path), os.fspath(out_dir)
-        for url in sorted(_walk(stage.path)) if before_swap is not None else ():
+        for url in placed or ():
+            if url not in files:
+                files[url] = (old_files[url] if url in old_files and url not in changed
+                              else incremental.file_digest(os.path.join(staged, url)))
+        for url in sorted(_walk(stage.path)) if before_swap is not None and placed is None else ():
             if url not in files and url != incremental.STATE_FILE:
                 here = os.path.join(staged, url)
                 files[url] = (old_files[url] if url in old_files and url not in changed

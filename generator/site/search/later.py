@@ -34,27 +34,33 @@ class SearchLater:
     pending: frozenset[str] | None = None
 
 
-def carry_bundles(current: Path, stage: Path, untrusted: frozenset[str]) -> None:
+def carry_bundles(current: Path, stage: Path, untrusted: frozenset[str]) -> list[str]:
     """Hard-link every file of the current site's bundles into the new site folder, except
-    those in `untrusted` (a part missing a file is indexed again by `catch_up`)."""
+    those in `untrusted` (a part missing a file is indexed again by `catch_up`); the site URLs
+    of the files linked."""
+    linked: list[str] = []
     for lang in (URL_LANG[code] for code in LANGS):
-        root = current / lang / BUNDLE
-        if not root.is_dir():
-            continue
-        base, into = os.fspath(current), os.fspath(stage)
-        for folder, dirs, names in os.walk(root):
-            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
-            rel_folder = os.path.relpath(folder, base)
-            os.makedirs(os.path.join(into, rel_folder), exist_ok=True)
-            for name in names:
-                src = os.path.join(folder, name)
-                url = f"{rel_folder}/{name}".replace(os.sep, "/")
-                if url in untrusted or not os.path.isfile(src) or os.path.islink(src):
-                    continue
-                dst = os.path.join(into, url)
-                if os.path.lexists(dst):  # nothing of a bundle should be there; never write through it
-                    os.unlink(dst)
-                os.link(src, dst)
+        if (current / lang / BUNDLE).is_dir():
+            _link_tree(os.fspath(current), os.fspath(stage), f"{lang}/{BUNDLE}", untrusted, linked)
+    return linked
+
+
+def _link_tree(src_root: str, dst_root: str, rel: str, untrusted: frozenset[str], linked: list[str]) -> None:
+    os.makedirs(os.path.join(dst_root, rel), exist_ok=True)
+    with os.scandir(os.path.join(src_root, rel)) as it:
+        entries = list(it)
+    for entry in entries:
+        url = f"{rel}/{entry.name}"
+        if entry.is_dir(follow_symlinks=False):
+            _link_tree(src_root, dst_root, url, untrusted, linked)
+        elif entry.is_file(follow_symlinks=False) and url not in untrusted:  # never a symlink
+            dst = os.path.join(dst_root, url)
+            try:
+                os.link(entry.path, dst)
+            except FileExistsError:  # nothing of a bundle should be there; never write through it
+                os.unlink(dst)
+                os.link(entry.path, dst)
+            linked.append(url)
 
 
 def catch_up(site: Path, later: SearchLater, services: Services | None = None,
