@@ -143,6 +143,23 @@ def summary(values: list[float]) -> dict[str, float]:
             "max": round(max(values), 3)}
 
 
+def edit_bench_args(doc: str) -> argparse.Namespace:
+    """The options of the edit benchmarks (search_incremental.py, serve_edit.py)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("-n", type=int, default=1000, help="number of synthetic cards")
+    ap.add_argument("--pairs", type=int, default=5, help="paired runs")
+    ap.add_argument("--keep", type=Path, default=None, help="work here and keep the result")
+    return ap.parse_args()
+
+
+def work_folder(keep: Path | None) -> Path:
+    """`keep`, or a new folder under .cache/ (the caller removes it)."""
+    (ROOT / ".cache").mkdir(exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="bench-", dir=ROOT / ".cache")) if keep is None else keep
+    work.mkdir(parents=True, exist_ok=True)
+    return work
+
+
 def emit(figure: str, **data: object) -> None:
     print(json.dumps({"figure": figure, **data}), flush=True)
 

@@ -15,17 +15,15 @@ per-pair full / edit), and `done`, each with the load average.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_speed import ROOT, emit, make_cards, ours, summary, timed  # noqa: E402
+from build_speed import edit_bench_args, emit, make_cards, ours, summary, timed, work_folder  # noqa: E402
 
 
 def loadavg() -> list[float]:
@@ -42,14 +40,8 @@ def drop_bundles(site: Path) -> None:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("-n", type=int, default=1000, help="number of synthetic cards")
-    ap.add_argument("--pairs", type=int, default=5, help="paired runs")
-    ap.add_argument("--keep", type=Path, default=None, help="work here and keep the result")
-    args = ap.parse_args()
-    (ROOT / ".cache").mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="bench-", dir=ROOT / ".cache")) if args.keep is None else args.keep
-    work.mkdir(parents=True, exist_ok=True)
+    args = edit_bench_args(__doc__)
+    work = work_folder(args.keep)
     try:
         emit("setup", cards=args.n, pairs=args.pairs, cores=os.cpu_count(), loadavg=loadavg())
         cards = sorted((work / "cards").glob("*.md")) if (work / "cards").is_dir() else make_cards(work / "cards", args.n)

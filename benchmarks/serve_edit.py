@@ -19,14 +19,12 @@ per-pair build / serve page), and `done`, each with the load average.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -34,7 +32,7 @@ from pathlib import Path
 from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_speed import BUILD_SITE, ROOT, emit, make_cards, ours, summary, timed  # noqa: E402
+from build_speed import BUILD_SITE, edit_bench_args, emit, make_cards, ours, summary, timed, work_folder  # noqa: E402
 from search_incremental import edit, loadavg  # noqa: E402
 
 
@@ -87,13 +85,8 @@ class Served:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("-n", type=int, default=1000, help="number of synthetic cards")
-    ap.add_argument("--pairs", type=int, default=5, help="paired runs")
-    ap.add_argument("--keep", type=Path, default=None, help="work here and keep the result")
-    args = ap.parse_args()
-    (ROOT / ".cache").mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="bench-", dir=ROOT / ".cache")) if args.keep is None else args.keep
+    args = edit_bench_args(__doc__)
+    work = work_folder(args.keep)
     served_copy, built_copy = work / "serve", work / "build"
     served = None
     try:
