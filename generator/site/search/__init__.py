@@ -447,6 +447,17 @@ def _key() -> str:
 
 
 def _swap_in(fresh: Path, out: Path) -> None:
+    """`fresh` becomes the bundle `out`. In one exchange of names where the system has it: the
+    bundle of a live site (serve's search catching up) is never missing while a reader searches."""
+    if out.is_dir() and not out.is_symlink():
+        from generator.site.write import exchange
+
+        try:
+            exchange(fresh, out)
+            shutil.rmtree(fresh, ignore_errors=True)  # now the previous bundle
+            return
+        except OSError:
+            pass  # no renameat2 here: two renames
     old = out.with_name(f".{BUNDLE}-old-{os.getpid()}")
     if out.exists():
         os.replace(out, old)

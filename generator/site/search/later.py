@@ -5,7 +5,7 @@ A build of `serve` after the first one does not index before the swap: the new s
 the current site's bundles as they are (hard links; none of a file the build does not trust), so
 search keeps working and only the changed pages' results are those of the last index. Once the
 new site is in place, `catch_up` indexes the parts holding the changed pages in the live folder
-(each language's bundle is assembled beside it and replaces it by one rename, as in any build),
+(each language's bundle is assembled beside it and takes its place in one exchange of names),
 then records the bundles' files in the build state, so the next build carries them over like
 any file it wrote. Until then the served pages say that search is catching up (`cli/serve.py`).
 `serve` runs no other build while one catches up.
