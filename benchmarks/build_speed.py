@@ -160,6 +160,12 @@ def work_folder(keep: Path | None) -> Path:
     return work
 
 
+def emit_runs(figure: str, values: list[float]) -> None:
+    """One timed figure: its median, min and max, every run, and the load average now."""
+    emit(figure, seconds=summary(values), runs=[round(x, 3) for x in values],
+         loadavg=[round(x, 2) for x in os.getloadavg()])
+
+
 def emit(figure: str, **data: object) -> None:
     print(json.dumps({"figure": figure, **data}), flush=True)
 

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_speed import edit_bench_args, emit, make_cards, ours, summary, timed, work_folder  # noqa: E402
+from build_speed import edit_bench_args, emit, emit_runs, make_cards, ours, timed, work_folder  # noqa: E402
 
 
 def loadavg() -> list[float]:
@@ -68,8 +68,8 @@ def main() -> int:
             one.append(o)
             full.append(f)
             ratios.append(f / o)
-        emit("edit", seconds=summary(one), runs=[round(x, 3) for x in one], loadavg=loadavg())
-        emit("full", seconds=summary(full), runs=[round(x, 3) for x in full], loadavg=loadavg())
+        emit_runs("edit", one)
+        emit_runs("full", full)
         emit("ratio", full_over_edit_paired_median=round(statistics.median(ratios), 3),
              ratios=[round(r, 3) for r in ratios])
         emit("done", loadavg=loadavg())

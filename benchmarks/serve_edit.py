@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_speed import BUILD_SITE, edit_bench_args, emit, make_cards, ours, summary, timed, work_folder  # noqa: E402
+from build_speed import BUILD_SITE, edit_bench_args, emit, emit_runs, make_cards, ours, timed, work_folder  # noqa: E402
 from search_incremental import edit, loadavg  # noqa: E402
 
 
@@ -133,10 +133,9 @@ def main() -> int:
             else:
                 s, b = under_serve(), whole_build()
             ratios.append(b / s)
-        emit("serve_page", seconds=summary(page_s), runs=[round(x, 3) for x in page_s], loadavg=loadavg())
-        emit("serve_rebuild", seconds=summary(rebuild_s), runs=rebuild_s, loadavg=loadavg())
-        emit("serve_search", seconds=summary(search_s), runs=[round(x, 3) for x in search_s], loadavg=loadavg())
-        emit("build_edit", seconds=summary(build_s), runs=[round(x, 3) for x in build_s], loadavg=loadavg())
+        for figure, values in (("serve_page", page_s), ("serve_rebuild", rebuild_s), ("serve_search", search_s),
+                               ("build_edit", build_s)):
+            emit_runs(figure, values)
         emit("ratio", build_over_serve_page_paired_median=round(statistics.median(ratios), 3),
              ratios=[round(r, 3) for r in ratios])
         emit("done", loadavg=loadavg())

@@ -23,11 +23,16 @@ ROOT = HERE.parents[1]
 SPLIT = "cards/cli_split.md"
 
 
-def build(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(command: str, project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`build-site COMMAND` on `project` with its own store, none of the machine's data folders."""
     env = {k: v for k, v in os.environ.items() if k not in ("HUB_STORE", "IMAGENET_VAL_DIR")}
-    return subprocess.run([sys.executable, "-m", "generator", "build", "--project", str(project),
+    return subprocess.run([sys.executable, "-m", "generator", command, "--project", str(project),
                            "--store", str(project / "store"), *args],
                           cwd=project, env=env, capture_output=True, text=True, timeout=300)
+
+
+def build(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli("build", project, *args)
 
 
 def card_line(text: str) -> int:

@@ -3,20 +3,17 @@ command with one `<command line>:1: error:` line that names it and the cards the
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
+
+from test_build_output import run_cli  # the same command line, with `eval`
 
 HERE = Path(__file__).parent
 
 
 def _eval(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("HUB_STORE", "IMAGENET_VAL_DIR")}
-    return subprocess.run([sys.executable, "-m", "generator", "eval", "--project", str(project),
-                           "--store", str(project / "store"), *args],
-                          cwd=project, env=env, capture_output=True, text=True, timeout=300)
+    return run_cli("eval", project, *args)
 
 
 def test_an_unknown_card_id_is_one_clear_error(tmp_path: Path) -> None:
