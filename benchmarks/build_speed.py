@@ -20,6 +20,7 @@ and the load average at the start and at the end.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "cards" / "megengine_vision_resnet.md"
@@ -152,12 +154,18 @@ def edit_bench_args(doc: str) -> argparse.Namespace:
     return ap.parse_args()
 
 
-def work_folder(keep: Path | None) -> Path:
-    """`keep`, or a new folder under .cache/ (the caller removes it)."""
+@contextlib.contextmanager
+def work_folder(keep: Path | None) -> Iterator[Path]:
+    """`keep`, or a new folder under .cache/ removed at the end. Next to the project (like a real
+    site/), not /tmp: on these machines /tmp is a slower disk."""
     (ROOT / ".cache").mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench-", dir=ROOT / ".cache")) if keep is None else keep
     work.mkdir(parents=True, exist_ok=True)
-    return work
+    try:
+        yield work
+    finally:
+        if keep is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def emit_runs(figure: str, values: list[float]) -> None:
@@ -182,12 +190,8 @@ def main() -> int:
     if not args.no_hugo and hugo is None:
         raise SystemExit("hugo is not installed (Debian: apt-get install hugo); or pass --no-hugo")
 
-    # next to the project (like a real site/), not /tmp: on these machines /tmp is a slower disk
-    (ROOT / ".cache").mkdir(exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="bench-", dir=ROOT / ".cache")) if args.keep is None else args.keep
-    work.mkdir(parents=True, exist_ok=True)
-    timings = work / "timings.json"
-    try:
+    with work_folder(args.keep) as work:
+        timings = work / "timings.json"
         emit("setup", cards=args.n, pairs=args.pairs, search=args.search, cores=os.cpu_count(),
              loadavg=[round(x, 2) for x in os.getloadavg()],
              hugo=subprocess.run(["hugo", "version"], capture_output=True, text=True).stdout.split()[1] if hugo else None)
@@ -229,9 +233,6 @@ def main() -> int:
         starts = [timed([str(BUILD_SITE), "--version"]) for _ in range(args.pairs)]
         emit("import", seconds=summary(starts))
         emit("done", loadavg=[round(x, 2) for x in os.getloadavg()])
-    finally:
-        if args.keep is None:
-            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -41,8 +41,7 @@ def drop_bundles(site: Path) -> None:
 
 def main() -> int:
     args = edit_bench_args(__doc__)
-    work = work_folder(args.keep)
-    try:
+    with work_folder(args.keep) as work:
         emit("setup", cards=args.n, pairs=args.pairs, cores=os.cpu_count(), loadavg=loadavg())
         cards = sorted((work / "cards").glob("*.md")) if (work / "cards").is_dir() else make_cards(work / "cards", args.n)
         cmd = ours(work, search=True)
@@ -73,9 +72,6 @@ def main() -> int:
         emit("ratio", full_over_edit_paired_median=round(statistics.median(ratios), 3),
              ratios=[round(r, 3) for r in ratios])
         emit("done", loadavg=loadavg())
-    finally:
-        if args.keep is None:
-            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

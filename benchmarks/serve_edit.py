@@ -19,9 +19,9 @@ per-pair build / serve page), and `done`, each with the load average.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -86,7 +86,11 @@ class Served:
 
 def main() -> int:
     args = edit_bench_args(__doc__)
-    work = work_folder(args.keep)
+    with work_folder(args.keep) as work:
+        return _pairs(args, work)
+
+
+def _pairs(args: argparse.Namespace, work: Path) -> int:
     served_copy, built_copy = work / "serve", work / "build"
     served = None
     try:
@@ -142,8 +146,6 @@ def main() -> int:
     finally:
         if served is not None:
             served.close()
-        if args.keep is None:
-            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
