@@ -270,8 +270,8 @@ def _render_chunk(chunk: range) -> list[tuple[str, str]]:
 
 def _chunks(order: Sequence[PageJob], size: int) -> list[range]:
     """Ranges of about `size` jobs that never split a card's pages (its sections are rendered
-    once per process). Pages of no card (index and tag pages: the slowest single pages) are a
-    chunk each, so both workers start on them and none is left to finish alone."""
+    once per process). Pages of no card (legend, API index, sitemap, static files; the index
+    and tag pages render in the parent meanwhile) are a chunk each."""
     chunks: list[range] = []
     start = 0
     for i in range(1, len(order) + 1):
