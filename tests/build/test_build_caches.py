@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from generator.core.objcache import MAGIC, ObjectCache, cache_usable
+from generator.core import objcache
+from generator.core.objcache import Entry, ObjectCache, cache_usable, record
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,10 +42,15 @@ def tree(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
-def entries(project: Path, kind: str) -> dict[str, int]:
-    """Entry file -> mtime_ns, of the parse or render cache."""
-    root = project / ".cache" / kind
-    return {p.name: p.stat().st_mtime_ns for p in root.rglob("*.pickle")}
+def entries(project: Path, kind: str) -> dict[str, Entry]:
+    """key -> where its record is, of the parse or render cache (a hit writes nothing)."""
+    return ObjectCache(project / ".cache" / kind, kind).entries()
+
+
+def _poke(entry: Entry, at: int, data: bytes) -> None:
+    with open(entry.pack, "r+b") as f:
+        f.seek(at)
+        f.write(data)
 
 
 @pytest.fixture
@@ -87,20 +93,21 @@ def test_damaged_and_hostile_entries_are_misses(project: Path, tmp_path: Path) -
     site = project / "site"
     build(project)
     good = tree(site)
-    parse_files = sorted((project / ".cache" / "parse").rglob("*.pickle"))
-    render_files = sorted((project / ".cache" / "render").rglob("*.pickle"))
-    # a flipped byte in a payload, a truncated file, an entry moved to another key
-    data = bytearray(parse_files[0].read_bytes())
-    data[-5] ^= 0xFF
-    parse_files[0].write_bytes(bytes(data))
-    render_files[0].write_bytes(render_files[0].read_bytes()[:100])
-    shutil.copy2(render_files[2], render_files[1])
-    # a well-formed entry whose pickle would call a function: refused, never called
+    parse, render = entries(project, "parse"), entries(project, "render")
+    pkeys = sorted(parse)
+    ordered = sorted(render, key=lambda k: (render[k].pack, render[k].offset))  # as a reader meets them
+    # a flipped byte in a payload; a record filed under another key (its header's key changed),
+    # met after that key's own record
+    _poke(parse[pkeys[0]], parse[pkeys[0]].offset + parse[pkeys[0]].length - 5, b"\xff")
+    _poke(render[ordered[-2]], render[ordered[-2]].offset - 136, ordered[0].encode())
+    # a record cut short: the last of a pack, its length beyond the end of the file
+    last = render[ordered[-1]]
+    os.truncate(last.pack, last.offset + last.length - 10)
+    # a well-formed record whose pickle would call a function: refused, never called
     marker = tmp_path / "called"
     payload = pickle.dumps(_Calls(str(marker)))
-    key = parse_files[1].stem
-    parse_files[1].write_bytes(MAGIC + key.encode() + b"\n" + hashlib.sha256(payload).hexdigest().encode()
-                               + b"\n" + payload)
+    with open(parse[pkeys[1]].pack, "ab") as f:
+        f.write(record(pkeys[1], payload))
 
     shutil.rmtree(site)
     log = build(project, "-v").stderr
@@ -108,9 +115,11 @@ def test_damaged_and_hostile_entries_are_misses(project: Path, tmp_path: Path) -
     assert not marker.exists()
     assert "parse cache: ignoring entry" in log and "payload is damaged" in log
     assert "names posix.mkdir" in log
-    assert "render cache: ignoring entry" in log and "another key" in log
+    assert f"render cache: ignoring entry {ordered[0][:12]} (its payload is damaged" in log
     # the misses were computed again and stored: the next build hits everything
     before = (entries(project, "parse"), entries(project, "render"))
+    assert sum(1 for e in before[1].values() if e.pack == last.pack) < sum(
+        1 for e in render.values() if e.pack == last.pack), "the cut record was not read"
     shutil.rmtree(site)
     log = build(project, "-v").stderr
     assert "ignoring entry" not in log and tree(site) == good
@@ -141,19 +150,41 @@ def test_an_edited_card_invalidates_only_its_entries(project: Path) -> None:
 
 
 def test_entries_are_strict(tmp_path: Path) -> None:
-    cache = ObjectCache(tmp_path, "test cache", allowed=())
+    cache = ObjectCache(tmp_path / "a", "test cache", allowed=())
     key, other = "ab" * 32, "cd" * 32
     cache.put(key, {"x": (1, "y")})
     assert cache.get(key, lambda v: True) == {"x": (1, "y")}
     assert cache.get(key, lambda v: False) is None  # the shape check decides
     assert cache.get(other, lambda v: True) is None  # absent
-    shutil.copy2(cache.path(key), cache.path(key).with_name("x.pickle"))
-    cache.path(other).parent.mkdir(parents=True)
-    os.symlink(cache.path(key), cache.path(other))
-    assert cache.get(other, lambda v: True) is None  # a symlink is not followed
     cache.put(key, Path("x"))  # a class outside the allow-list
     assert cache.get(key, lambda v: True) is None
-    assert (cache.hits, cache.misses) == (1, 4)
+    assert (cache.hits, cache.misses) == (1, 3)
+    (tmp_path / "b").mkdir()
+    os.symlink(cache.entries()[key].pack, tmp_path / "b" / "0-1-x.pack")
+    assert ObjectCache(tmp_path / "b", "test cache").entries() == {}  # a symlink is not followed
+
+
+def test_packs_are_merged_except_the_ones_being_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "c"
+    keys = [f"{i:064x}" for i in range(6)]
+    for i, k in enumerate(keys[:5]):
+        one = ObjectCache(root, "test cache")
+        one.put(k, ("value", i) if i else ("the largest pack", "x" * 1000))  # never merged
+        one.close()
+    writing = ObjectCache(root, "test cache")
+    writing.put(keys[5], ("value", 5))  # its pack stays open (and locked) until close()
+    before = ObjectCache(root, "test cache").entries()
+    _poke(before[keys[1]], before[keys[1]].offset + 3, b"\x00")
+    assert len(list(root.glob("*.pack"))) == 6
+
+    monkeypatch.setattr(objcache, "MAX_PACKS", 3)
+    reader = ObjectCache(root, "test cache")
+    found = {k: reader.get(k, lambda v: True) for k in keys}
+    packs = set(map(str, root.glob("*.pack")))
+    assert len(packs) == 3 and {before[keys[0]].pack, before[keys[5]].pack} < packs  # + the merged one
+    assert found == {keys[0]: ("the largest pack", "x" * 1000), keys[1]: None,
+                     **{k: ("value", i) for i, k in enumerate(keys) if i > 1}}
+    writing.close()
 
 
 def test_no_cache_inside_the_output_folder(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from generator.cards import discover
 from generator.cards.cache import ParseCache
+from generator.core.objcache import ObjectCache
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,7 +23,7 @@ def test_pool_fills_the_parse_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     first = ParseCache(tmp_path / "parse")
     got, _tags, problems = discover.read_cards(cards, first)
     assert not [p for p in problems if p.level == "error"]
-    assert first.store.hits == 0 and len(list((tmp_path / "parse").rglob("*.pickle"))) == n
+    assert first.store.hits == 0 and len(ObjectCache(tmp_path / "parse", "t").entries()) == n
 
     again = ParseCache(tmp_path / "parse")
     cached, _tags, _problems = discover.read_cards(cards, again)
