@@ -5,6 +5,8 @@ shows. Each section keeps its tokens for the site stage.
 
 from __future__ import annotations
 
+import functools
+
 import re
 from markdown_it.token import Token
 
@@ -127,12 +129,25 @@ def snippet(card_id: str, lang: str, index: int, tok: Token, marks: list[Mark], 
     if not tok.content.strip():
         out.err(Code.EMPTY_CODE, line, "empty code block")
     elif snip.is_python and not tok.meta.get("unclosed"):
-        try:
-            compile(tok.content, out.path, "exec", dont_inherit=True)
-        except SyntaxError as exc:
-            at = code_line + (exc.lineno or 1) - 1
-            out.err(Code.CODE_SYNTAX, at, f"Python syntax error in code block: {exc.msg}")
+        problem = syntax_error(tok.content)
+        if problem is not None:
+            out.err(Code.CODE_SYNTAX, code_line + problem[0] - 1, f"Python syntax error in code block: {problem[1]}")
     return snip
+
+
+@functools.lru_cache(maxsize=1024)
+def syntax_error(code: str) -> tuple[int, str] | None:
+    """(line within the code, message) of the first syntax error, or None. Cached on the text:
+    a card's two sections usually hold the same code."""
+    try:
+        compile(code, "<card>", "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        return exc.lineno or 1, exc.msg
+    except ValueError as exc:  # a NUL character in the code
+        return 1, str(exc)
+    except (MemoryError, RecursionError):  # e.g. 100,000 unary minus signs in a row
+        return 1, "the code is nested too deeply to compile"
+    return None
 
 
 def section(card_id: str, lang: str, line: int, next_line: int, toks: list[Token],
