@@ -29,6 +29,7 @@ from html import escape as html_escape
 from typing import Any, Callable
 
 from generator.cli.config import Config
+from generator.cli.wake import Waker
 from generator.core.errors import EnvironmentFailure, UserError
 
 POLL_S = 0.15
@@ -70,6 +71,28 @@ def snapshot(roots: tuple[Path, ...]) -> Snapshot:
             if root.is_file() and not _skipped(root.name):
                 seen[str(root)] = (st.st_mtime_ns, st.st_size)
     return seen
+
+
+def folders(roots: tuple[Path, ...]) -> list[str]:
+    """Every folder a snapshot looks into (for a file root: the folder holding it)."""
+    out: list[str] = []
+
+    def walk(folder: str) -> None:
+        out.append(folder)
+        try:
+            with os.scandir(folder) as it:
+                subs = [e.path for e in it if not _skipped(e.name) and e.is_dir(follow_symlinks=False)]
+        except OSError:
+            return
+        for sub in subs:
+            walk(sub)
+
+    for root in roots:
+        if root.is_dir():
+            walk(str(root))
+        elif root.parent.is_dir():
+            out.append(str(root.parent))
+    return out
 
 
 def _skipped(name: str) -> bool:
@@ -218,11 +241,17 @@ def serve(cfg: Config, port: int, *, stop: threading.Event | None = None,
     print(f"build-site serve: {url} (watching {', '.join(str(r) for r in roots)}; Ctrl-C stops)", file=sys.stderr)
     if ready is not None:
         ready(url)
+    waker = Waker(stop)
+    waker.watch(folders(roots))
     try:
-        while not stop.wait(POLL_S):
+        while True:
+            waker.wait(POLL_S)  # an event only makes the next look come sooner
+            if stop.is_set():
+                break
             now = snapshot(roots)
             if now == before:
                 continue
+            waker.watch(folders(roots))  # folders made since
             while not stop.wait(SETTLE_S):  # let a multi-step save finish
                 settled = snapshot(roots)
                 if settled == now:
@@ -250,6 +279,7 @@ def serve(cfg: Config, port: int, *, stop: threading.Event | None = None,
     except KeyboardInterrupt:
         pass
     finally:
+        waker.close()
         if catching_up is not None:
             catching_up.join()
         httpd.shutdown()
