@@ -63,3 +63,41 @@ def test_tokens_marshal_cannot_hold_still_travel() -> None:
     assert list(pickle.loads(blob)) == tokens
     assert cm._encode(tokens)[:1] == cm._PICKLE
     assert cm._encode(cm.parse_blocks("para\n")[0])[:1] == cm._MARSHAL
+
+
+def _full_inline(tokens: list[Token], env: dict) -> list[Token]:  # type: ignore[type-arg]
+    """`complete` as markdown-it-py's own inline rule does it (no shortcut for plain runs)."""
+    from markdown_it.rules_core import StateCore
+
+    md = cm.markdown_parser()
+    md.core.ruler.enableOnly(["inline", "text_join", "vh_annotate"])
+    state = StateCore("", md, dict(env), [cm._copy(t) for t in tokens])
+    md.core.process(state)
+    return state.tokens
+
+
+_EDGES = """| a | 70.312 | 9 0 | tab\there | 中文 表 | x. y, z; (w) | 'q' "r" / ? ! |
+|---|---|---|---|---|---|---|
+| 1 | 2 | a&amp;b | *e* | `c` | <br> | trailing\\ |
+
+Plain words only, with unicode — and ‘quotes’. 参数量 ,。
+
+Line one
+line two, joined by a soft break.
+"""
+
+
+@pytest.mark.parametrize("card", CARDS, ids=[p.stem for p in CARDS])
+def test_plain_run_shortcut_gives_the_full_parse(card: Path) -> None:
+    parsed, _diags = parse_card(card.name, card.read_text(encoding="utf-8"))
+    assert parsed is not None
+    for sec in parsed.sections.values():
+        assert complete(sec.tokens, dict(parsed.markdown_env)) == _full_inline(list(sec.tokens), dict(parsed.markdown_env))
+
+
+def test_plain_run_shortcut_on_edge_cases() -> None:
+    tokens, env = cm.parse_blocks(_EDGES)
+    got = complete(tokens, env)
+    assert got == _full_inline(tokens, env)
+    plain = [c for t in got if t.type == "inline" for c in t.children or [] if c.content in ("70.312", "9 0", "中文 表")]
+    assert len(plain) == 3  # the shortcut's own cases are among them
