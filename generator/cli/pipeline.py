@@ -33,7 +33,7 @@ from generator.site.entrycache import EntryCache
 from generator.site.options import SITEMAP_FALLBACK_BASE, SiteOptions
 from generator.site.rendercache import RenderCache
 from generator.site.report import junit_xml, report_files
-from generator.site.search import Services, index_stage, prestart, repair_index
+from generator.site.search import Placed, Services, index_stage, prestart, repair_index
 from generator.site.search.later import SearchLater, carry_bundles
 from generator.site.views import summarize
 from generator.store.content import Store
@@ -102,11 +102,13 @@ def _stages(cfg: Config, options: SiteOptions, input_files: list[Path], fingerpr
 
 
 def _search_stage(cfg: Config, services: Services | None,
-                  later: SearchLater | None) -> Callable[[Path, frozenset[str]], list[str] | None]:
+                  later: SearchLater | None) -> Callable[[Path, frozenset[str]], Mapping[str, str | None] | list[str]]:
     """Index the new site folder before it is swapped in, or (serve) carry the current index
     into it and leave the changed pages to `later`."""
-    def index(stage: Path, changed: frozenset[str]) -> None:
-        _print(index_stage(cfg.out, stage, changed, services))
+    def index(stage: Path, changed: frozenset[str]) -> Mapping[str, str | None]:
+        placed: Placed = {}
+        _print(index_stage(cfg.out, stage, changed, services, placed))
+        return placed
 
     def defer(stage: Path, changed: frozenset[str]) -> list[str]:
         assert later is not None

@@ -119,8 +119,9 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
     # (Also every page to carry over that the walk did not list, e.g. below a symlinked folder.)
     known = incremental.load_signatures(signatures) if state else {}
     inodes: dict[str, int] = {}  # of the files checked unchanged: what the staging folder may keep
+    seen: dict[str, incremental.Signature] = {}  # and their stat signatures now
     changed = incremental.changed_since_written(
-        out_dir, state, sorted((on_disk | set(page_deps)) - todo), known, inodes) if state else set()
+        out_dir, state, sorted((on_disk | set(page_deps)) - todo), known, inodes, seen) if state else set()
     todo |= changed & set(page_deps)
     new_state = BuildState(globals_, page_deps, stats, fingerprint)
 
@@ -144,28 +145,39 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
 
     sr = SiteRenderer(cards, tags, verification, options, extra, render_cache, entry_cache)
     order = [j for j in _render_order(jobs) if j.url in todo]
-    files = _build_staged(sr, jobs, order, todo, new_state, out_dir, workers, before_swap,
-                          state.files if state else {}, changed, inodes)
-    incremental.save_signatures(signatures, out_dir, files)  # after the swap: the site as it stays
+    files, untouched = _build_staged(sr, jobs, order, todo, new_state, out_dir, workers, before_swap,
+                                     state.files if state else {}, changed, inodes)
+    # After the swap: the site as it stays. A file the recycled folder kept has had no link
+    # made or removed since it was checked: its signature then is its signature now.
+    incremental.save_signatures(signatures, out_dir, files, {u: seen[u] for u in untouched if u in seen})
     return BuildReport(len(todo), len(jobs) - len(todo), len(removed), True, time.perf_counter() - start)
 
 
 # Every build that changes anything assembles a complete new folder and swaps it in: unchanged
 # files are hard links to the current site (about 0.25 s for a 1,000-card site here), so even a
 # one-page change never leaves a reader with a half-updated site.
-# It may return the URLs of the files it placed, all of them hard links to current files it
-# was told are unchanged (else the new folder is walked for what it placed).
-BeforeSwap = Callable[[Path, frozenset[str]], "list[str] | None"]
+# The new folder it gets may already hold, at their own URLs, hard links to files of the
+# current site that are not pages and were checked unchanged (the search bundles a recycled
+# folder kept: the search stage assembles its bundles around them). It may return what it
+# placed: a list of URLs, all hard links to current files it was told are unchanged, or
+# url -> the sha256 of the bytes it wrote (None: such a hard link); else the new folder is
+# walked for it.
+BeforeSwap = Callable[[Path, frozenset[str]], "list[str] | Mapping[str, str | None] | None"]
 
 
 def _build_staged(sr: SiteRenderer, jobs: Sequence[PageJob], order: Sequence[PageJob], todo: set[str],
                   new_state: BuildState, out_dir: Path, max_workers: int,
                   before_swap: BeforeSwap | None, old_files: Mapping[str, str], changed: set[str],
-                  inodes: Mapping[str, int]) -> dict[str, str]:
+                  inodes: Mapping[str, int]) -> tuple[dict[str, str], set[str]]:
+    """The sha256 of every file of the new site, and the files it kept from the recycled folder
+    that nothing has linked, unlinked or written since (see save_signatures)."""
     workers = min(max_workers or os.cpu_count() or 1, max(1, len(order) // PAGES_PER_WORKER))
     files: dict[str, str] = {}
     with Stage(out_dir) as stage:
-        stage.prune([j.url for j in jobs], {j.url: inodes[j.url] for j in jobs if j.url not in todo and j.url in inodes})
+        carried = {j.url: inodes[j.url] for j in jobs if j.url not in todo and j.url in inodes}
+        if before_swap is not None:  # and the other files (the search bundles), for it to keep
+            carried.update((u, ino) for u, ino in inodes.items() if u not in new_state.pages)
+        stage.prune([*(j.url for j in jobs), *carried], carried)
         for j in jobs:
             if j.url not in todo:
                 stage.reuse(j.url)
@@ -191,9 +203,11 @@ def _build_staged(sr: SiteRenderer, jobs: Sequence[PageJob], order: Sequence[Pag
         # Files the search stage made or carried over are recorded like the pages (one carried
         # over is the current site's checked file, whose digest is known).
         staged, current = os.fspath(stage.path), os.fspath(out_dir)
-        for url in placed or ():
+        written = placed if isinstance(placed, Mapping) else dict.fromkeys(placed or ())
+        untouched = {u for u in stage.kept if u in files or written.get(u, "") is None}
+        for url, sha in written.items():
             if url not in files:
-                files[url] = (old_files[url] if url in old_files and url not in changed
+                files[url] = (sha if sha is not None else old_files[url] if url in old_files and url not in changed
                               else incremental.file_digest(os.path.join(staged, url)))
         for url in sorted(_walk(stage.path)) if before_swap is not None and placed is None else ():
             if url not in files and url != incremental.STATE_FILE:
@@ -202,7 +216,7 @@ def _build_staged(sr: SiteRenderer, jobs: Sequence[PageJob], order: Sequence[Pag
                               and _same_file(here, os.path.join(current, url))
                               else incremental.file_digest(here))
         stage.write(incremental.STATE_FILE, replace(new_state, files=files).to_bytes())
-    return files
+    return files, untouched
 
 
 def _same_file(a: str, b: str) -> bool:

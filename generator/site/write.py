@@ -154,7 +154,7 @@ class Stage(FolderWriter):
         super().__init__(_tmp_name(self.out_dir, "new"))
         self.spare = self.out_dir.parent / f".{self.out_dir.name}.{_SPARE}"
         self.recycled = False
-        self._linked: set[str] = set()
+        self.kept: set[str] = set()  # files prune kept: hard links to the current site's files
 
     def __enter__(self) -> "Stage":
         try:
@@ -206,7 +206,7 @@ class Stage(FolderWriter):
             # The spare and the site are sibling folders (one file system): an equal inode
             # number (from the folder listing, no stat) is the same file.
             if entry.is_file(follow_symlinks=False) and carried.get(url) == entry.inode():
-                self._linked.add(url)
+                self.kept.add(url)
                 continue
             os.unlink(entry.path)
 
@@ -225,7 +225,7 @@ class Stage(FolderWriter):
 
     def reuse(self, url: str) -> None:
         """Carry `url` over from the current site unchanged (a hard link, else a copy)."""
-        if url in self._linked:  # prune found it already linked
+        if url in self.kept:  # prune found it already linked
             return
         self._ensure_dir(safe_url(url, self.path))
         src, dst = self.out_dir / url, self.path / url

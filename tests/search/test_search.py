@@ -288,3 +288,53 @@ def test_a_new_page_indexes_its_part_and_a_changed_part_file_is_not_carried(
     old, new = _inodes(current / "en" / search.BUNDLE), _inodes(stage / "en" / search.BUNDLE)
     again = {n for n in old if not old[n] & new[n]}
     assert again == {tampered, parts.part_name(parts.part_of("models/m024/index.html", 8))}
+
+
+@needs_pagefind
+def test_a_stage_holding_links_of_the_current_bundle_is_assembled_in_place(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """build.py's recycled folder keeps hard links to the current bundle's files: the search stage
+    keeps those it carries over, replaces the others, never writes through a link into the
+    current site, and says what it placed."""
+    import os
+
+    from generator.site.search import parts
+
+    monkeypatch.setattr(parts, "PART_PAGES", 3)
+    current = _many(tmp_path / "current", 24)
+    assert search.index_site(current) == ()
+    before = _digest(current)
+    stage = _stage_of(current, tmp_path / "stage")
+    edited = "models/m007/index.html"
+    own = parts.part_name(parts.part_of(edited, 8))
+    other = next(n for n in (parts.part_name(i) for i in range(8)) if n != own)
+    for src in current.rglob("*"):
+        rel = src.relative_to(current)
+        if src.is_file() and search.BUNDLE in rel.parts:
+            (stage / rel).parent.mkdir(parents=True, exist_ok=True)
+            (stage / rel).hardlink_to(src)
+    missing = sorted((stage / "en" / search.BUNDLE / other / "fragment").iterdir())[0]
+    missing.unlink()  # a carried part that lacks a file gets it linked again
+    fresh = _many(tmp_path / "fresh", 24, edited=7)
+    for lang in ("en", "zh"):
+        _rewrite(stage / lang / edited, (fresh / lang / edited).read_text(encoding="utf-8"))
+    placed: search.Placed = {}
+    assert search.index_stage(current, stage, frozenset({f"en/{edited}", f"zh/{edited}"}), placed=placed) == ()
+
+    assert search.index_site(fresh) == ()
+    assert _digest(stage) == _digest(fresh)
+    assert _digest(current) == before, "nothing of the current site was written through a link"
+    in_bundles = {p.relative_to(stage).as_posix() for p in stage.rglob("*")
+                  if p.is_file() and search.BUNDLE in p.relative_to(stage).parts}
+    assert set(placed) == in_bundles
+    for url, sha in placed.items():
+        if sha is None:
+            assert os.path.samestat((stage / url).stat(), (current / url).stat()), url
+        else:
+            assert sha == hashlib.sha256((stage / url).read_bytes()).hexdigest(), url
+    assert placed[f"en/{search.BUNDLE}/{search.WORDS}"] is not None
+    assert any(u.startswith(f"en/{search.BUNDLE}/{own}/") and s is not None for u, s in placed.items())
+    for lang in ("en", "zh"):
+        old, new = _inodes(current / lang / search.BUNDLE), _inodes(stage / lang / search.BUNDLE)
+        assert not old[own] & new[own]
+        assert all(old[n] == new[n] for n in old if n != own)

@@ -58,11 +58,12 @@ from generator.core.errors import Code, Diagnostic, warning
 from generator.core.model import LANGS, URL_LANG
 from generator.site.search import parts
 from generator.site.search.parts import RECORD, PartRecord
+from generator.site.search.segmenter import Segmenter
 from generator.site.search.service import Service, ServiceError
 from generator.site.search.texts import fallback_entry, indexable, words
 from generator.site.urls import SEARCH_BUNDLE
 
-__all__ = ["BUNDLE", "FALLBACK", "WORDS", "Services", "index_site", "index_stage", "indexable", "pagefind_binary",
+__all__ = ["BUNDLE", "FALLBACK", "WORDS", "Placed", "Services", "index_site", "index_stage", "indexable", "pagefind_binary",
            "prestart", "repair_index"]
 
 BUNDLE = SEARCH_BUNDLE  # folder inside each language folder
@@ -104,6 +105,7 @@ class Services:
     of its own; `close` ends them."""
 
     def __init__(self, binary: Path, langs: tuple[str, ...]) -> None:
+        self.segmenter = Segmenter()  # first: its dictionary loads while everything else goes on
         self._folder = Path(tempfile.mkdtemp(prefix="build-site-pagefind-"))
         self._by_lang: dict[str, Service] = {}
         self._warming: dict[str, threading.Thread] = {}
@@ -130,6 +132,7 @@ class Services:
         for pf in self._by_lang.values():
             pf.__exit__(None, None, None)
         self._by_lang.clear()
+        self.segmenter.close()
         shutil.rmtree(self._folder, ignore_errors=True)
 
 
@@ -176,14 +179,25 @@ def index_site(site_dir: Path) -> tuple[Diagnostic, ...]:
     return _index_languages(site_dir, None, frozenset())
 
 
+# What the search stage placed in a site folder: site URL -> the sha256 of the bytes it wrote,
+# or None for a hard link to the current site's file at that URL (its digest is the state's).
+Placed = dict[str, "str | None"]
+
+
 def index_stage(current: Path, stage: Path, changed: frozenset[str],
-                services: Services | None = None) -> tuple[Diagnostic, ...]:
+                services: Services | None = None, placed: Placed | None = None) -> tuple[Diagnostic, ...]:
     """Index the new site folder `stage`, carrying over each part of the `current` site's bundles
     whose pages are unchanged. `changed`: site URLs of the files of `current` that must not be
     trusted (rendered again, or no longer what the last build wrote: state.changed_since_written);
     every other file of `stage` is a hard link to the same file of `current`. `services`: the
-    Pagefind processes `prestart` began, used instead of starting new ones."""
-    return _index_languages(stage, current, changed, services)
+    Pagefind processes `prestart` began, used instead of starting new ones.
+
+    When `stage` is not `current` (a build's new folder, not yet live), its bundle folders may
+    already hold files: only hard links to the current bundle's file at the same path, of files
+    not in `changed` (what build.py's prune keeps of a recycled folder). The bundle is then
+    assembled in place: those are kept where they belong, anything else of the folder goes.
+    `placed` is filled with every file of the bundles."""
+    return _index_languages(stage, current, changed, services, placed)
 
 
 def repair_index(site_dir: Path) -> tuple[Diagnostic, ...]:
@@ -194,31 +208,48 @@ def repair_index(site_dir: Path) -> tuple[Diagnostic, ...]:
 
 
 def _index_languages(site_dir: Path, current: Path | None, changed: frozenset[str],
-                     services: Services | None = None) -> tuple[Diagnostic, ...]:
+                     services: Services | None = None, placed: Placed | None = None) -> tuple[Diagnostic, ...]:
     """The languages are indexed at the same time (one Pagefind process each), each into a fresh
     folder that then replaces the old bundle by rename, so a reader never meets a half-written
     index. Never raises for a missing or failing Pagefind: the problem comes back as a warning
     (the site is still complete, only without search) and stubs are written instead."""
     binary = pagefind_binary()
     langs = _lang_dirs(site_dir)
+    in_place = current is not None and os.path.abspath(current) != os.path.abspath(site_dir)
 
-    def one(lang: str) -> Diagnostic | None:
+    def one(lang: str) -> tuple[Diagnostic | None, dict[str, str | None]]:
         previous = None
         if current is not None and (current / lang / BUNDLE).is_dir():
             cut = len(lang) + 1
             previous = _Previous(current / lang / BUNDLE,
                                  frozenset(u[cut:] for u in changed if u.startswith(lang + "/")))
-        return _index_language(binary, site_dir / lang, previous, services.get(lang) if services else None)
+        return _index_language(binary, site_dir / lang, previous, services.get(lang) if services else None,
+                               in_place, services.segmenter if services else None)
 
     with ThreadPoolExecutor(max_workers=max(1, len(langs))) as pool:
         found = list(pool.map(one, langs))
-    return tuple(d for d in found if d is not None)
+    if placed is not None:
+        for lang, (_d, files) in zip(langs, found):
+            placed.update((f"{lang}/{BUNDLE}/{rel}", sha) for rel, sha in files.items())
+    return tuple(d for d, _f in found if d is not None)
 
 
 def _index_language(binary: Path | None, lang_dir: Path, previous: _Previous | None,
-                    service: Service | None = None) -> Diagnostic | None:
+                    service: Service | None = None, in_place: bool = False,
+                    segmenter: Segmenter | None = None) -> tuple[Diagnostic | None, dict[str, str | None]]:
+    """The language's bundle and its files (relative to the bundle: sha256 written, or None for
+    a hard link to the current bundle's file). `in_place`: `lang_dir` is a folder no reader sees
+    yet, whose bundle folder holds only hard links to current bundle files (see index_stage):
+    the bundle is assembled there, keeping them, rather than in a new folder swapped in."""
     out = lang_dir / BUNDLE
-    fresh = Path(tempfile.mkdtemp(prefix=f".{BUNDLE}-new-", dir=lang_dir))
+    if in_place:
+        if previous is None or out.is_symlink() or not out.is_dir():
+            _remove(out)
+            out.mkdir()
+        fresh = out
+    else:
+        fresh = Path(tempfile.mkdtemp(prefix=f".{BUNDLE}-new-", dir=lang_dir))
+    files: dict[str, str | None] = {}
     try:
         urls = _model_pages(lang_dir)
         if binary is None:
@@ -226,17 +257,25 @@ def _index_language(binary: Path | None, lang_dir: Path, previous: _Previous | N
         elif not urls:
             reason = "there are no model pages to index"
         else:
-            reason = _Bundle(binary, lang_dir, fresh, previous, service).build(urls)
+            reason = _Bundle(binary, lang_dir, fresh, previous, service, files, segmenter).build(urls)
         if reason:
             shutil.rmtree(fresh)  # a half-written bundle would make the UI fail at search time
-            _write_stub(fresh, reason)
-        _swap_in(fresh, out)
+            files = _write_stub(fresh, reason)
+        if not in_place:
+            _swap_in(fresh, out)
     finally:
-        if fresh.exists():
+        if not in_place and fresh.exists():
             shutil.rmtree(fresh, ignore_errors=True)
     if reason:
-        return warning(Code.SEARCH_INDEX, f"no search for {lang_dir.name}/: {reason}", str(lang_dir), 1)
-    return None
+        return warning(Code.SEARCH_INDEX, f"no search for {lang_dir.name}/: {reason}", str(lang_dir), 1), files
+    return None, files
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        path.unlink()
 
 
 def _model_pages(lang_dir: Path) -> list[str]:
@@ -258,18 +297,25 @@ class _Bundle:
     bundle-wide files."""
 
     def __init__(self, binary: Path, lang_dir: Path, fresh: Path, previous: _Previous | None,
-                 service: Service | None = None) -> None:
+                 service: Service | None = None, placed: dict[str, str | None] | None = None,
+                 segmenter: Segmenter | None = None) -> None:
         self.binary, self.lang_dir, self.fresh, self.previous = binary, lang_dir, fresh, previous
+        self.segmenter = segmenter  # the Chinese cutting in a process of its own, else here
         self.service = service  # started before the pages were written (prestart), else one of our own
+        # Every file of the bundle, relative to it: the sha256 of what was written, None for a
+        # hard link to the current bundle's file.
+        self.placed: dict[str, str | None] = {} if placed is None else placed
         self.texts: dict[str, str] = {}  # pages read this time (url relative to lang_dir -> text)
         # What the current bundle's records say of each page it indexed: (sha256, words, fallback
         # entry), reused for a page of a part indexed again whose sha256 is the same.
         self.known: dict[str, tuple[str, tuple[str, ...], Mapping[str, str] | None]] = {}
+        self.cut_words: dict[str, tuple[str, ...]] = {}  # words the segmenter made this time
 
     def build(self, urls: list[str]) -> str:
         """'' when the bundle is complete in `fresh`, else why there is none."""
         groups = parts.split(urls, parts.PART_PAGES)
         key = _key()
+        self.kept = self._clear_top(set(groups))
         old = self._old_records()
         for r in old.values():
             entries = {e.get("u"): e for e in r.fallback}
@@ -285,11 +331,17 @@ class _Bundle:
                 records[name] = rec
             else:
                 todo.append(name)
+                self._drop_part(name)
         ui_carried = not todo and self._carry_ui()
         if not todo and not ui_carried:
             todo.append(next(iter(groups)))  # the UI files come with any part's output
             records.pop(todo[0])
-            shutil.rmtree(self.fresh / todo[0], ignore_errors=True)
+            self._drop_part(todo[0])
+        if not ui_carried:
+            for f in UI_FILES:  # a kept copy is the current bundle's: the new ones come from Pagefind
+                if f in self.kept:
+                    (self.fresh / f).unlink()
+                    self.placed.pop(f, None)
         if todo:
             try:
                 records.update(self._index(todo, groups, key, shas, primary=next(iter(groups))))
@@ -334,29 +386,62 @@ class _Bundle:
         files = [*rec.files, RECORD]
         if any(not _plain(f) or f"{BUNDLE}/{name}/{f}" in self.previous.changed for f in files):
             return False
+        # What the folder holds already (in place: each a link to the current file there)
+        there = _files_under(os.fspath(dst)) if name in self.kept else set()
         try:
+            for extra in there.difference(files):
+                os.unlink(os.path.join(dst, extra))
             made: set[Path] = set()
             for f in files:
+                if f in there:
+                    continue
                 target = dst / f
                 if target.parent not in made:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     made.add(target.parent)
                 os.link(src / f, target, follow_symlinks=False)
         except OSError:
-            shutil.rmtree(dst, ignore_errors=True)
+            self._drop_part(name)
             return False
+        self.placed.update((f"{name}/{f}", None) for f in files)
         return True
+
+    def _drop_part(self, name: str) -> None:
+        shutil.rmtree(self.fresh / name, ignore_errors=True)
+        self.kept.discard(name)
+        prefix = name + "/"
+        for f in [f for f in self.placed if f.startswith(prefix)]:
+            del self.placed[f]
+
+    def _clear_top(self, part_names: set[str]) -> set[str]:
+        """Empty the bundle folder but for the part folders and UI files it may keep (what is in
+        it is a link to the current bundle's file at that path, see index_stage); the names
+        kept. The bundle-wide files are written again, as new files."""
+        kept = set()
+        with os.scandir(self.fresh) as it:
+            entries = list(it)
+        for e in entries:
+            if e.is_dir(follow_symlinks=False) and e.name in part_names:
+                kept.add(e.name)
+            elif e.is_file(follow_symlinks=False) and e.name in UI_FILES:
+                kept.add(e.name)
+            elif e.is_dir(follow_symlinks=False):
+                shutil.rmtree(e.path)
+            else:
+                os.unlink(e.path)
+        return kept
 
     def _carry_ui(self) -> bool:
         if self.previous is None or not all(self.previous.trusted(f"{BUNDLE}/{f}") for f in UI_FILES):
             return False
         try:
             for f in UI_FILES:
-                os.link(self.previous.bundle / f, self.fresh / f, follow_symlinks=False)
+                if f not in self.kept:
+                    os.link(self.previous.bundle / f, self.fresh / f, follow_symlinks=False)
+                    self.kept.add(f)
         except OSError:
-            for f in UI_FILES:
-                (self.fresh / f).unlink(missing_ok=True)
             return False
+        self.placed.update((f, None) for f in UI_FILES)
         return True
 
     # ------------------------------------------------------------------ indexing
@@ -368,13 +453,14 @@ class _Bundle:
             for url in groups[name]:
                 if url not in self.texts:
                     self.texts[url] = (self.lang_dir / url).read_text(encoding="utf-8")
+        copies = self._cut([u for name in todo for u in groups[name]], shas)
         records = {}
         with (contextlib.nullcontext(self.service) if self.service is not None
               else Service(self.binary, self.fresh, TIMEOUT_S)) as pf:
             ids = {name: pf.new_index({"keep_index_url": True}) for name in todo}
             pending = []
             for name in todo:
-                pending += pf.add_files(ids[name], (("/" + u, indexable(self.texts[u])) for u in groups[name]))
+                pending += pf.add_files(ids[name], (("/" + u, copies[u]) for u in groups[name]))
             for message in pending:
                 pf.wait(message, "IndexedFile")
             for name in todo:
@@ -382,20 +468,34 @@ class _Bundle:
                 # Pagefind has finished writing (a part's entry file was sometimes still empty).
                 files = {}
                 for rel, data in pf.files(ids[name]):
-                    if rel in UI_FILES and not (self.fresh / rel).exists():
-                        (self.fresh / rel).write_bytes(data)  # the same bytes from every part
+                    if rel in UI_FILES and rel not in self.placed:
+                        self.placed[rel] = _write_new(self.fresh / rel, data)  # the same bytes from every part
                     if _plain(rel) and _kept(rel, primary=name == primary):
                         target = self.fresh / name / rel
                         target.parent.mkdir(parents=True, exist_ok=True)
-                        target.write_bytes(data)
-                        files[rel] = hashlib.sha256(data).hexdigest()
+                        files[rel] = _write_new(target, data)
                 pages = {u: shas[u] for u in groups[name]}
                 made = {u: self._derived(u, shas[u]) for u in groups[name]}
                 rec = PartRecord(key, pages, dict(sorted(files.items())),
                                  {u: w for u, (w, _e) in made.items()}, tuple(e for _w, e in made.values()))
-                (self.fresh / name / RECORD).write_bytes(rec.to_bytes())
+                self.placed.update((f"{name}/{f}", sha) for f, sha in rec.files.items())
+                self.placed[f"{name}/{RECORD}"] = _write_new(self.fresh / name / RECORD, rec.to_bytes())
                 records[name] = rec
         return records
+
+    def _cut(self, urls: list[str], shas: Mapping[str, str]) -> dict[str, str]:
+        """The indexable copy of each page (and, kept for `_derived`, the words of those whose
+        record cannot give them), from the segmenter process when there is one."""
+        need = [not self._recorded(u, shas[u]) for u in urls]
+        got = self.segmenter.cut([self.texts[u] for u in urls], need) if self.segmenter is not None else None
+        if got is None:
+            return {u: indexable(self.texts[u]) for u in urls}
+        self.cut_words.update((u, w) for u, w in zip(urls, got[1]) if w is not None)
+        return dict(zip(urls, got[0]))
+
+    def _recorded(self, url: str, sha: str) -> bool:
+        was = self.known.get(url)
+        return was is not None and was[0] == sha and was[2] is not None
 
     def _derived(self, url: str, sha: str) -> tuple[tuple[str, ...], Mapping[str, str]]:
         """A page's Han words and fallback entry: as recorded for the same bytes, else made."""
@@ -403,13 +503,38 @@ class _Bundle:
         if was is not None and was[0] == sha and was[2] is not None:
             return was[1], was[2]
         text = self.texts[url]
-        return words(text), fallback_entry(url, text, url.split("/")[-2])
+        cut = self.cut_words.get(url)
+        return cut if cut is not None else words(text), fallback_entry(url, text, url.split("/")[-2])
 
     def _write_bundle_files(self, records: list[PartRecord], names: list[str]) -> None:
         vocab = sorted({w for r in records for ws in r.words.values() for w in ws})
         entries = sorted((e for r in records for e in r.fallback), key=lambda e: e["u"])
-        _write_words(self.fresh, vocab, names)
-        _write_fallback(self.fresh, entries)
+        self.placed[WORDS] = _write_words(self.fresh, vocab, names)
+        self.placed[FALLBACK] = _write_fallback(self.fresh, entries)
+
+
+def _write_new(path: Path, data: bytes) -> str:
+    """Write `data` as a new file at `path` (never through a link into the current site); its sha256."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _files_under(root: str) -> set[str]:
+    """Every regular file below `root`, as posix paths relative to it (no symlinked folder entered)."""
+    out: set[str] = set()
+    stack = [""]
+    while stack:
+        rel = stack.pop()
+        with os.scandir(os.path.join(root, rel) if rel else root) as it:
+            for e in it:
+                name = f"{rel}/{e.name}" if rel else e.name
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(name)
+                else:
+                    out.add(name)  # a symlink or other thing too: it is removed as an extra
+    return out
 
 
 def _kept(rel: str, primary: bool) -> bool:
@@ -465,24 +590,24 @@ def _swap_in(fresh: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _write_words(out: Path, vocab: list[str], part_names: list[str]) -> None:
+def _write_words(out: Path, vocab: list[str], part_names: list[str]) -> str:
     """`words.js`: the Han words of the indexed pages, for site.js to cut queries with, and the
     index parts it merges."""
-    (out / WORDS).write_text("window.hubSearchWords = " + json.dumps(" ".join(vocab), ensure_ascii=False) + ";\n"
-                             + "window.hubSearchParts = " + json.dumps(part_names) + ";\n", encoding="utf-8")
+    return _write_new(out / WORDS, ("window.hubSearchWords = " + json.dumps(" ".join(vocab), ensure_ascii=False)
+                                    + ";\n" + "window.hubSearchParts = " + json.dumps(part_names) + ";\n").encode())
 
 
-def _write_fallback(out: Path, entries: list[Mapping[str, str]]) -> None:
-    (out / FALLBACK).write_text("window.hubSearchFallback = " + json.dumps([dict(e) for e in entries], ensure_ascii=False, sort_keys=True)
-                                + ";\n", encoding="utf-8")
+def _write_fallback(out: Path, entries: list[Mapping[str, str]]) -> str:
+    return _write_new(out / FALLBACK, ("window.hubSearchFallback = "
+                                       + json.dumps([dict(e) for e in entries], ensure_ascii=False, sort_keys=True)
+                                       + ";\n").encode())
 
 
-def _write_stub(out: Path, reason: str) -> None:
+def _write_stub(out: Path, reason: str) -> dict[str, str | None]:
     out.mkdir(parents=True, exist_ok=True)
-    (out / "pagefind-ui.js").write_text(STUB_JS.format(reason=reason.replace("*/", "* /")), encoding="utf-8")
-    (out / "pagefind-ui.css").write_text(STUB_CSS, encoding="utf-8")
-    _write_words(out, [], [])
-    _write_fallback(out, [])
+    return {"pagefind-ui.js": _write_new(out / "pagefind-ui.js", STUB_JS.format(reason=reason.replace("*/", "* /")).encode()),
+            "pagefind-ui.css": _write_new(out / "pagefind-ui.css", STUB_CSS.encode()),
+            WORDS: _write_words(out, [], []), FALLBACK: _write_fallback(out, [])}
 
 
 def _lang_dirs(site_dir: Path) -> list[str]:

@@ -57,9 +57,10 @@ def _link_tree(src_root: str, dst_root: str, rel: str, untrusted: frozenset[str]
             dst = os.path.join(dst_root, url)
             try:
                 os.link(entry.path, dst)
-            except FileExistsError:  # nothing of a bundle should be there; never write through it
-                os.unlink(dst)
-                os.link(entry.path, dst)
+            except FileExistsError:  # kept by the recycled folder's prune: the same file, else replaced
+                if not os.path.samestat(entry.stat(follow_symlinks=False), os.lstat(dst)):
+                    os.unlink(dst)
+                    os.link(entry.path, dst)
             linked.append(url)
 
 
