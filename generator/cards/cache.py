@@ -5,7 +5,9 @@ key = sha256(the parser's code and libraries, the card's display path, its text,
 registry it was validated against). The stored Card has no block tokens (they are most of a
 pickle and only rendering needs them, which has its own cache: site/rendercache.py); a card
 loaded from here has `tokens_dropped` set and the site stage parses it again when it does need
-them (`cards.parse.with_tokens`). Storage and strictness: core/objcache.py.
+them (`cards.parse.with_tokens`). Nor its `source`: that is the text the key was made of, which
+the caller has (it was 40% of an entry's bytes to read, check and unpickle). Storage and
+strictness: core/objcache.py.
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ class ParseCache:
             h.update(len(b).to_bytes(8, "little") + b)
         return h.hexdigest()
 
-    def get(self, key: str) -> tuple[Card | None, list[Diagnostic]] | None:
+    def get(self, key: str, text: str) -> tuple[Card | None, list[Diagnostic]] | None:
+        """The result stored under `key`, made from `text` (the card's text the key was made of)."""
         kept = _IN_PROCESS.get(key)
         if kept is not None:
             self.store.hits += 1
@@ -70,14 +73,15 @@ class ParseCache:
         found = cast("tuple[Card | None, list[Diagnostic]] | None", self.store.get(key, _well_formed))
         if found is None:
             return None
-        _keep(key, found[0], found[1])
-        return found[0], list(found[1])
+        card = found[0] if found[0] is None else dataclasses.replace(found[0], source=text)
+        _keep(key, card, found[1])
+        return card, list(found[1])
 
     def put(self, key: str, result: tuple[Card | None, list[Diagnostic]]) -> None:
         card, diags = result
         if card is not None:
             card = without_tokens(card)
-        self.store.put(key, (card, list(diags)))
+        self.store.put(key, (card if card is None else dataclasses.replace(card, source=""), list(diags)))
         _keep(key, card, diags)
 
 
@@ -108,7 +112,7 @@ def _well_formed(value: object) -> bool:
     if card is None:
         return True
     return (isinstance(card, Card) and isinstance(card.meta, CardMeta) and card.tokens_dropped
-            and isinstance(card.source, str) and isinstance(card.path, str)
+            and card.source == "" and isinstance(card.path, str)
             and (card.prelude is None or isinstance(card.prelude, Snippet))
             and isinstance(card.sections, dict)
             and all(isinstance(k, str) and isinstance(s, Section) and s.lang == k
