@@ -119,7 +119,7 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
     # (Also every page to carry over that the walk did not list, e.g. below a symlinked folder.)
     known = incremental.load_signatures(signatures) if state else {}
     inodes: dict[str, int] = {}  # of the files checked unchanged: what the staging folder may keep
-    seen: dict[str, incremental.Signature] = {}  # and their stat signatures now
+    seen: dict[str, incremental.Signature] = {}  # and the stat signatures now of some (see there)
     changed = incremental.changed_since_written(
         out_dir, state, sorted((on_disk | set(page_deps)) - todo), known, inodes, seen) if state else set()
     todo |= changed & set(page_deps)

@@ -212,3 +212,37 @@ def test_a_file_changed_in_the_site_is_written_again_not_carried_over(fixture_ca
     assert not planted.exists()  # only what the build plans is in a new site
     state = incremental.load_state(site)
     assert state is not None and state.files[f"en/models/{RESNET}/index.html"] == incremental.file_digest(page)
+
+
+def test_recorded_signatures_are_the_files_as_they_stay_and_an_edit_in_place_is_seen(
+        fixture_cards, tmp_path: Path) -> None:
+    """The signatures file (kept outside the site) says each file's stat signature after the
+    build, also for files the recycled folder kept without a stat after the swap; an edit in
+    place that keeps the size and puts the mtime back still changes the ctime, so it is seen."""
+    import os
+    import time
+
+    cards, tags = fixture_cards
+    site, sigs = tmp_path / "site", tmp_path / "sigs.json"
+    # The third build recycles the first one's folder: it keeps what neither edit changed and
+    # links again the pages of the second one's edit.
+    for edits in ({}, {TINYDET: 1}, {TINYDET: 1, RESNET: 1}):
+        edited = [dataclasses.replace(c, source=c.source + "\n" * edits.get(c.meta.id, 0)) for c in cards]
+        _build(edited, tags, site, signatures=sigs)
+        time.sleep(0.05)  # the next build's links then change ctimes by more than a clock tick
+    state = incremental.load_state(site)
+    assert state is not None
+    known = incremental.load_signatures(sigs)
+    assert set(known) == set(state.files)
+    for url, sha in state.files.items():
+        assert known[url] == f"{incremental.signature(os.lstat(site / url))} {sha}", url
+    page = site / "en" / "models" / RESNET / "index.html"
+    st = os.stat(page)
+    data = page.read_bytes()
+    with open(page, "r+b") as f:
+        f.write(data[:-8] + b"<!--x-->"[: 8])
+    os.utime(page, ns=(st.st_atime_ns, st.st_mtime_ns))
+    again = [dataclasses.replace(c, source=c.source + "\n" * (2 if c.meta.id == TINYDET else 1)) for c in cards]
+    _report, log = _build(again, tags, site, signatures=sigs)
+    assert f"rebuild en/models/{RESNET}/index.html: the file in the site is not what the last build wrote" in log
+    assert page.read_bytes() == data
