@@ -338,3 +338,24 @@ def test_a_stage_holding_links_of_the_current_bundle_is_assembled_in_place(
         old, new = _inodes(current / lang / search.BUNDLE), _inodes(stage / lang / search.BUNDLE)
         assert not old[own] & new[own]
         assert all(old[n] == new[n] for n in old if n != own)
+
+
+def test_the_segmenter_process_cuts_as_this_process_does() -> None:
+    from generator.site.search.segmenter import Segmenter
+    from generator.site.search.texts import indexable, words
+
+    pages = [_page("zh-CN", "残差网络", "深度残差网络（ImageNet 预训练权重）"), _page("en", "ResNet", "Deep residual")]
+    seg = Segmenter()
+    try:
+        got = seg.cut(pages, [True, False])
+        assert got is not None, "the child answered"
+        assert got == ([indexable(p) for p in pages], [words(pages[0]), None])
+        assert got[1][0] and "残差" in got[1][0]
+    finally:
+        seg.close()
+    assert seg.cut(pages, [True, True]) is None  # closed: the caller cuts on its own
+
+
+def _page(lang: str, title: str, text: str) -> str:
+    return (f'<!doctype html><html lang="{lang}"><head><title>{title}</title></head><body>'
+            f'<main data-pagefind-body><h1>{title}</h1><p>{text}</p></main></body></html>')
