@@ -28,6 +28,7 @@ import errno
 import fcntl
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any, Collection, Mapping
@@ -36,7 +37,7 @@ from generator.core.errors import Code, EnvironmentFailure, UserError, error
 from generator.core.text import escape_path
 
 # Names beside the output folder `<name>`, all starting `.<name>.`
-_STAGING = ("new", "old", "link")  # `.<name>.<kind>-<pid>`
+_STAGING = ("new", "old", "link", "trash")  # `.<name>.<kind>-<pid>`
 _VERSION = "v"  # `.<name>.v-<id>`: a site folder the output symlink points at (fallback layout)
 _SPARE = "spare"  # `.<name>.spare`: the previous site, recycled as the next staging folder
 
@@ -155,6 +156,12 @@ class Stage(FolderWriter):
         self.spare = self.out_dir.parent / f".{self.out_dir.name}.{_SPARE}"
         self.recycled = False
         self.kept: set[str] = set()  # files prune kept: hard links to the current site's files
+        # What prune takes out of the recycled folder is renamed into this one and deleted by a
+        # thread while the build goes on: removing a file's last link frees its blocks, 3 ms a
+        # file on the disks measured (0.66 s of a one-card edit for ~200 files).
+        self._trash = _tmp_name(self.out_dir, "trash")
+        self._trashed = 0
+        self._remover: threading.Thread | None = None
 
     def __enter__(self) -> "Stage":
         try:
@@ -189,6 +196,28 @@ class Stage(FolderWriter):
             self._prune_dir("", keep_dirs, carried)
         except OSError as exc:
             raise os_problem(exc, f"cannot write the site to {self.out_dir}") from None
+        if self._trashed:
+            self._remover = threading.Thread(target=shutil.rmtree, args=(self._trash,),
+                                             kwargs={"ignore_errors": True}, daemon=True)
+            self._remover.start()
+
+    def _discard(self, path: str, folder: bool) -> None:
+        """Out of the staging folder at once (a rename); deleted later (see _trash)."""
+        try:
+            if not self._trashed:
+                os.mkdir(self._trash)
+            os.rename(path, os.path.join(self._trash, str(self._trashed)))
+            self._trashed += 1
+        except OSError:
+            if folder:
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
+
+    def _wait_for_remover(self) -> None:
+        if self._remover is not None:
+            self._remover.join()
+            self._remover = None
 
     def _prune_dir(self, rel: str, keep_dirs: set[str], carried: Mapping[str, int]) -> None:
         folder = self.path / rel if rel else self.path
@@ -201,16 +230,22 @@ class Stage(FolderWriter):
                     self._dirs.add(url)  # there already: writes need not create it
                     self._prune_dir(url, keep_dirs, carried)
                 else:
-                    shutil.rmtree(entry.path)
+                    self._discard(entry.path, folder=True)
                 continue
             # The spare and the site are sibling folders (one file system): an equal inode
             # number (from the folder listing, no stat) is the same file.
             if entry.is_file(follow_symlinks=False) and carried.get(url) == entry.inode():
                 self.kept.add(url)
                 continue
-            os.unlink(entry.path)
+            self._discard(entry.path, folder=False)
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: object) -> None:
+        try:
+            self._exit(exc_type, exc)
+        finally:
+            self._wait_for_remover()  # no thread of a build outlives its stage
+
+    def _exit(self, exc_type: Any, exc: BaseException | None) -> None:
         if exc_type is not None:
             shutil.rmtree(self.path, ignore_errors=True)
             if isinstance(exc, OSError):

@@ -246,3 +246,20 @@ def test_recorded_signatures_are_the_files_as_they_stay_and_an_edit_in_place_is_
     _report, log = _build(again, tags, site, signatures=sigs)
     assert f"rebuild en/models/{RESNET}/index.html: the file in the site is not what the last build wrote" in log
     assert page.read_bytes() == data
+
+
+def test_what_prune_takes_out_is_deleted_by_the_end_of_the_build_and_a_killed_one_s_on_the_next(
+        fixture_cards, tmp_path: Path) -> None:
+    from generator.site import write
+
+    cards, tags = fixture_cards
+    site = tmp_path / "site"
+    for k in range(3):  # the third build recycles the first one's folder and prunes it
+        edited = [dataclasses.replace(c, source=c.source + "\n" * k) if c.meta.id == TINYDET else c for c in cards]
+        _build(edited, tags, site)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".site.spare", "site"]
+    left = tmp_path / ".site.trash-99999"  # as a build killed while deleting would leave it
+    (left / "0").mkdir(parents=True)
+    (left / "0" / "x.html").write_text("x")
+    assert write.clean_leftovers(site) == [".site.trash-99999"]
+    assert not left.exists()
