@@ -83,10 +83,32 @@ class BuildState:
 
 
 def load_state(out_dir: Path) -> BuildState | None:
-    """The state of the site in `out_dir`, or None (no site, old format, unreadable)."""
+    """The state of the site in `out_dir`, or None (no site, old format, unreadable). Parsed
+    once while the file keeps its stat signature: a build asks twice (the fast path, then the
+    site stage), 20-40 ms a parse for 1,000 cards. Callers never change what it returns."""
+    path = os.path.join(os.fspath(out_dir), STATE_FILE)
     try:
-        data = json.loads((out_dir / STATE_FILE).read_bytes())
-    except (OSError, ValueError):
+        with open(path, "rb") as f:
+            sig = signature(os.fstat(f.fileno()))  # of the file read, not of the name a moment before
+            kept = _LOADED.get(path)
+            if kept is not None and kept[0] == sig:
+                return kept[1]
+            data = f.read()
+    except OSError:
+        return None
+    state = _parse_state(data)
+    _LOADED.clear()  # only the last one: `serve` reads a new file after every build
+    _LOADED[path] = (sig, state)
+    return state
+
+
+_LOADED: dict[str, tuple[str, "BuildState | None"]] = {}
+
+
+def _parse_state(raw: bytes) -> BuildState | None:
+    try:
+        data = json.loads(raw)
+    except ValueError:
         return None
     if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
         return None

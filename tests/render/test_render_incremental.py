@@ -263,3 +263,19 @@ def test_what_prune_takes_out_is_deleted_by_the_end_of_the_build_and_a_killed_on
     (left / "0" / "x.html").write_text("x")
     assert write.clean_leftovers(site) == [".site.trash-99999"]
     assert not left.exists()
+
+
+def test_the_state_is_parsed_once_while_its_file_stays_and_again_once_it_is_replaced(tmp_path: Path) -> None:
+    from generator.core.jsonio import atomic_write
+
+    site = tmp_path / "site"
+    site.mkdir()
+    one = incremental.BuildState({"tool": "a"}, {"x.html": {"card changed: x": "1"}}, {}, "fp", {"x.html": "0" * 64})
+    atomic_write(site / incremental.STATE_FILE, one.to_bytes())
+    first = incremental.load_state(site)
+    assert first == one and incremental.load_state(site) is first
+    two = dataclasses.replace(one, fingerprint="other")
+    atomic_write(site / incremental.STATE_FILE, two.to_bytes())
+    assert incremental.load_state(site) == two
+    (site / incremental.STATE_FILE).unlink()
+    assert incremental.load_state(site) is None
