@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from generator import __version__
 from generator.cards.cache import ParseCache
@@ -38,8 +38,9 @@ from generator.site.search.later import SearchLater, carry_bundles
 from generator.site.views import summarize
 from generator.store.content import Store
 from generator.store.lock import Lock
-from generator.store.params import ParamCache, count_stored
-from generator.store.sync import sync_local
+
+if TYPE_CHECKING:
+    from generator.store.params import ParamCache
 
 
 
@@ -65,6 +66,8 @@ def _stages(cfg: Config, options: SiteOptions, input_files: list[Path], fingerpr
                                    parse_cache=ParseCache(parse_cache_dir(cfg), log) if caches else None)
     lock, store = inputs.lock, Store(cfg.store)
     if lock is not None and not has_errors(problems):
+        from generator.store.sync import sync_local  # importlib.metadata: only a project with a lock
+
         lock, more = sync_local(lock, store, cfg.project, refresh=False)  # the project's own assets
         problems.extend(more)
     if has_errors(problems):
@@ -128,6 +131,7 @@ def _verify(cfg: Config, inputs: Inputs, cards: Sequence[Card], lock: Lock, stor
     from generator.run.cache import RunCache
     from generator.run.execute import run_all, store_assets
     from generator.site.evidence import card_records
+    from generator.store.params import ParamCache
 
     sandbox.cleanup_stale()  # what runs of builds killed with SIGKILL left (cgroups, mounts, folders)
     programs = run_all(cards, store_assets(lock, store, sandboxed=cfg.sandbox), jobs=cfg.workers, rerun=cfg.rerun,
@@ -146,10 +150,12 @@ def _verify(cfg: Config, inputs: Inputs, cards: Sequence[Card], lock: Lock, stor
     return verification
 
 
-def _with_params(a: AssetRecord, store: Store, cache: ParamCache | None) -> AssetRecord:
+def _with_params(a: AssetRecord, store: Store, cache: "ParamCache | None") -> AssetRecord:
     """A weights record with the numbers its stored file holds (for the comparison table)."""
     if a.kind != "weights":
         return a
+    from generator.store.params import count_stored
+
     n = count_stored(store, a.sha256, cache)
     return dataclasses.replace(a, params=n.params, params_refused=n.refused, params_detail=n.detail)
 

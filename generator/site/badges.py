@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from typing import Mapping, Sequence
-from xml.sax.saxutils import escape, quoteattr
+from generator.core.xmltext import escape, quoteattr
 
 from generator.core.model import Card, CardVerification
 from generator.site import urls

@@ -446,6 +446,8 @@ def _versions(cv: CardVerification, lang: str) -> Mapping[str, object]:
 
 def pins(versions: Mapping[str, object]) -> tuple[str, ...]:
     """`MegEngine==1.13.0 …` for the recorded versions of the libraries that change results."""
+    if not versions:  # nothing ran: the sandbox module (and importlib.metadata) stay unimported
+        return ()
     from generator.run.sandbox import RESULT_DISTRIBUTIONS  # only pages with run results need it
 
     out = []

@@ -7,7 +7,7 @@ says so in a comment at its top, and the build prints a warning (cli/pipeline.py
 from __future__ import annotations
 
 from typing import Mapping, Sequence
-from xml.sax.saxutils import escape as xml_escape
+from generator.core.xmltext import escape as xml_escape
 
 from generator.core.model import DEFAULT_LANG, HTML_LANG, Card
 from generator.site import urls
