@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.encoder
+import math
 import os
 import stat
 import tempfile
@@ -32,7 +34,63 @@ def digest(obj: Any) -> str:
 
 
 def pretty(obj: Any) -> bytes:
-    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    """`json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False)` and a newline, the same
+    text: with `indent` the json module uses its pure-Python encoder (0.05-0.1 s for the API
+    index of 1,000 cards), here only strings are encoded, by its C function."""
+    out: list[str] = []
+    try:
+        _pretty(obj, "\n", out)
+    except _Unusual:
+        return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+    out.append("\n")
+    return "".join(out).encode("utf-8")
+
+
+class _Unusual(Exception):
+    """A value `_pretty` leaves to the json module (which also says what cannot be encoded)."""
+
+
+_encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]  # ensure_ascii=False: the C one
+
+
+def _pretty(o: Any, newline: str, out: list[str]) -> None:
+    if isinstance(o, str):
+        out.append(_encode_str(o))
+    elif o is None or o is True or o is False:
+        out.append("null" if o is None else "true" if o else "false")
+    elif isinstance(o, int):
+        out.append(int.__repr__(o))
+    elif isinstance(o, float):
+        out.append(float.__repr__(o) if o == o and o not in (math.inf, -math.inf)
+                   else "NaN" if o != o else "Infinity" if o > 0 else "-Infinity")
+    elif isinstance(o, dict):
+        if not o:
+            out.append("{}")
+            return
+        if not all(type(k) is str for k in o):
+            raise _Unusual
+        inner = newline + "  "
+        sep = "{" + inner
+        for k, v in sorted(o.items()):
+            out.append(sep)
+            out.append(_encode_str(k))
+            out.append(": ")
+            _pretty(v, inner, out)
+            sep = "," + inner
+        out.append(newline + "}")
+    elif isinstance(o, (list, tuple)):
+        if not o:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        sep = "[" + inner
+        for v in o:
+            out.append(sep)
+            _pretty(v, inner, out)
+            sep = "," + inner
+        out.append(newline + "]")
+    else:
+        raise _Unusual
 
 
 def atomic_write(path: Path, data: bytes, *, durable: bool = False) -> None:
