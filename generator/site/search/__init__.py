@@ -130,6 +130,9 @@ class Services:
         for thread in self._warming.values():
             thread.join()
         for pf in self._by_lang.values():
+            pf.finish()  # every process told first, then each waited for: they end side by side
+        self.segmenter.finish()
+        for pf in self._by_lang.values():
             pf.__exit__(None, None, None)
         self._by_lang.clear()
         self.segmenter.close()

@@ -65,6 +65,15 @@ class Segmenter:
         with self._lock:
             self._stop()
 
+    def finish(self) -> None:
+        """Close the child's input (it ends on its own); `close` then only waits."""
+        with self._lock:
+            if self._proc is not None and self._proc.stdin is not None:
+                try:
+                    self._proc.stdin.close()
+                except OSError:
+                    pass
+
     def _stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is None:

@@ -54,12 +54,16 @@ class Service:
         self._reader.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def finish(self) -> None:
+        """Close its input: the process ends once it has answered (`__exit__` waits for that)."""
         try:
             if self._proc.stdin:
                 self._proc.stdin.close()
         except OSError:
             pass
+
+    def __exit__(self, *exc: object) -> None:
+        self.finish()
         try:
             self._proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
