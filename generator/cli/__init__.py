@@ -173,7 +173,15 @@ def config_from(args: argparse.Namespace) -> Config:
     )
 
 
+# True while `main` runs as the process's entry (its arguments from sys.argv: `build-site`,
+# `python -m generator`): the process ends when the command does, and `build` need not leave
+# the interpreter ready for more (cli/build.py). Calls with arguments (tests) leave it False.
+PROCESS_ENDS_WITH_COMMAND = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    global PROCESS_ENDS_WITH_COMMAND
+    PROCESS_ENDS_WITH_COMMAND = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or (argv[0] not in COMMANDS and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "build")  # `build-site --strict` means `build-site build --strict`

@@ -35,8 +35,10 @@ if TYPE_CHECKING:  # the pipeline's modules are imported only when a build runs
     from generator.site.search.later import SearchLater
 
 
-def build(cfg: Config, later: SearchLater | None = None) -> int:
-    """`later`: `serve` swaps a rebuilt site in before its search index catches up (search/later.py)."""
+def build(cfg: Config, later: SearchLater | None = None, collect_after: bool = True) -> int:
+    """`later`: `serve` swaps a rebuilt site in before its search index catches up (search/later.py).
+    `collect_after=False`: the process ends with this build, so the cycle collector stays off
+    (see _no_cycle_collection)."""
     if cfg.strict and not cfg.verify:
         # CI would pass with nothing checked; refused before the output (and report.json) is touched.
         raise UserError([Diagnostic("error", Code.REGISTRY,
@@ -44,22 +46,25 @@ def build(cfg: Config, later: SearchLater | None = None) -> int:
                                     "a build; drop one of them", Loc("<command line>", 1))])
     # One build at a time per output folder (exit 3 if another holds it); leftovers of killed
     # builds beside the folder are cleaned once the lock is held.
-    with OutputLock(cfg.out), _no_cycle_collection():
+    with OutputLock(cfg.out), _no_cycle_collection(collect_after):
         return _build(cfg, later)
 
 
 @contextlib.contextmanager
-def _no_cycle_collection() -> Iterator[None]:
+def _no_cycle_collection(restore: bool = True) -> Iterator[None]:
     """A build makes millions of small objects that reference counting frees; the cycle
     collector's passes over the growing heap (from the pipeline's imports on) cost 0.5 s of a
     2.8 s one-card edit of 1,000 cards, and turning it off left the peak memory of a cold build
-    of them the same (246 MB). On again when the build ends: `serve` runs many in one process."""
+    of them the same (246 MB). On again when the build ends: `serve` runs many in one process.
+    Not when the process ends with the build (`restore=False`): the first collection after it
+    traverses every object the build left (60-90 ms for 1,000 cards), and an exiting process
+    with the collector off skips the final one too."""
     collecting = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if collecting:
+        if collecting and restore:
             gc.enable()
 
 
@@ -125,4 +130,6 @@ def _store_presence(cfg: Config) -> str:
 
 
 def run(cfg: Config, args: argparse.Namespace) -> int:
-    return build(cfg)
+    from generator import cli
+
+    return build(cfg, collect_after=not cli.PROCESS_ENDS_WITH_COMMAND)

@@ -115,3 +115,31 @@ def test_without_base_url_the_build_warns_about_the_sitemap(runs: dict[str, subp
     assert len(warned) == 1 and "sitemap.xml" in warned[0] and "https://example.invalid/" in warned[0]
     assert "--base-url https://" in warned[0]  # how to fix it
     assert "no --base-url" not in runs["strict"].stderr
+
+
+def test_the_cycle_collector_stays_off_only_when_the_process_ends_with_the_build(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import argparse
+    import gc
+
+    from generator import cli
+    from generator.cli import build as build_cmd
+    from generator.cli.config import Config
+
+    def fake_build(cfg: Config, later: object = None) -> int:  # test double: no real build
+        assert not gc.isenabled()
+        return 0
+
+    monkeypatch.setattr(build_cmd, "_build", fake_build)
+    cfg = Config(project=tmp_path, cards=tmp_path / "cards", templates=tmp_path / "templates",
+                 out=tmp_path / "site", store=tmp_path / "store", cache=tmp_path / ".cache", verify=False)
+    assert gc.isenabled()
+    try:
+        monkeypatch.setattr(cli, "PROCESS_ENDS_WITH_COMMAND", False)
+        assert build_cmd.run(cfg, argparse.Namespace()) == 0 and gc.isenabled()
+        assert build_cmd.build(cfg) == 0 and gc.isenabled()  # serve's builds: always on again
+        monkeypatch.setattr(cli, "PROCESS_ENDS_WITH_COMMAND", True)
+        assert build_cmd.run(cfg, argparse.Namespace()) == 0
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
