@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import multiprocessing
 import os
 import subprocess
 from dataclasses import dataclass
@@ -172,7 +171,7 @@ def _parse_many(files: list[CardFile], tags: Mapping[str, Tag] | None, cache: Pa
                 keys: list[str] | None = None) -> list[tuple[Card | None, list[Diagnostic]]]:
     """Parse `files`; with `cache`, store each result under its key of `keys`."""
     workers = min(os.cpu_count() or 1, 4)
-    if len(files) < PARALLEL_PARSE_MIN or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if len(files) < PARALLEL_PARSE_MIN or workers < 2 or "fork" not in _start_methods():
         results = [parse_card(f.display, f.text, tags) for f in files]
         if cache is not None and keys is not None:
             for key, result in zip(keys, results):
@@ -183,6 +182,8 @@ def _parse_many(files: list[CardFile], tags: Mapping[str, Tag] | None, cache: Pa
     # the cache themselves: done here, the pickling and the file writes were a serial second.
     _POOL_TAGS, _POOL_CACHE = tags, cache
     # Leaving the `with` terminates the workers, also on Ctrl-C; they die with this process too.
+    import multiprocessing  # here: an edit parses one card, and the module costs ~8 ms to import
+
     ctx = multiprocessing.get_context("fork")
     try:
         with start_blocked(lambda: ctx.Pool(workers, initializer=worker_init, initargs=(os.getpid(),))) as pool:
@@ -190,6 +191,12 @@ def _parse_many(files: list[CardFile], tags: Mapping[str, Tag] | None, cache: Pa
                                              for i, f in enumerate(files)], chunksize=64)
     finally:
         _POOL_TAGS, _POOL_CACHE = None, None
+
+
+def _start_methods() -> list[str]:
+    import multiprocessing
+
+    return multiprocessing.get_all_start_methods()
 
 
 _POOL_TAGS: Mapping[str, Tag] | None = None

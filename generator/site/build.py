@@ -29,7 +29,6 @@ files as hard links, and swapped in (write.py); a build that changes nothing wri
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import time
 from dataclasses import dataclass, replace
@@ -193,7 +192,7 @@ def _build_staged(sr: SiteRenderer, jobs: Sequence[PageJob], order: Sequence[Pag
                 stage.write(j.url, data)
                 files[j.url] = hashlib.sha256(data).hexdigest()
 
-        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+        if workers > 1 and "fork" in _start_methods():
             files.update(_render_parallel(sr, jobs, rest, stage.path, workers, lambda: render_here(listing)))
         else:
             render_here(rest)
@@ -217,6 +216,12 @@ def _build_staged(sr: SiteRenderer, jobs: Sequence[PageJob], order: Sequence[Pag
                               else incremental.file_digest(here))
         stage.write(incremental.STATE_FILE, replace(new_state, files=files).to_bytes())
     return files, untouched
+
+
+def _start_methods() -> list[str]:
+    import multiprocessing
+
+    return multiprocessing.get_all_start_methods()
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -309,6 +314,8 @@ def _render_parallel(sr: SiteRenderer, all_jobs: Sequence[PageJob], order: Seque
     _FORK_STATE = (sr, all_jobs, order, folder)
     chunks = _chunks(order, max(1, len(order) // (workers * 24)))
     try:
+        import multiprocessing  # here: a small rebuild renders in this process (~8 ms to import)
+
         ctx = multiprocessing.get_context("fork")
         pool = start_blocked(lambda: ctx.Pool(workers, initializer=worker_init, initargs=(os.getpid(),)))
         digests: dict[str, str] = {}
