@@ -75,13 +75,14 @@ def _build(cfg: Config, later: SearchLater | None = None) -> int:
     fingerprint = _fingerprint(cfg)
     # The fast path skips even reading the cards. Under --strict the verdict must be recomputed
     # (from the caches), --junit needs it written, and --rerun asks for real runs.
+    seen: dict[str, tuple[int, int]] = {}  # the input files' stats the fast path took
     if (not cfg.strict and not cfg.rerun and cfg.junit is None
-            and site_is_current(cfg.out, input_files, options, fingerprint)):
+            and site_is_current(cfg.out, input_files, options, fingerprint, seen)):
         print(f"build-site: site is up to date ({time.perf_counter() - started:.3f} s)", file=sys.stderr)
         return 0
     from generator.cli.pipeline import run_stages  # only now: the pipeline's imports are the slow part
 
-    return run_stages(cfg, options, input_files, fingerprint, started, later)
+    return run_stages(cfg, options, input_files, fingerprint, started, later, seen or None)
 
 
 # ---------------------------------------------------------------- inputs and fingerprint

@@ -45,19 +45,22 @@ if TYPE_CHECKING:
 
 
 def run_stages(cfg: Config, options: SiteOptions, input_files: list[Path], fingerprint: str,
-               started: float, later: SearchLater | None = None) -> int:
-    """`later` (serve's rebuilds): the search stage is left for `search.later.catch_up`."""
+               started: float, later: SearchLater | None = None,
+               stats: dict[str, tuple[int, int]] | None = None) -> int:
+    """`later` (serve's rebuilds): the search stage is left for `search.later.catch_up`.
+    `stats`: of `input_files` (at least), taken before anything was read (the fast path's)."""
     if later is not None and cfg.search:
-        return _stages(cfg, options, input_files, fingerprint, started, None, later)
+        return _stages(cfg, options, input_files, fingerprint, started, None, later, stats)
     # Pagefind starts now, beside the read and render stages, rather than after them.
     with prestart() if cfg.search else contextlib.nullcontext(None) as services:
-        return _stages(cfg, options, input_files, fingerprint, started, services, None)
+        return _stages(cfg, options, input_files, fingerprint, started, services, None, stats)
 
 
 def _stages(cfg: Config, options: SiteOptions, input_files: list[Path], fingerprint: str,
-            started: float, services: Services | None, later: SearchLater | None) -> int:
+            started: float, services: Services | None, later: SearchLater | None,
+            taken: dict[str, tuple[int, int]] | None = None) -> int:
     log = (lambda m: print(for_terminal(m), file=sys.stderr)) if cfg.verbose else None
-    stats = state.stat_inputs(input_files)
+    stats = taken if taken is not None else state.stat_inputs(input_files)
     clock = _Stopwatch()
 
     # 1. read: every card and registry, validated before anything runs

@@ -17,9 +17,11 @@ def site_input_files(options: SiteOptions) -> list[Path]:
     return files if options.catalog_path in files else [options.catalog_path] + files
 
 
-def site_is_current(out_dir: Path, card_files: Sequence[Path], options: SiteOptions, fingerprint: str) -> bool:
+def site_is_current(out_dir: Path, card_files: Sequence[Path], options: SiteOptions, fingerprint: str,
+                    seen: dict[str, tuple[int, int]] | None = None) -> bool:
     """True when `out_dir` was built from exactly these card/registry files (same mtimes and
     sizes), the same templates and catalog, and the same fingerprint, so the whole build can stop
     before reading a card. `card_files`: every file the cards stage reads (cards, tags.yaml, any
-    other registry); pass the same list's stats to `build_site`."""
-    return incremental.inputs_unchanged(out_dir, list(card_files) + site_input_files(options), fingerprint)
+    other registry); pass the same list's stats to `build_site` (`seen` receives them: a build
+    that goes on need not stat them again)."""
+    return incremental.inputs_unchanged(out_dir, list(card_files) + site_input_files(options), fingerprint, seen)

@@ -239,17 +239,21 @@ def _path_key(path: Path | str) -> str:
     return hashlib.sha256(os.fsencode(os.path.abspath(path))).hexdigest()[:20]
 
 
-def inputs_unchanged(out_dir: Path, paths: Sequence[Path | str], fingerprint: str) -> bool:
+def inputs_unchanged(out_dir: Path, paths: Sequence[Path | str], fingerprint: str,
+                     seen: dict[str, tuple[int, int]] | None = None) -> bool:
     """True when the site in `out_dir` was built from exactly these files (same set, same
     mtime and size) and the same fingerprint: the build can stop without reading anything.
     `paths` must list every input file (cards, registries, catalog, templates, verification
-    results if they come from files)."""
-    state = load_state(out_dir)
-    if state is None or state.fingerprint != fingerprint or not state.inputs:
-        return False
+    results if they come from files). `seen` is filled with the stats taken (`stat_inputs`),
+    for the build that follows when the answer is no: taken before it reads a file."""
     try:
         current = stat_inputs(paths)
     except OSError:
+        return False
+    if seen is not None:
+        seen.update(current)
+    state = load_state(out_dir)
+    if state is None or state.fingerprint != fingerprint or not state.inputs:
         return False
     return current == state.inputs
 

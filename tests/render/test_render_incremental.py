@@ -279,3 +279,12 @@ def test_the_state_is_parsed_once_while_its_file_stays_and_again_once_it_is_repl
     assert incremental.load_state(site) == two
     (site / incremental.STATE_FILE).unlink()
     assert incremental.load_state(site) is None
+
+
+def test_the_fast_path_hands_on_the_stats_it_took_when_the_site_is_not_current(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.md", tmp_path / "b.md"
+    a.write_text("a")
+    b.write_text("bb")
+    seen: dict[str, tuple[int, int]] = {}
+    assert not incremental.inputs_unchanged(tmp_path / "no-site", [a, b], "fp", seen)
+    assert seen == incremental.stat_inputs([a, b]) and len(seen) == 2
