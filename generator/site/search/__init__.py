@@ -47,6 +47,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -313,13 +314,14 @@ class _Bundle:
         # entry), reused for a page of a part indexed again whose sha256 is the same.
         self.known: dict[str, tuple[str, tuple[str, ...], Mapping[str, str] | None]] = {}
         self.cut_words: dict[str, tuple[str, ...]] = {}  # words the segmenter made this time
+        self.old: dict[str, PartRecord] = {}  # the current bundle's trusted records
 
     def build(self, urls: list[str]) -> str:
         """'' when the bundle is complete in `fresh`, else why there is none."""
         groups = parts.split(urls, parts.PART_PAGES)
         key = _key()
         self.kept = self._clear_top(set(groups))
-        old = self._old_records()
+        old = self.old = self._old_records()
         for r in old.values():
             entries = {e.get("u"): e for e in r.fallback}
             self.known.update((u, (h, r.words.get(u, ()), entries.get(u))) for u, h in r.pages.items())
@@ -409,6 +411,24 @@ class _Bundle:
         self.placed.update((f"{name}/{f}", None) for f in files)
         return True
 
+    def _link_same(self, name: str, rel: str, sha: str, target: Path) -> bool:
+        """Hard-link a file Pagefind gave that the current part holds with the same bytes (the
+        fragments of its unchanged pages: 63 of a part's ~70 files), rather than write a new
+        inode (0.15-0.75 ms each on the disks measured). Only a trusted regular file whose
+        record gives that sha256."""
+        rec = self.old.get(name)
+        if (self.previous is None or rec is None or rec.files.get(rel) != sha
+                or f"{BUNDLE}/{name}/{rel}" in self.previous.changed):
+            return False
+        src = self.previous.bundle / name / rel
+        try:
+            if not stat.S_ISREG(os.lstat(src).st_mode):
+                return False
+            os.link(src, target, follow_symlinks=False)
+        except OSError:
+            return False
+        return True
+
     def _drop_part(self, name: str) -> None:
         shutil.rmtree(self.fresh / name, ignore_errors=True)
         self.kept.discard(name)
@@ -476,7 +496,8 @@ class _Bundle:
                     if _plain(rel) and _kept(rel, primary=name == primary):
                         target = self.fresh / name / rel
                         target.parent.mkdir(parents=True, exist_ok=True)
-                        files[rel] = _write_new(target, data)
+                        sha = hashlib.sha256(data).hexdigest()
+                        files[rel] = sha if self._link_same(name, rel, sha, target) else _write_new(target, data)
                 pages = {u: shas[u] for u in groups[name]}
                 made = {u: self._derived(u, shas[u]) for u in groups[name]}
                 rec = PartRecord(key, pages, dict(sorted(files.items())),
