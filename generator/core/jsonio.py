@@ -50,7 +50,7 @@ class _Unusual(Exception):
     """A value `_pretty` leaves to the json module (which also says what cannot be encoded)."""
 
 
-_encode_str = json.encoder.encode_basestring  # type: ignore[attr-defined]  # ensure_ascii=False: the C one
+_encode_str = json.encoder.encode_basestring  # ensure_ascii=False: the C one where there is one
 
 
 def _pretty(o: Any, newline: str, out: list[str]) -> None:

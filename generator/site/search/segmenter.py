@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import BinaryIO, Sequence
+from typing import IO, Any, Sequence, cast
 
 Answer = tuple[list[str], list["tuple[str, ...] | None"]]
 
@@ -59,7 +59,7 @@ class Segmenter:
             if not _well_formed(answer, len(pages)):
                 self._stop()
                 return None
-            return answer
+            return cast(Answer, answer)
 
     def close(self) -> None:
         with self._lock:
@@ -100,18 +100,18 @@ def _well_formed(answer: object, n: int) -> bool:
             and all(w is None or (isinstance(w, tuple) and all(isinstance(x, str) for x in w)) for w in words))
 
 
-def _send(pipe: BinaryIO, value: object) -> None:
+def _send(pipe: IO[bytes], value: Any) -> None:
     data = marshal.dumps(value)
     pipe.write(len(data).to_bytes(8, "little") + data)
     pipe.flush()
 
 
-def _receive(pipe: BinaryIO) -> object:
+def _receive(pipe: IO[bytes]) -> object:
     head = _read_exactly(pipe, 8)
     return marshal.loads(_read_exactly(pipe, int.from_bytes(head, "little")))
 
 
-def _read_exactly(pipe: BinaryIO, n: int) -> bytes:
+def _read_exactly(pipe: IO[bytes], n: int) -> bytes:
     chunks, got = [], 0
     while got < n:
         chunk = pipe.read(n - got)
@@ -133,7 +133,7 @@ def _child_paths() -> tuple[str, str] | None:
             str(Path(next(iter(spec.submodule_search_locations))).resolve().parent))
 
 
-def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
+def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     """The child: load the dictionary at once, then answer requests until stdin closes."""
     from generator.site import segment
     from generator.site.search.texts import indexable, words
@@ -141,9 +141,10 @@ def serve(stdin: BinaryIO, stdout: BinaryIO) -> None:
     segment._cut()
     while True:
         try:
-            pages, with_words = _receive(stdin)  # type: ignore[misc]
+            request = cast("tuple[list[str], list[bool]]", _receive(stdin))
         except EOFError:
             return
+        pages, with_words = request
         _send(stdout, ([indexable(p) for p in pages],
                        [words(p) if w else None for p, w in zip(pages, with_words)]))
 
