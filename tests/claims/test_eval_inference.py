@@ -88,7 +88,7 @@ def test_job_too_short_to_pay_for_compiling_runs_eagerly(digits_zoo: DigitsZoo, 
     assert not isinstance(result, str), result
     assert result.correct["top1"] == digits_zoo.correct
     rec = result.provenance["inference"]
-    assert rec["mode"] == "eager" and rec["note"].startswith("not compiled: the other 894 images take about"), rec
+    assert rec["mode"] == "eager" and rec["note"].startswith("not compiled: the other 886 images take about"), rec
 
 
 def test_micro_batch_divides_the_batch_and_fits_twice_in_it() -> None:
@@ -97,6 +97,16 @@ def test_micro_batch_divides_the_batch_and_fits_twice_in_it() -> None:
     assert micro_batches(32) == [4] and micro_batches(8) == [4]
     assert micro_batches(6) == [3] and micro_batches(7) == [1] and micro_batches(2) == [1]
     assert micro_batches(1) == []  # nothing left in the batch to check a graph on
+
+
+def test_eager_estimate_separates_the_cost_of_a_call_from_the_cost_of_an_image() -> None:
+    from generator.run.child.evaluate_child import eager_estimate
+
+    # 10 ms a call, 1 ms an image: 64 images in batches of 32 are two calls
+    assert eager_estimate(0.014, 4, 0.018, 8, 64, 32) == pytest.approx(0.084)
+    assert eager_estimate(0.014, 4, 0.018, 8, 65, 32) == pytest.approx(0.095)  # a third, short batch
+    assert eager_estimate(0.020, 4, 0.018, 8, 64, 32) == pytest.approx(0.036)  # noise: no negative cost
+    assert eager_estimate(0.0, 4, 0.008, 4, 64, 32) == pytest.approx(0.128)  # one size timed: per image
 
 
 def test_batch_the_default_graph_size_does_not_divide_compiles_another(digits_zoo: DigitsZoo, tmp_path: Path) -> None:

@@ -17,16 +17,16 @@ RESULT.json: {n, classes, top: [[class, ...] K per image, in stream order], wall
                          compiled_batches, eager_batches, compile_s, note}}
 
 Inference, all decided within the first batch so that no later batch waits: its head (one
-micro-batch, 4 images) runs eagerly and times the model; unless the rest of the job would take
-less than `compile_if_eager_s` (20 s) eagerly, the model is traced on the head (`jit.trace`,
-symbolic, weights captured as constants), dumped with MegEngine's inference optimisations
-(conv + bias + nonlinearity fused) and loaded back as a static graph (`GraphInference`) of the
-micro-batch's size. The next 8 images of the first batch (ones it was not traced on) run
-eagerly and through the graph (their predictions are the eager ones); only if the logits agree
-to 1e-4 (max |delta|) does the rest of the job go through the graph, the last, shorter batch
-padded to whole micro-batches, else every image runs eagerly and `note` says why. Every 50th
-compiled batch runs both ways again; a disagreement there ends the child with exit code 76, a
-compile still running after `compile_timeout_s` (a hang inside the graph compiler cannot be
+micro-batch, 4 images) and the next 8 images run eagerly (their predictions are the eager ones),
+timing the model; unless the rest of the job would then take less than
+`compile_if_eager_s` (20 s) eagerly, the model is traced on the head (`jit.trace`, symbolic,
+weights captured as constants), dumped with MegEngine's inference optimisations (conv + bias +
+nonlinearity fused) and loaded back as a static graph (`GraphInference`) of the micro-batch's
+size. Only if its logits for the 8 images (ones it was not traced on) agree with eager to 1e-4
+(max |delta|) does the rest of the job go through the graph, the last, shorter batch padded to
+whole micro-batches; else every image runs eagerly and `note` says why. Every 50th compiled
+batch runs both ways again; a disagreement there ends the child with exit code 76, a compile
+still running after `compile_timeout_s` (a hang inside the graph compiler cannot be
 interrupted from Python) with 75: the parent then runs the whole job again, eagerly.
 """
 
@@ -157,13 +157,25 @@ def micro_batches(batch: int) -> list[int]:
     return [max(d for d in range(1, batch // 2 + 1) if batch % d == 0)] if batch >= 2 else []
 
 
+def eager_estimate(t_a: float, n_a: int, t_b: float, n_b: int, images: int, batch: int) -> float:
+    """Seconds `images` would take eagerly in batches of `batch`, from two timed calls of `n_a`
+    and `n_b` images: each call costs a fixed part and a part per image. A small model is mostly
+    the fixed part, so scaling a small call per image would overstate it several times over."""
+    if n_b > n_a:
+        per_image = max((t_b - t_a) / (n_b - n_a), 0.0)
+        per_call = max(t_b - per_image * n_b, 0.0)
+    else:
+        per_image, per_call = t_b / max(n_b, 1), 0.0
+    return -(-images // max(batch, 1)) * per_call + images * per_image
+
+
 class Inference:
     """How the batches are run: eager, or a compiled static graph once it has agreed with eager
     on images it was not traced on. Everything about compiling happens within the first batch,
-    so no later batch waits for it: its head (one micro-batch) runs eagerly, which also times
-    the model; the graph is traced on the head and checked on the next CHECK_IMAGES images
-    (eager and graph); the rest of the batch already goes through the graph. The graph runs a
-    batch in micro-batches (its static batch size)."""
+    so no later batch waits for it: its head (one micro-batch) and the next CHECK_IMAGES images
+    run eagerly, the latter timing the model; the graph is traced on the head and checked on
+    the latter; the rest of the batch already goes through the graph. The graph runs a batch
+    in micro-batches (its static batch size)."""
 
     def __init__(self, model: Any, mode: str) -> None:
         self.model = model
@@ -191,29 +203,34 @@ class Inference:
 
     def first(self, x: np.ndarray, workdir: str, timeout_s: float, rest: int, worth_s: float = 20.0) -> np.ndarray:
         """The first batch (`rest` images follow it). The graphs are compiled only when the images
-        after the eager head would take at least `worth_s` seconds eagerly (compiling costs
-        seconds too), as timed on the head."""
+        after the checked ones would take at least `worth_s` seconds eagerly (compiling costs
+        seconds too), as timed on the head and on the checked ones (eager_estimate)."""
         if self.requested != "compiled":
             return self._eager_batch(x)
         sizes = micro_batches(len(x))
-        head = max(sizes) if sizes else len(x)
+        if not sizes:
+            self.note = "not compiled: a batch of one image leaves none to check a graph on"
+            return self._eager_batch(x)
+        head = max(sizes)
+        self.eager(x[:1])  # the first call's set-up (allocations), so that the timings below leave it out
         t0 = time.perf_counter()
         out = [self.eager(x[:head])]
-        left = rest + len(x) - head
-        estimate = (time.perf_counter() - t0) * left / max(head, 1)
-        if not sizes or rest < 2 * len(x) or estimate < worth_s:
-            self.note = (f"not compiled: the other {left} images take about {estimate:.1f} s eagerly" if sizes
-                         else "not compiled: a batch of one image leaves none to check a graph on")
-            return self._rest_eager(out, x, head)
-        candidates = self._compile(x, sizes, workdir, timeout_s)
-        if not candidates:
-            return self._rest_eager(out, x, head)
+        t_head = time.perf_counter() - t0
         # The check runs on images the graphs were not traced on: a value read back to the host
         # while tracing (baked into a graph as a constant) shows up here.
         checked = head + min(len(x) - head, max(head, CHECK_IMAGES))
         check = x[head:checked]
+        t0 = time.perf_counter()
         ref = self.eager(check)
         out.append(ref)
+        left = rest + len(x) - checked
+        estimate = eager_estimate(t_head, head, time.perf_counter() - t0, len(check), left, len(x))
+        if rest < 2 * len(x) or estimate < worth_s:
+            self.note = f"not compiled: the other {left} images take about {estimate:.1f} s eagerly"
+            return self._rest_eager(out, x, checked)
+        candidates = self._compile(x, sizes, workdir, timeout_s)
+        if not candidates:
+            return self._rest_eager(out, x, checked)
         self.checked_batches += 1
         for m, graph in candidates.items():
             t0 = time.perf_counter()
