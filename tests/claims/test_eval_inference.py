@@ -44,6 +44,7 @@ def test_compiled_graph_gives_the_eager_predictions(digits_zoo: DigitsZoo, tmp_p
     assert rec["mode"] == "compiled" and rec["note"] == "", rec
     assert 0.0 <= rec["agreement"] <= 1e-4 and rec["batch"] == 32 and rec["micro_batch"] == 4
     assert sorted(rec["micro_batch_img_per_s"]) == ["4"]
+    assert 0.0 < rec["compile_s"] < rec["first_batch_s"], rec  # the compile is part of the first batch
     # 898 images: 28 full batches (the first: 4 eager, traced on; 8 eager and compiled, checked;
     # the other 20 compiled), the last 2 images through the graph, padded to a micro-batch
     assert rec["compiled_batches"] == 29 and rec["eager_batches"] == 0 and rec["checked_batches"] == 1, rec

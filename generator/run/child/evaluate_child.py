@@ -14,7 +14,7 @@ stream (stdin): one JSON header line {"count": N, "format": "encoded" | "array",
 RESULT.json: {n, classes, top: [[class, ...] K per image, in stream order], wall_s, load_s,
               eval_s, images_per_s, forward_images_per_s, versions,
               inference: {mode, batch, agreement, checked_batches, device, threads,
-                         compiled_batches, eager_batches, compile_s, note}}
+                         compiled_batches, eager_batches, compile_s, first_batch_s, note}}
 
 Inference, all decided within the first batch so that no later batch waits: its head (one
 micro-batch, 4 images) and the next 8 images run eagerly (their predictions are the eager ones),
@@ -191,6 +191,7 @@ class Inference:
         self.eager_batches = 0  # batches run wholly eagerly
         self.checked_batches = 0  # batches with images run both ways and compared
         self.compile_s = 0.0  # tracing, dumping and loading the graphs
+        self.first_s = 0.0  # the first batch, every one-off cost of compiling included
 
     def eager(self, x: np.ndarray) -> np.ndarray:
         import megengine
@@ -202,6 +203,13 @@ class Inference:
         return self.eager(x)
 
     def first(self, x: np.ndarray, workdir: str, timeout_s: float, rest: int, worth_s: float = 20.0) -> np.ndarray:
+        t0 = time.perf_counter()
+        try:
+            return self._first(x, workdir, timeout_s, rest, worth_s)
+        finally:
+            self.first_s = time.perf_counter() - t0
+
+    def _first(self, x: np.ndarray, workdir: str, timeout_s: float, rest: int, worth_s: float) -> np.ndarray:
         """The first batch (`rest` images follow it). The graphs are compiled only when the images
         after the checked ones would take at least `worth_s` seconds eagerly (compiling costs
         seconds too), as timed on the head and on the checked ones (eager_estimate)."""
@@ -311,7 +319,7 @@ class Inference:
                 "agreement": self.agreement, "checked_batches": self.checked_batches,
                 "device": megengine.get_default_device(), "threads": os.environ.get("OMP_NUM_THREADS"),
                 "compiled_batches": self.compiled_batches, "eager_batches": self.eager_batches,
-                "compile_s": round(self.compile_s, 3), "note": self.note}
+                "compile_s": round(self.compile_s, 3), "first_batch_s": round(self.first_s, 3), "note": self.note}
 
 
 def _give_up(code: int, why: str) -> None:
