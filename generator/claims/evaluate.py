@@ -340,7 +340,7 @@ def inference_record(raw: Any, retried: str = "") -> dict[str, Any]:
         for k in ("batch", "micro_batch", "compiled_batches", "eager_batches", "checked_batches"):
             if isinstance(raw.get(k), int) and not isinstance(raw.get(k), bool):
                 rec[k] = raw[k]
-        for k in ("agreement", "compile_s"):
+        for k in ("agreement", "compile_s", "first_batch_s"):
             if isinstance(raw.get(k), (int, float)) and not isinstance(raw.get(k), bool):
                 rec[k] = float(raw[k])
         for k in ("device", "threads", "note"):

@@ -71,14 +71,15 @@ class Noisy(DigitsLinear):
 
 
 class Drifting(DigitsLinear):
-    """Shifts every logit by one after its third eager call (argmax unchanged): a graph traced
-    early agrees at first and disagrees on a later spot check."""
+    """Shifts every logit by one after its fourth call (argmax unchanged; the child makes three
+    eager calls, then the trace's): a graph traced early agrees at first and disagrees on a
+    later spot check."""
 
     calls = 0
 
     def forward(self, x):
         self.calls += 1
-        return self.fc(F.flatten(x, 1)) + (1.0 if self.calls > 3 else 0.0)
+        return self.fc(F.flatten(x, 1)) + (1.0 if self.calls > 4 else 0.0)
 
 
 @hub.pretrained("{url_a}")

@@ -14,19 +14,20 @@ stream (stdin): one JSON header line {"count": N, "format": "encoded" | "array",
 RESULT.json: {n, classes, top: [[class, ...] K per image, in stream order], wall_s, load_s,
               eval_s, images_per_s, forward_images_per_s, versions,
               inference: {mode, batch, agreement, checked_batches, device, threads,
-                         compiled_batches, eager_batches, compile_s, note}}
+                         compiled_batches, eager_batches, compile_s, first_batch_s, note}}
 
-Inference: unless the whole job would take less than `compile_if_eager_s` (20 s) eagerly, as
-estimated from the first batch, the model is traced once on the first batch (`jit.trace`, symbolic, weights captured
-as constants), dumped with MegEngine's inference optimisations (conv + bias + nonlinearity fused)
-and loaded back as a static graph (`GraphInference`), one per micro-batch size tried (4, 8, 16
-images per graph run; the fastest on the second batch is kept). The first two batches run eagerly (their
-predictions are the eager ones); the graph is used for the full batches after them only if its
-logits on the second batch (one it was not traced on) agree with eager to 1e-4 (max |delta|),
-else every batch runs eagerly and `note` says why. Every 50th compiled batch runs both ways
-again; a disagreement there ends the child with exit code 76, a compile still running after
-`compile_timeout_s` (a hang inside the graph compiler cannot be interrupted from Python) with
-75: the parent then runs the whole job again, eagerly. The last, shorter batch runs eagerly.
+Inference, all decided within the first batch so that no later batch waits: its head (one
+micro-batch, 4 images) and the next 8 images run eagerly (their predictions are the eager ones),
+timing the model; unless the rest of the job would then take less than
+`compile_if_eager_s` (20 s) eagerly, the model is traced on the head (`jit.trace`, symbolic,
+weights captured as constants), dumped with MegEngine's inference optimisations (conv + bias +
+nonlinearity fused) and loaded back as a static graph (`GraphInference`) of the micro-batch's
+size. Only if its logits for the 8 images (ones it was not traced on) agree with eager to 1e-4
+(max |delta|) does the rest of the job go through the graph, the last, shorter batch padded to
+whole micro-batches; else every image runs eagerly and `note` says why. Every 50th compiled
+batch runs both ways again; a disagreement there ends the child with exit code 76, a compile
+still running after `compile_timeout_s` (a hang inside the graph compiler cannot be
+interrupted from Python) with 75: the parent then runs the whole job again, eagerly.
 """
 
 from __future__ import annotations
@@ -138,74 +139,150 @@ AGREEMENT_TOL = 1e-4  # max |compiled - eager| over a batch's logits
 SPOT_EVERY = 50  # every 50th compiled batch also runs eagerly and must agree
 
 
-# Graph batch sizes tried on the second batch (those that divide it). 4 was never more than 2 %
-# faster than 8 in the measurements on two shared cores, and each candidate costs a compile (≈4 s
-# for EfficientNet-Lite0) and a check, so it is not tried.
-MICRO_BATCHES = (8, 16)
+# The graph's batch size (micro-batch): on two shared cores a small graph batch runs faster
+# than a large one (cache; EfficientNet-Lite0, paired: 4 and 2 images per run took 25 % less
+# CPU per image than 8, 16 more again). Each size tried costs a trace (running the model once)
+# and a check, so one is compiled.
+MICRO_BATCHES = (4,)
+CHECK_IMAGES = 8  # at least this many images of the first batch run both ways before the graph is used
+
+
+def micro_batches(batch: int) -> list[int]:
+    """The graph sizes for full batches of `batch` images: each divides the batch, and the first
+    batch holds the largest twice (traced on the head, checked on images after it). Other
+    batches get their largest divisor up to half of them; a batch of one image gets none."""
+    sizes = [m for m in MICRO_BATCHES if batch % m == 0 and 2 * m <= batch]
+    if sizes:
+        return sizes
+    return [max(d for d in range(1, batch // 2 + 1) if batch % d == 0)] if batch >= 2 else []
+
+
+def eager_estimate(t_a: float, n_a: int, t_b: float, n_b: int, images: int, batch: int) -> float:
+    """Seconds `images` would take eagerly in batches of `batch`, from two timed calls of `n_a`
+    and `n_b` images: each call costs a fixed part and a part per image. A small model is mostly
+    the fixed part, so scaling a small call per image would overstate it several times over."""
+    if n_b > n_a:
+        per_image = max((t_b - t_a) / (n_b - n_a), 0.0)
+        per_call = max(t_b - per_image * n_b, 0.0)
+    else:
+        per_image, per_call = t_b / max(n_b, 1), 0.0
+    return -(-images // max(batch, 1)) * per_call + images * per_image
 
 
 class Inference:
-    """How the batches are run: eager, or a compiled static graph for full batches once it has
-    agreed with eager on a batch it was not traced on. The graph runs a batch in micro-batches:
-    on two shared cores a small graph batch was measured faster than a large one (cache), so a
-    few sizes are compiled, timed on the second batch, and the fastest that agrees is kept."""
+    """How the batches are run: eager, or a compiled static graph once it has agreed with eager
+    on images it was not traced on. Everything about compiling happens within the first batch,
+    so no later batch waits for it: its head (one micro-batch) and the next CHECK_IMAGES images
+    run eagerly, the latter timing the model; the graph is traced on the head and checked on
+    the latter; the rest of the batch already goes through the graph. The graph runs a batch
+    in micro-batches (its static batch size)."""
 
     def __init__(self, model: Any, mode: str) -> None:
         self.model = model
         self.requested = mode
         self.mode = "eager"
         self.batch_shape: tuple[int, ...] | None = None
-        self.candidates: dict[int, Any] = {}  # micro-batch -> compiled graph, not yet checked
-        self._graphs: dict[int, Any] = {}
         self.graph: Any = None  # compiled and checked
         self.micro = 0
-        self.timings: dict[str, float] = {}  # micro-batch -> images/s on the second batch
+        self.timings: dict[str, float] = {}  # micro-batch -> images/s on the checked images
         self.agreement: float | None = None
         self.note = "" if mode == "compiled" else "compiling was turned off for this job"
-        self.compiled_batches = 0
-        self.eager_batches = 0
-        self.checked_batches = 0
+        self.compiled_batches = 0  # batches with images through the graph (the first one included)
+        self.eager_batches = 0  # batches run wholly eagerly
+        self.checked_batches = 0  # batches with images run both ways and compared
         self.compile_s = 0.0  # tracing, dumping and loading the graphs
+        self.first_s = 0.0  # the first batch, every one-off cost of compiling included
 
     def eager(self, x: np.ndarray) -> np.ndarray:
         import megengine
 
-        self.eager_batches += 1
         return np.asarray(self.model(megengine.tensor(x)).numpy())
 
+    def _eager_batch(self, x: np.ndarray) -> np.ndarray:
+        self.eager_batches += 1
+        return self.eager(x)
+
     def first(self, x: np.ndarray, workdir: str, timeout_s: float, rest: int, worth_s: float = 20.0) -> np.ndarray:
-        """The first batch, eager; the graphs are traced on it when the `rest` of the images
-        would take at least `worth_s` seconds eagerly (compiling costs seconds too)."""
         t0 = time.perf_counter()
-        ref = self.eager(x)
+        try:
+            return self._first(x, workdir, timeout_s, rest, worth_s)
+        finally:
+            self.first_s = time.perf_counter() - t0
+
+    def _first(self, x: np.ndarray, workdir: str, timeout_s: float, rest: int, worth_s: float) -> np.ndarray:
+        """The first batch (`rest` images follow it). The graphs are compiled only when the images
+        after the checked ones would take at least `worth_s` seconds eagerly (compiling costs
+        seconds too), as timed on the head and on the checked ones (eager_estimate)."""
         if self.requested != "compiled":
-            return ref
-        estimate = (time.perf_counter() - t0) * rest / max(len(x), 1)
+            return self._eager_batch(x)
+        sizes = micro_batches(len(x))
+        if not sizes:
+            self.note = "not compiled: a batch of one image leaves none to check a graph on"
+            return self._eager_batch(x)
+        head = max(sizes)
+        self.eager(x[:1])  # the first call's set-up (allocations), so that the timings below leave it out
+        t0 = time.perf_counter()
+        out = [self.eager(x[:head])]
+        t_head = time.perf_counter() - t0
+        # The check runs on images the graphs were not traced on: a value read back to the host
+        # while tracing (baked into a graph as a constant) shows up here.
+        checked = head + min(len(x) - head, max(head, CHECK_IMAGES))
+        check = x[head:checked]
+        t0 = time.perf_counter()
+        ref = self.eager(check)
+        out.append(ref)
+        left = rest + len(x) - checked
+        estimate = eager_estimate(t_head, head, time.perf_counter() - t0, len(check), left, len(x))
         if rest < 2 * len(x) or estimate < worth_s:
-            self.note = f"not compiled: the other {rest} images take about {estimate:.1f} s eagerly"
-            return ref
-        sizes = [m for m in MICRO_BATCHES if m < len(x) and len(x) % m == 0] or [len(x)]
+            self.note = f"not compiled: the other {left} images take about {estimate:.1f} s eagerly"
+            return self._rest_eager(out, x, checked)
+        candidates = self._compile(x, sizes, workdir, timeout_s)
+        if not candidates:
+            return self._rest_eager(out, x, checked)
+        self.checked_batches += 1
+        for m, graph in candidates.items():
+            t0 = time.perf_counter()
+            why = self._compare(ref, graph, m, check)
+            if why:
+                self.note = f"{why} on the first batch; eager instead"
+                return self._rest_eager(out, x, checked)
+            self.timings[str(m)] = round(len(check) / max(time.perf_counter() - t0, 1e-9), 2)
+        self.micro = int(max(self.timings, key=lambda m: self.timings[m]))
+        self.graph, self.mode = candidates[self.micro], "compiled"
+        self.compiled_batches += 1
+        if checked < len(x):
+            out.append(self._padded(x[checked:]))
+        return np.concatenate(out)
+
+    def _rest_eager(self, done: list[np.ndarray], x: np.ndarray, start: int) -> np.ndarray:
+        self.eager_batches += 1
+        if start < len(x):
+            done.append(self.eager(x[start:]))
+        return np.concatenate(done)
+
+    def _compile(self, x: np.ndarray, sizes: list[int], workdir: str, timeout_s: float) -> dict[int, Any]:
+        """A graph per micro-batch size, traced on the head of `x` ({} and a note if one fails)."""
         guard = threading.Timer(timeout_s, _give_up, args=(COMPILE_HUNG, f"compiling the model did not finish in {timeout_s:.0f} s"))
         guard.daemon = True
         guard.start()
         t0 = time.perf_counter()
+        graphs: dict[int, Any] = {}
         try:
             for m in sizes:
-                self.candidates[m] = compile_graph(self.model, x[:m], os.path.join(workdir, f"compiled-{m}.mge"))
-            self._graphs = dict(self.candidates)
+                graphs[m] = compile_graph(self.model, x[:m], os.path.join(workdir, f"compiled-{m}.mge"))
             self.batch_shape = tuple(x.shape)
         except Exception as exc:  # any failure to trace, dump or load: eager, said why
-            self.candidates = {}
+            graphs = {}
             self.note = f"compiling failed, eager instead: {type(exc).__name__}: {str(exc)[:300]}"
         finally:
             guard.cancel()
             self.compile_s = time.perf_counter() - t0
-        return ref
+        return graphs
 
     def _compare(self, ref: np.ndarray, graph: Any, m: int, x: np.ndarray) -> str:
         """Why the graph's logits for `x` differ from eager's `ref` ("" if they agree)."""
         try:
-            got = run_graph(graph, x, m)
+            got = run_padded(graph, x, m)
         except Exception as exc:
             return f"the compiled graph failed: {type(exc).__name__}: {str(exc)[:300]}"
         if got.shape != ref.shape or not np.all(np.isfinite(got)):
@@ -216,63 +293,24 @@ class Inference:
             return f"the compiled graph's logits differ from eager by {delta:.3g} (> {AGREEMENT_TOL:g})"
         return ""
 
-    def _choose(self, x: np.ndarray) -> np.ndarray:
-        # The check runs on a batch the graphs were not traced on: a value read back to the host
-        # while tracing (baked into a graph as a constant) shows up here. Only the head of the
-        # batch (the largest micro-batch) runs eagerly and through every candidate; the rest of
-        # it goes through the chosen graph, so choosing costs one micro-batch per candidate.
-        head = max(self.candidates)
-        ref = self.eager(x[:head])
-        self.checked_batches += 1
-        why = ""
-        for m, graph in self.candidates.items():
-            t0 = time.perf_counter()
-            why = self._compare(ref, graph, m, x[:head])
-            if why:
-                break
-            self.timings[str(m)] = round(head / max(time.perf_counter() - t0, 1e-9), 2)
-        self.candidates = {}
-        if why:
-            self.note = f"{why} on the second batch; eager instead"
-            if head == len(x):
-                return ref
-            self.eager_batches -= 1  # the rest of the same batch, not another one
-            return np.concatenate([ref, self.eager(x[head:])])
-        self.micro = int(max(self.timings, key=lambda m: self.timings[m]))
-        self.graph, self.mode = self._graphs[self.micro], "compiled"
-        if head == len(x):
-            return ref
-        return np.concatenate([ref, run_graph(self.graph, x[head:], self.micro)])
-
     def __call__(self, x: np.ndarray) -> np.ndarray:
         shape = self.batch_shape
-        if self.graph is not None and shape is not None and len(x) < shape[0] and tuple(x.shape[1:]) == shape[1:]:
-            return self._short(x)
-        if tuple(x.shape) != self.batch_shape:
-            return self.eager(x)  # an eager job, or images of another shape (the graph's shape is static)
-        if self.candidates:
-            return self._choose(x)
-        if self.graph is None:
-            return self.eager(x)
+        if self.graph is None or shape is None or tuple(x.shape[1:]) != shape[1:] or len(x) > shape[0]:
+            return self._eager_batch(x)  # an eager job, or images of another shape (the graph's shape is static)
         self.compiled_batches += 1
+        if len(x) < shape[0]:
+            return self._padded(x)
         if self.compiled_batches % SPOT_EVERY == 0:
             ref = self.eager(x)
             self.checked_batches += 1
             why = self._compare(ref, self.graph, self.micro, x)
             if why:  # earlier compiled batches cannot be trusted either: start again, eager
-                _give_up(LATE_DISAGREEMENT, f"{why} on a spot check of batch {self.compiled_batches + 2}")
+                _give_up(LATE_DISAGREEMENT, f"{why} on a spot check of batch {self.compiled_batches}")
             return ref
         return run_graph(self.graph, x, self.micro)
 
-    def _short(self, x: np.ndarray) -> np.ndarray:
-        """The last, shorter batch through the graph: padded with copies of its last image to a
-        whole number of micro-batches (inference is per image, so padding changes no logit of the
-        real images; the check of the second batch already compared micro-batches of the graph
-        with a larger eager batch), the padding's logits dropped."""
-        pad = -len(x) % self.micro
-        self.compiled_batches += 1
-        padded = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)]) if pad else x
-        return run_graph(self.graph, padded, self.micro)[:len(x)]
+    def _padded(self, x: np.ndarray) -> np.ndarray:
+        return run_padded(self.graph, x, self.micro)
 
     def record(self, batch: int) -> dict[str, Any]:
         import megengine
@@ -281,7 +319,7 @@ class Inference:
                 "agreement": self.agreement, "checked_batches": self.checked_batches,
                 "device": megengine.get_default_device(), "threads": os.environ.get("OMP_NUM_THREADS"),
                 "compiled_batches": self.compiled_batches, "eager_batches": self.eager_batches,
-                "compile_s": round(self.compile_s, 3), "note": self.note}
+                "compile_s": round(self.compile_s, 3), "first_batch_s": round(self.first_s, 3), "note": self.note}
 
 
 def _give_up(code: int, why: str) -> None:
@@ -312,6 +350,15 @@ def run_graph(graph: Any, x: np.ndarray, micro: int) -> np.ndarray:
             raise ValueError(f"the traced model has {len(got)} outputs, not one")
         out.append(np.asarray(next(iter(got.values()))))
     return np.concatenate(out)
+
+
+def run_padded(graph: Any, x: np.ndarray, micro: int) -> np.ndarray:
+    """`x` through the graph, padded with copies of its last image to a whole number of
+    micro-batches (a shorter batch; inference is per image, so padding changes no logit of the
+    real images), the padding's logits dropped."""
+    pad = -len(x) % micro
+    padded = np.concatenate([x, np.repeat(x[-1:], pad, axis=0)]) if pad else x
+    return run_graph(graph, padded, micro)[:len(x)]
 
 
 def main(job_path: str, result_path: str) -> int:
