@@ -34,7 +34,6 @@ import io
 import mmap
 import os
 import pickle
-import secrets
 import stat
 import time
 from pathlib import Path
@@ -232,7 +231,7 @@ class ObjectCache:
         return fd, path
 
     def _new_name(self) -> str:
-        return os.path.join(self.root, f"{time.time_ns():020d}-{os.getpid()}-{secrets.token_hex(4)}{PACK_SUFFIX}")
+        return os.path.join(self.root, f"{time.time_ns():020d}-{os.getpid()}-{os.urandom(4).hex()}{PACK_SUFFIX}")
 
     def __del__(self) -> None:
         self.close()

@@ -25,3 +25,14 @@ def site_is_current(out_dir: Path, card_files: Sequence[Path], options: SiteOpti
     other registry); pass the same list's stats to `build_site` (`seen` receives them: a build
     that goes on need not stat them again)."""
     return incremental.inputs_unchanged(out_dir, list(card_files) + site_input_files(options), fingerprint, seen)
+
+
+def outputs_are_the_builds(out_dir: Path, signatures: Path | None) -> bool:
+    """True when every file of the site in `out_dir` is the one the last build left (by its
+    recorded stat signature) and no other file is there: an edit or a file put into the site
+    by hand makes the fast path give way to a build, which writes it again or leaves it out.
+    Without recorded signatures (no cache folder) the answer is no."""
+    state = incremental.load_state(out_dir)
+    if state is None or signatures is None:
+        return False
+    return incremental.outputs_unchanged(out_dir, state, incremental.load_signatures(signatures))

@@ -258,6 +258,37 @@ def inputs_unchanged(out_dir: Path, paths: Sequence[Path | str], fingerprint: st
     return current == state.inputs
 
 
+def outputs_unchanged(out_dir: Path, state: BuildState, known: Mapping[str, str]) -> bool:
+    """Every file the last build recorded is in `out_dir` with the stat signature it left there
+    (`known`, from `load_signatures`: no edit, replacement or `touch` since) and nothing else is,
+    so "up to date" also holds for the output folder. Any doubt is False: the build then checks
+    each file (`changed_since_written`) and writes again what is not the build's."""
+    if not known:
+        return False
+    base = os.fspath(out_dir)
+    count = 0
+    folders = [""]
+    try:
+        while folders:
+            rel = folders.pop()
+            with os.scandir(os.path.join(base, rel) if rel else base) as it:
+                for entry in it:
+                    url = f"{rel}/{entry.name}" if rel else entry.name
+                    if entry.is_dir(follow_symlinks=False):
+                        folders.append(url)
+                        continue
+                    if url == STATE_FILE:
+                        continue
+                    want, recorded = state.files.get(url), known.get(url)
+                    if (want is None or recorded is None or not entry.is_file(follow_symlinks=False)
+                            or _entry(signature(entry.stat(follow_symlinks=False)), want) != recorded):
+                        return False
+                    count += 1
+    except OSError:
+        return False
+    return count == len(state.files)
+
+
 @dataclass(frozen=True)
 class Decision:
     url: str
