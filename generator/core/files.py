@@ -14,6 +14,7 @@ import errno
 import os
 import stat
 from pathlib import Path
+from typing import Iterator
 
 from generator.core.errors import Code, Diagnostic, error
 
@@ -116,3 +117,18 @@ def decode(data: bytes, shown: str) -> str:
 def read_text(path: Path, shown: str, *, within: Path | None = None, limit: int = MAX_INPUT_BYTES) -> str:
     """`read_bytes` + `decode`: the text of an input file, or InputFileError."""
     return decode(read_bytes(path, shown, within=within, limit=limit), shown)
+
+
+def tree_entries(root: str) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """(posix path relative to `root`, entry) of everything below `root` that is not a folder,
+    never entering a symlinked folder (os.scandir: pathlib's rglob took 0.35 s for 3,000 files)."""
+    folders = [""]
+    while folders:
+        rel = folders.pop()
+        with os.scandir(os.path.join(root, rel) if rel else root) as it:
+            for entry in it:
+                name = f"{rel}/{entry.name}" if rel else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(name)
+                else:
+                    yield name, entry

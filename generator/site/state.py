@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Collection, Iterable, Mapping, Sequence
 
+from generator.core.files import tree_entries
 from generator.core.jsonio import atomic_write
 
 STATE_FILE = ".build-state.json"
@@ -265,25 +266,16 @@ def outputs_unchanged(out_dir: Path, state: BuildState, known: Mapping[str, str]
     each file (`changed_since_written`) and writes again what is not the build's."""
     if not known:
         return False
-    base = os.fspath(out_dir)
     count = 0
-    folders = [""]
     try:
-        while folders:
-            rel = folders.pop()
-            with os.scandir(os.path.join(base, rel) if rel else base) as it:
-                for entry in it:
-                    url = f"{rel}/{entry.name}" if rel else entry.name
-                    if entry.is_dir(follow_symlinks=False):
-                        folders.append(url)
-                        continue
-                    if url == STATE_FILE:
-                        continue
-                    want, recorded = state.files.get(url), known.get(url)
-                    if (want is None or recorded is None or not entry.is_file(follow_symlinks=False)
-                            or _entry(signature(entry.stat(follow_symlinks=False)), want) != recorded):
-                        return False
-                    count += 1
+        for url, entry in tree_entries(os.fspath(out_dir)):
+            if url == STATE_FILE:
+                continue
+            want, recorded = state.files.get(url), known.get(url)
+            if (want is None or recorded is None or not entry.is_file(follow_symlinks=False)
+                    or _entry(signature(entry.stat(follow_symlinks=False)), want) != recorded):
+                return False
+            count += 1
     except OSError:
         return False
     return count == len(state.files)

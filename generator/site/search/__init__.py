@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from generator.core.errors import Code, Diagnostic, warning
+from generator.core.files import tree_entries
 from generator.core.model import LANGS, URL_LANG
 from generator.site.search import parts
 from generator.site.search.parts import RECORD, PartRecord
@@ -546,19 +547,9 @@ def _write_new(path: Path, data: bytes) -> str:
 
 
 def _files_under(root: str) -> set[str]:
-    """Every regular file below `root`, as posix paths relative to it (no symlinked folder entered)."""
-    out: set[str] = set()
-    stack = [""]
-    while stack:
-        rel = stack.pop()
-        with os.scandir(os.path.join(root, rel) if rel else root) as it:
-            for e in it:
-                name = f"{rel}/{e.name}" if rel else e.name
-                if e.is_dir(follow_symlinks=False):
-                    stack.append(name)
-                else:
-                    out.add(name)  # a symlink or other thing too: it is removed as an extra
-    return out
+    """Every file below `root`, as posix paths relative to it (no symlinked folder entered; a
+    symlink or other thing too: it is removed as an extra)."""
+    return {name for name, _entry in tree_entries(root)}
 
 
 def _kept(rel: str, primary: bool) -> bool:
