@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from generator import __version__
-from generator.cli.config import Config
+from generator.cli.config import Config, site_signatures_file
 from generator.core.errors import Code, Diagnostic, Loc, UserError
 from generator.site.current import outputs_are_the_builds, site_is_current
 from generator.site.options import SiteOptions
@@ -78,20 +78,12 @@ def _build(cfg: Config, later: SearchLater | None = None) -> int:
     seen: dict[str, tuple[int, int]] = {}  # the input files' stats the fast path took
     if (not cfg.strict and not cfg.rerun and cfg.junit is None
             and site_is_current(cfg.out, input_files, options, fingerprint, seen)
-            and outputs_are_the_builds(cfg.out, _signatures(cfg))):
+            and outputs_are_the_builds(cfg.out, site_signatures_file(cfg))):
         print(f"build-site: site is up to date ({time.perf_counter() - started:.3f} s)", file=sys.stderr)
         return 0
     from generator.cli.pipeline import run_stages  # only now: the pipeline's imports are the slow part
 
     return run_stages(cfg, options, input_files, fingerprint, started, later, seen or None)
-
-
-def _signatures(cfg: Config) -> Path | None:
-    """Where the last build recorded its files' stat signatures (None: no usable cache folder)."""
-    from generator.cli.config import site_signatures_file
-    from generator.core.objcache import cache_usable
-
-    return site_signatures_file(cfg) if cache_usable(cfg.cache, cfg.out) else None
 
 
 # ---------------------------------------------------------------- inputs and fingerprint

@@ -83,10 +83,15 @@ def render_cache_dir(cfg: Config) -> Path:
     return cfg.cache / "render"
 
 
-def site_signatures_file(cfg: Config) -> Path:
-    """Stat signatures of the output folder's files (site/state.py), one file per output path."""
+def site_signatures_file(cfg: Config) -> Path | None:
+    """Stat signatures of the output folder's files (site/state.py), one file per output path;
+    None when the cache folder cannot be used (core/objcache.cache_usable)."""
     import hashlib
 
+    from generator.core.objcache import cache_usable
+
+    if not cache_usable(cfg.cache, cfg.out):
+        return None
     return cfg.cache / "site-files" / (hashlib.sha256(os.fsencode(cfg.out)).hexdigest()[:32] + ".json")
 
 

@@ -92,7 +92,7 @@ def _stages(cfg: Config, options: SiteOptions, input_files: list[Path], fingerpr
     report = build_site(cards, inputs.tags, verification, options, cfg.out, log=log, input_stats=stats,
                         fingerprint=fingerprint, workers=cfg.jobs, extra=extra,
                         render_cache=RenderCache(render_cache_dir(cfg), log) if caches else None,
-                        signatures=site_signatures_file(cfg) if caches else None,
+                        signatures=site_signatures_file(cfg),
                         entry_cache=EntryCache(index_entries_file(cfg)) if caches else None,
                         before_swap=_search_stage(cfg, services, later) if cfg.search else None)
     if cfg.search and not report.wrote:

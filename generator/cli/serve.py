@@ -290,14 +290,12 @@ def serve(cfg: Config, port: int, *, stop: threading.Event | None = None,
 def _catch_up(cfg: Config, later: Any, state: BuildState, started: float) -> None:
     """Index the changed pages of the live site, then let the pages reload without the notice."""
     from generator.cli.config import site_signatures_file
-    from generator.core.objcache import cache_usable
     from generator.site.search.later import catch_up
     from generator.site.write import OutputLock
 
     try:
         with OutputLock(cfg.out):
-            problems = catch_up(cfg.out, later, signatures=site_signatures_file(cfg)
-                                if cache_usable(cfg.cache, cfg.out) else None)
+            problems = catch_up(cfg.out, later, signatures=site_signatures_file(cfg))
         for d in problems:
             print(str(d), file=sys.stderr)
         print(f"build-site serve: search caught up {time.monotonic() - started:.2f} s after the change was seen",

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from generator.core.errors import Code, UserError, error
+from generator.core.files import tree_entries
 from generator.core.jsonio import atomic_write
 from generator.core.model import Card, CardVerification, Page, Tag
 from generator.core.workers import start_blocked, worker_init
@@ -239,19 +240,9 @@ def _files_of(site: Path) -> list[str]:
 
 def _walk(root: Path, symlinks: bool = False) -> list[str]:
     """URL of every regular file under `root` (and with `symlinks`, every symlink that is not a
-    folder), never entering a symlinked folder. (pathlib's rglob took 0.35 s for 3,000 files.)"""
-    out: list[str] = []
-    stack = [""]
-    while stack:
-        rel = stack.pop()
-        with os.scandir(root / rel if rel else root) as it:
-            for entry in it:
-                url = f"{rel}/{entry.name}" if rel else entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(url)
-                elif entry.is_file(follow_symlinks=False) or (symlinks and entry.is_symlink()):
-                    out.append(url)
-    return out
+    folder), never entering a symlinked folder."""
+    return [url for url, entry in tree_entries(os.fspath(root))
+            if entry.is_file(follow_symlinks=False) or (symlinks and entry.is_symlink())]
 
 
 def _refuse_foreign_folder(out_dir: Path) -> None:
