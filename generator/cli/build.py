@@ -66,6 +66,11 @@ def _no_cycle_collection(restore: bool = True) -> Iterator[None]:
     finally:
         if collecting and restore:
             gc.enable()
+        elif not restore:
+            # Python's finalization still makes one full collection, whatever gc.disable()
+            # says: moving every object to the permanent generation leaves it nothing to
+            # traverse (0.07 s of the end of a one-card edit of 1,000 cards).
+            gc.freeze()
 
 
 def _build(cfg: Config, later: SearchLater | None = None) -> int:

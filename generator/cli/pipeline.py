@@ -108,15 +108,16 @@ def _stages(cfg: Config, options: SiteOptions, input_files: list[Path], fingerpr
 
 
 def _search_stage(cfg: Config, services: Services | None,
-                  later: SearchLater | None) -> Callable[[Path, frozenset[str]], Mapping[str, str | None] | list[str]]:
+                  later: SearchLater | None
+                  ) -> Callable[[Path, frozenset[str], frozenset[str]], Mapping[str, str | None] | list[str]]:
     """Index the new site folder before it is swapped in, or (serve) carry the current index
     into it and leave the changed pages to `later`."""
-    def index(stage: Path, changed: frozenset[str]) -> Mapping[str, str | None]:
+    def index(stage: Path, changed: frozenset[str], pages: frozenset[str]) -> Mapping[str, str | None]:
         placed: Placed = {}
-        _print(index_stage(cfg.out, stage, changed, services, placed))
+        _print(index_stage(cfg.out, stage, changed, services, placed, pages))
         return placed
 
-    def defer(stage: Path, changed: frozenset[str]) -> list[str]:
+    def defer(stage: Path, changed: frozenset[str], pages: frozenset[str]) -> list[str]:
         assert later is not None
         later.pending = changed
         return carry_bundles(cfg.out, stage, changed)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
 from generator.core.errors import Code, UserError, error
+from generator.core.beside import Beside
 from generator.core.files import tree_entries
 from generator.core.jsonio import atomic_write
 from generator.core.model import Card, CardVerification, Page, Tag
@@ -161,8 +162,9 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
 # folder kept: the search stage assembles its bundles around them). It may return what it
 # placed: a list of URLs, all hard links to current files it was told are unchanged, or
 # url -> the sha256 of the bytes it wrote (None: such a hard link); else the new folder is
-# walked for it.
-BeforeSwap = Callable[[Path, frozenset[str]], "list[str] | Mapping[str, str | None] | None"]
+# walked for it. Its third argument: the URL of every file the build put in the new folder (the
+# pages it rendered or carried over), so that the stage need not list the folder to find them.
+BeforeSwap = Callable[[Path, frozenset[str], frozenset[str]], "list[str] | Mapping[str, str | None] | None"]
 
 
 def _build_staged(sr: SiteRenderer, jobs: Sequence[PageJob], order: Sequence[PageJob], todo: set[str],
@@ -193,13 +195,19 @@ def _build_staged(sr: SiteRenderer, jobs: Sequence[PageJob], order: Sequence[Pag
                 stage.write(j.url, data)
                 files[j.url] = hashlib.sha256(data).hexdigest()
 
+        tell = frozenset(todo | changed), frozenset(j.url for j in jobs)
         if workers > 1 and "fork" in _start_methods():
             files.update(_render_parallel(sr, jobs, rest, stage.path, workers, lambda: render_here(listing)))
+            sr.save_caches()
+            placed = before_swap(stage.path, *tell) if before_swap is not None else None
         else:
             render_here(rest)
-            render_here(listing)
-        sr.save_caches()
-        placed = before_swap(stage.path, frozenset(todo | changed)) if before_swap is not None else None
+            # The search stage reads only model and legend pages (all in `rest`): it indexes them
+            # while the index and tag pages are rendered, its Pagefind processes on the other core.
+            with Beside(before_swap, stage.path, *tell) as searching:
+                render_here(listing)
+                sr.save_caches()
+            placed = searching.result()
         # Files the search stage made or carried over are recorded like the pages (one carried
         # over is the current site's checked file, whose digest is known).
         staged, current = os.fspath(stage.path), os.fspath(out_dir)

@@ -27,7 +27,14 @@ from pygments.token import (Comment, Keyword, Name, Number, Operator, Punctuatio
 from pygments.util import ClassNotFound
 
 _FORMATTER = HtmlFormatter(nowrap=True)
-_PYTHON = PythonLexer()
+
+
+@lru_cache(maxsize=1)
+def _python_lexer() -> PythonLexer:
+    """Made on first use: Pygments compiles the lexer's regular expressions when the first one is
+    made (~30 ms of every process's start), and only code tokenize cannot split needs it."""
+    return PythonLexer()
+
 
 _BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("_"))
 _EXCEPTIONS = frozenset(n for n in _BUILTINS if isinstance(getattr(builtins, n), type)
@@ -148,7 +155,7 @@ class FastPythonLexer(Lexer):
         try:
             tokens = list(_python_tokens(text))
         except _Unsure:
-            tokens = list(_PYTHON.get_tokens_unprocessed(text))
+            tokens = list(_python_lexer().get_tokens_unprocessed(text))
         return iter(tokens)
 
 

@@ -147,7 +147,7 @@ def test_a_one_page_change_is_swapped_in_whole_with_the_hook_seeing_the_new_fold
     old_inode = out.stat().st_ino
     seen: list[tuple[Path, frozenset[str]]] = []
     changed = [dataclasses.replace(c, source=c.source + "\n") if c.meta.id == TINYDET else c for c in cards]
-    report, _ = _build(changed, tags, out, before_swap=lambda stage, urls: seen.append((stage, urls)))
+    report, _ = _build(changed, tags, out, before_swap=lambda stage, urls, pages: seen.append((stage, urls)))
     assert report.wrote
     assert out.stat().st_ino != old_inode, "the site folder was updated in place instead of swapped"
     (stage, urls), = seen

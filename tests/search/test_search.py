@@ -373,3 +373,20 @@ def test_the_segmenter_process_cuts_as_this_process_does() -> None:
 def _page(lang: str, title: str, text: str) -> str:
     return (f'<!doctype html><html lang="{lang}"><head><title>{title}</title></head><body>'
             f'<main data-pagefind-body><h1>{title}</h1><p>{text}</p></main></body></html>')
+
+
+def test_the_pages_a_build_names_are_the_pages_a_listing_finds(tmp_path: Path) -> None:
+    """The build tells the search stage which files it wrote rather than have it list the
+    folders (1,000 stats a language): both must give the same model and legend pages."""
+    site = _site(tmp_path / "site")
+    for url in ("zh/legend/index.html", "zh/models/resnet/evidence.json", "zh/tags/cv/index.html",
+                "en/models/index.html"):
+        (site / url).parent.mkdir(parents=True, exist_ok=True)
+        (site / url).write_text("x", encoding="utf-8")
+    (site / "en" / "models" / "empty").mkdir()  # a folder with no page is not a page
+    written = frozenset(str(p.relative_to(site)) for p in site.rglob("*") if p.is_file())
+    for lang in ("zh", "en"):
+        assert search._searchable(written, lang) == search._model_pages(site / lang)
+    assert search._searchable(written, "zh") == ["legend/index.html", "models/effnet/index.html",
+                                                 "models/resnet/index.html"]
+    assert search._searchable(written, "en") == ["models/resnet/index.html"]

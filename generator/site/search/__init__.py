@@ -111,6 +111,10 @@ class Services:
         self._folder = Path(tempfile.mkdtemp(prefix="build-site-pagefind-"))
         self._by_lang: dict[str, Service] = {}
         self._warming: dict[str, threading.Thread] = {}
+        # The parts' key reads this package's files and looks up two installed packages (0.07 s
+        # and more while the pages are being rendered beside it): done now, while cards are read.
+        self._keyed = threading.Thread(target=_key_or_later, daemon=True)
+        self._keyed.start()
         try:
             for lang in langs:
                 self._by_lang[lang] = Service(binary, self._folder, TIMEOUT_S).__enter__()
@@ -123,12 +127,14 @@ class Services:
 
     def get(self, lang: str) -> Service | None:
         """The language's process, once its warm-up is done (requests are then the build's own)."""
+        self._keyed.join()
         thread = self._warming.pop(lang, None)
         if thread is not None:
             thread.join()
         return self._by_lang.get(lang)
 
     def close(self) -> None:
+        self._keyed.join()
         for thread in self._warming.values():
             thread.join()
         for pf in self._by_lang.values():
@@ -190,7 +196,8 @@ Placed = dict[str, "str | None"]
 
 
 def index_stage(current: Path, stage: Path, changed: frozenset[str],
-                services: Services | None = None, placed: Placed | None = None) -> tuple[Diagnostic, ...]:
+                services: Services | None = None, placed: Placed | None = None,
+                pages: frozenset[str] | None = None) -> tuple[Diagnostic, ...]:
     """Index the new site folder `stage`, carrying over each part of the `current` site's bundles
     whose pages are unchanged. `changed`: site URLs of the files of `current` that must not be
     trusted (rendered again, or no longer what the last build wrote: state.changed_since_written);
@@ -201,8 +208,9 @@ def index_stage(current: Path, stage: Path, changed: frozenset[str],
     already hold files: only hard links to the current bundle's file at the same path, of files
     not in `changed` (what build.py's prune keeps of a recycled folder). The bundle is then
     assembled in place: those are kept where they belong, anything else of the folder goes.
-    `placed` is filled with every file of the bundles."""
-    return _index_languages(stage, current, changed, services, placed)
+    `placed` is filled with every file of the bundles. `pages`: the site URL of every file the
+    build put in `stage` (else the language folders are listed to find the model pages)."""
+    return _index_languages(stage, current, changed, services, placed, pages)
 
 
 def repair_index(site_dir: Path) -> tuple[Diagnostic, ...]:
@@ -213,7 +221,8 @@ def repair_index(site_dir: Path) -> tuple[Diagnostic, ...]:
 
 
 def _index_languages(site_dir: Path, current: Path | None, changed: frozenset[str],
-                     services: Services | None = None, placed: Placed | None = None) -> tuple[Diagnostic, ...]:
+                     services: Services | None = None, placed: Placed | None = None,
+                     pages: frozenset[str] | None = None) -> tuple[Diagnostic, ...]:
     """The languages are indexed at the same time (one Pagefind process each), each into a fresh
     folder that then replaces the old bundle by rename, so a reader never meets a half-written
     index. Never raises for a missing or failing Pagefind: the problem comes back as a warning
@@ -228,7 +237,8 @@ def _index_languages(site_dir: Path, current: Path | None, changed: frozenset[st
             cut = len(lang) + 1
             previous = _Previous(current / lang / BUNDLE,
                                  frozenset(u[cut:] for u in changed if u.startswith(lang + "/")))
-        return _index_language(binary, site_dir / lang, previous, services.get(lang) if services else None,
+        urls = _model_pages(site_dir / lang) if pages is None else _searchable(pages, lang)
+        return _index_language(binary, site_dir / lang, urls, previous, services.get(lang) if services else None,
                                in_place, services.segmenter if services else None)
 
     with ThreadPoolExecutor(max_workers=max(1, len(langs))) as pool:
@@ -239,7 +249,7 @@ def _index_languages(site_dir: Path, current: Path | None, changed: frozenset[st
     return tuple(d for d, _f in found if d is not None)
 
 
-def _index_language(binary: Path | None, lang_dir: Path, previous: _Previous | None,
+def _index_language(binary: Path | None, lang_dir: Path, urls: list[str], previous: _Previous | None,
                     service: Service | None = None, in_place: bool = False,
                     segmenter: Segmenter | None = None) -> tuple[Diagnostic | None, dict[str, str | None]]:
     """The language's bundle and its files (relative to the bundle: sha256 written, or None for
@@ -256,7 +266,6 @@ def _index_language(binary: Path | None, lang_dir: Path, previous: _Previous | N
         fresh = Path(tempfile.mkdtemp(prefix=f".{BUNDLE}-new-", dir=lang_dir))
     files: dict[str, str | None] = {}
     try:
-        urls = _model_pages(lang_dir)
         if binary is None:
             reason = "the Pagefind binary was not found (pip install pagefind[extended])"
         elif not urls:
@@ -281,6 +290,16 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     elif os.path.lexists(path):
         path.unlink()
+
+
+def _searchable(pages: frozenset[str], lang: str) -> list[str]:
+    """What `_model_pages` finds, from the site URLs of the pages a build wrote."""
+    cut = len(lang) + 1
+    found = [u[cut:] for u in pages if u.startswith(lang + "/")]
+    urls = [u for u in found if u.startswith(MODELS + "/") and u.endswith("/index.html") and u.count("/") == 2]
+    if urls and LEGEND in found:
+        urls.append(LEGEND)
+    return sorted(urls)
 
 
 def _model_pages(lang_dir: Path) -> list[str]:
@@ -566,6 +585,11 @@ def _has_engine(rec: PartRecord) -> bool:
 def _plain(rel: str) -> bool:
     names = rel.split("/")
     return bool(rel) and "\\" not in rel and not rel.startswith("/") and all(n not in ("", ".", "..") for n in names)
+
+
+def _key_or_later() -> None:
+    with contextlib.suppress(OSError, ValueError):  # the build's own call meets it and says it
+        _key()
 
 
 @functools.lru_cache(maxsize=1)
