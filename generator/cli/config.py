@@ -100,7 +100,7 @@ def index_entries_file(cfg: Config) -> Path:
     output path: two sites built from one cache do not evict each other's entries."""
     import hashlib
 
-    return cfg.cache / "index-entries" / (hashlib.sha256(os.fsencode(cfg.out)).hexdigest()[:32] + ".json")
+    return cfg.cache / "index-entries" / (hashlib.sha256(os.fsencode(cfg.out)).hexdigest()[:32] + ".bin")
 
 
 def run_cache_dir(cfg: Config) -> Path:

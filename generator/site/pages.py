@@ -14,8 +14,8 @@ from generator.site import api
 from generator.site.highlight import pygments_css
 from generator.site.i18n import load_catalog
 from generator.site.options import SiteOptions
-from generator.site.plan import PageJob, PageKind, sorted_cards, tag_counts
-from generator.site.render import CardEntry, Renderer
+from generator.site.plan import PageJob, PageKind, card_keys, sorted_cards, tag_counts
+from generator.site.render import Renderer
 from generator.site.entrycache import EntryCache
 from generator.site.rendercache import RenderCache
 from generator.site.sitemap import sitemap
@@ -39,7 +39,7 @@ class SiteRenderer:
         self.tags = tags
         self.verification = verification
         self.tag_counts = tag_counts(cards)
-        self._entry_cache: dict[str, list[CardEntry]] = {}
+        self._card_keys: dict[str, str] | None = None  # plan.card_keys, of the first listing page's plan
         self._by_kind: Mapping[PageKind, Callable[[PageJob, Sequence[PageJob]], bytes]] = {
             PageKind.MODEL: self._model, PageKind.API_MODEL: self._api_model, PageKind.INDEX: self._index,
             PageKind.TAG: self._tag, PageKind.ROOT: self._root, PageKind.NOT_FOUND: self._not_found,
@@ -47,10 +47,10 @@ class SiteRenderer:
             PageKind.SITEMAP: self._sitemap, PageKind.EXTRA: self._extra, PageKind.LEGEND: self._legend,
         }
 
-    def _entries(self, lang: str) -> list[CardEntry]:
-        if lang not in self._entry_cache:
-            self._entry_cache[lang] = self.renderer.index_entries(lang, self.sorted, self.verification)
-        return self._entry_cache[lang]
+    def _keys(self, all_jobs: Sequence[PageJob]) -> dict[str, str]:
+        if self._card_keys is None:
+            self._card_keys = card_keys(all_jobs)
+        return self._card_keys
 
     def save_caches(self) -> None:
         """Keep the index entries this build rendered for the next one (in the build's own
@@ -79,11 +79,13 @@ class SiteRenderer:
         return api.model_detail(self.cards[job.card_id], self.renderer.section_html_plain)
 
     def _index(self, job: PageJob, all_jobs: Sequence[PageJob]) -> bytes:
-        return self.renderer.index_page(job.lang, self._entries(job.lang), self.tag_counts, len(self.sorted))
+        return self.renderer.index_page(job.lang, self.sorted, self.verification, self._keys(all_jobs),
+                                        self.tag_counts, len(self.sorted))
 
     def _tag(self, job: PageJob, all_jobs: Sequence[PageJob]) -> bytes:
-        subset = [e for e, c in zip(self._entries(job.lang), self.sorted) if job.tag in c.meta.tags]
-        return self.renderer.index_page(job.lang, subset, self.tag_counts, len(self.sorted), tag=job.tag)
+        subset = [c for c in self.sorted if job.tag in c.meta.tags]
+        return self.renderer.index_page(job.lang, subset, self.verification, self._keys(all_jobs),
+                                        self.tag_counts, len(self.sorted), tag=job.tag)
 
     def _legend(self, job: PageJob, all_jobs: Sequence[PageJob]) -> bytes:
         return self.renderer.legend_page(job.lang)

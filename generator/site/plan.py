@@ -52,6 +52,25 @@ def verification_hash(v: CardVerification | None) -> str:
     return digest(json.dumps(dataclasses.asdict(v), sort_keys=True, default=str, ensure_ascii=False))
 
 
+def card_key(card: Card, verification: CardVerification | None) -> str:
+    """A digest of what a card's pages are made from (its own dependencies' values)."""
+    return _card_key(_card_deps(card, verification))
+
+
+def _card_deps(card: Card, verification: CardVerification | None) -> dict[str, str]:
+    return {f"card changed: {card.path}": card_hash(card),
+            f"verification changed: {card.meta.id}": verification_hash(verification)}
+
+
+def _card_key(deps: Mapping[str, str]) -> str:
+    return digest(*sorted(deps.values()))
+
+
+def card_keys(jobs: Sequence[PageJob]) -> dict[str, str]:
+    """card_key of every card, from the plan (its API page has the card's dependencies)."""
+    return {j.card_id: _card_key(j.deps) for j in jobs if j.kind == PageKind.API_MODEL}
+
+
 def sorted_cards(cards: Sequence[Card]) -> list[Card]:
     return sorted(cards, key=lambda c: (c.meta.title.casefold(), c.meta.id))
 
@@ -70,10 +89,7 @@ def plan_site(cards: Sequence[Card], verification: Mapping[str, CardVerification
     `extra`: files made by other stages (report.json, model-index JSON), written with the pages."""
     per_card: dict[str, dict[str, str]] = {}
     for c in sorted(cards, key=lambda c: c.meta.id):
-        per_card[c.meta.id] = {
-            f"card changed: {c.path}": card_hash(c),
-            f"verification changed: {c.meta.id}": verification_hash(verification.get(c.meta.id)),
-        }
+        per_card[c.meta.id] = _card_deps(c, verification.get(c.meta.id))
     # Index-like pages show every card's metadata and verification summary.
     listing = {"card list changed": digest(*(f"{cid}:{d}" for cid, deps in per_card.items()
                                             for d in sorted(deps.values())))}

@@ -126,7 +126,10 @@ class Renderer:
         self.entry_cache = entry_cache
         self._entry_code = _entry_code(templates_dir, catalog, version)
         self._entry_memo: dict[str, tuple[str, str]] = {}  # key -> (list item, table row)
-        self._entry_digests: dict[int, tuple[CardEntry, str]] = {}  # id -> (entry, digest of its values)
+        self._card_entries: dict[tuple[str, str], CardEntry] = {}  # (lang, card id) -> its entry
+        # The tag names an entry shows (its links and labels)
+        self._tags_code = json.dumps({k: dict(v.names) for k, v in sorted(tags.items())}, sort_keys=True,
+                                     ensure_ascii=False)
         self.render_cache = render_cache
         self._skeletons: dict[tuple[str, str], Mapping[str, SectionRender]] = {}  # (path, text) -> lang -> skeleton
         self._t = {lang: functools.partial(catalog.get, lang) for lang in LANGS}
@@ -212,39 +215,37 @@ class Renderer:
         ctx["sections"] = legend_sections(self._t[lang])
         return self._tpl["legend.html"].render(ctx).encode("utf-8")
 
-    def index_entries(self, lang: str, cards: Sequence[Card],
-                      verification: Mapping[str, CardVerification]) -> list[CardEntry]:
-        """One entry per card, links relative to the site root (templates prefix `root`), so the
-        hub index and every tag page share them."""
+    def card_entry(self, lang: str, card: Card, verification: CardVerification | None) -> CardEntry:
+        """A card's entry on the index and tag pages (links relative to the site root: templates
+        prefix `root`)."""
         t = self._t[lang]
-        entries = []
-        for card in cards:
-            s = summarize(card, verification.get(card.meta.id), lang)
-            row = compare_row(card, verification.get(card.meta.id), lang, urls.model_page(lang, card.meta.id),
-                              lambda tag: self.tag_name(lang, tag), t("list_sep"))
-            entries.append(CardEntry(
-                id=card.meta.id,
-                href=urls.model_page(lang, card.meta.id),
-                title=card.meta.title,
-                summary=card.meta.summary.get(lang, "") or next(iter(card.meta.summary.values()), ""),
-                author=card.meta.author,
-                tags=tuple(Link(urls.tag_page(lang, tag), self.tag_name(lang, tag)) for tag in card.meta.tags),
-                tag_ids=" ".join(card.meta.tags),
-                verification=summary_text(t, s),
-                tone=summary_tone(s),
-                compare=row,
-                params=params_cell(t, row, lang),
-            ))
-        return entries
+        s = summarize(card, verification, lang)
+        row = compare_row(card, verification, lang, urls.model_page(lang, card.meta.id),
+                          lambda tag: self.tag_name(lang, tag), t("list_sep"))
+        return CardEntry(
+            id=card.meta.id,
+            href=urls.model_page(lang, card.meta.id),
+            title=card.meta.title,
+            summary=card.meta.summary.get(lang, "") or next(iter(card.meta.summary.values()), ""),
+            author=card.meta.author,
+            tags=tuple(Link(urls.tag_page(lang, tag), self.tag_name(lang, tag)) for tag in card.meta.tags),
+            tag_ids=" ".join(card.meta.tags),
+            verification=summary_text(t, s),
+            tone=summary_tone(s),
+            compare=row,
+            params=params_cell(t, row, lang),
+        )
 
-    def index_page(self, lang: str, entries: Sequence[CardEntry], tag_counts: Sequence[tuple[str, int]],
-                   all_count: int, tag: str | None = None) -> bytes:
-        """The hub index (tag=None) or one tag's page; `entries` from index_entries, already
-        filtered to the tag."""
+    def index_page(self, lang: str, cards: Sequence[Card], verification: Mapping[str, CardVerification],
+                   card_keys: Mapping[str, str], tag_counts: Sequence[tuple[str, int]], all_count: int,
+                   tag: str | None = None) -> bytes:
+        """The hub index (tag=None) or one tag's page, of `cards` (already filtered to the tag).
+        `card_keys`: card id -> a digest of everything of that card its entry is made from (the
+        card's bytes and verification: plan.card_keys)."""
         url = urls.tag_page(lang, tag) if tag else urls.lang_index(lang)
         alternates = {l: (urls.tag_page(l, tag) if tag else urls.lang_index(l)) for l in LANGS}
         ctx = self._context(lang, url, alternates)
-        items, rows = self.entry_html(lang, str(ctx["root"]), str(ctx["legend"]), entries)
+        items, rows = self.entry_html(lang, str(ctx["root"]), str(ctx["legend"]), cards, verification, card_keys)
         # Joined here, each entry on its line: a template loop over 2,000 entries a page cost
         # more than rendering the page's own markup.
         ctx["items"], ctx["rows"] = Markup("".join(f"{h}\n" for h in items)), Markup("".join(f"{h}\n" for h in rows))
@@ -252,34 +253,42 @@ class Renderer:
         ctx["all_href"] = urls.relative(url, urls.lang_index(lang))
         ctx["tag_filter"] = [(Link(urls.relative(url, urls.tag_page(lang, tid)), self.tag_name(lang, tid)), n, tid == tag, tid)
                              for tid, n in tag_counts]
-        ctx["total"] = len(entries)
+        ctx["total"] = len(cards)
         ctx["all_count"] = all_count
         return self._tpl["index.html"].render(ctx).encode("utf-8")
 
-    def entry_html(self, lang: str, root: str, legend: str,
-                   entries: Sequence[CardEntry]) -> tuple[list[Markup], list[Markup]]:
-        """Each entry's list item and comparison row, rendered once per build and kept across
-        builds (entrycache.py): a one-card edit renders one entry, not the whole page again."""
+    def entry_html(self, lang: str, root: str, legend: str, cards: Sequence[Card],
+                   verification: Mapping[str, CardVerification],
+                   card_keys: Mapping[str, str]) -> tuple[list[str], list[str]]:
+        """Each card's list item and comparison row, rendered once per build and kept across
+        builds (entrycache.py): a one-card edit renders one entry, not the whole page again.
+        An entry is looked up by what it is made from (the card's key, the page's language, root
+        and legend, the tag names, and `_entry_code`: templates, catalog and the tool's code), so
+        a kept one needs neither the card's CardEntry nor its verification summary (building
+        those for 1,000 cards was most of a one-card edit's listing pages)."""
         t = self._t[lang]
         items, rows = [], []
-        for e in entries:
-            # An index page and the tag pages share their entry objects (one list per language):
-            # each entry's values are digested once, not once per page it is on.
-            known = self._entry_digests.get(id(e))
-            if known is None or known[0] is not e:
-                known = self._entry_digests[id(e)] = (e, entry_key(repr(e)))
-            k = entry_key(self._entry_code, lang, root, legend, known[1])
+        for card in cards:
+            cid = card.meta.id
+            made_of = card_keys.get(cid)
+            if made_of is None:  # a caller without the build's plan: digested here
+                from generator.site.plan import card_key
+                made_of = card_key(card, verification.get(cid))
+            k = entry_key(self._entry_code, self._tags_code, lang, root, legend, made_of)
             got = self._entry_memo.get(k)
             if got is None:
                 got = self.entry_cache.get(k) if self.entry_cache is not None else None
                 if got is None:
+                    e = self._card_entries.get((lang, cid))
+                    if e is None:
+                        e = self._card_entries[(lang, cid)] = self.card_entry(lang, card, verification.get(cid))
                     got = (str(self._entry_macros.card_item(e, root, t)),
                            str(self._entry_macros.compare_row(e, root, t, legend)))
                     if self.entry_cache is not None:
                         self.entry_cache.put(k, got)
                 self._entry_memo[k] = got
-            items.append(Markup(got[0]))
-            rows.append(Markup(got[1]))
+            items.append(got[0])
+            rows.append(got[1])
         return items, rows
 
     def model_page(self, card: Card, lang: str, verification: CardVerification | None,
@@ -455,15 +464,28 @@ def _templates(templates_dir: Path) -> tuple[Environment, dict[str, Template]]:
 
 
 def _entry_code(templates_dir: Path, catalog: Catalog, version: str) -> str:
-    """What an index entry's HTML depends on besides its values: the templates that make it,
-    the catalog, and the code behind the template globals and the Jinja environment."""
+    """What an index entry's HTML depends on besides the card, its verification and the tag
+    names: the templates that make it, the catalog, the Jinja environment, and the whole tool's
+    code with the libraries that parse a card (an entry is found by the card's bytes, not by
+    the Card the parser makes of them, so a change to the parser must miss too)."""
     import jinja2
+    import markdown_it
+    import mdit_py_plugins
+    import yaml
 
-    here = Path(__file__).resolve().parent
     strings = json.dumps({k: dict(v) for k, v in catalog.strings.items()}, sort_keys=True, ensure_ascii=False)
-    return code_digest(f"verified-hub {version}", f"jinja2 {jinja2.__version__}", strings,
+    return code_digest(f"verified-hub {version}", f"jinja2 {jinja2.__version__}",
+                       f"markdown-it-py {markdown_it.__version__}", f"mdit-py-plugins {mdit_py_plugins.__version__}",
+                       f"pyyaml {yaml.__version__}", strings,
                        templates_dir / "_entries.html", templates_dir / "_parts.html", Path(jinja2.__file__).parent,
-                       here / "render.py", here / "compare.py", here / "legend.py", here / "views.py")
+                       *package_folders())
+
+
+def package_folders() -> list[Path]:
+    """Every folder of this package that holds its code."""
+    package = Path(__file__).resolve().parents[1]
+    return [package, *sorted(p for p in package.rglob("*") if p.is_dir() and p.name != "__pycache__"
+                             and any(p.glob("*.py")))]
 
 
 def _legend_from_model(lang: str) -> str:

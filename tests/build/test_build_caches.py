@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from generator.core import objcache
+from generator.site import entrycache
 from generator.core.objcache import Entry, ObjectCache, cache_usable, record
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -202,7 +203,7 @@ def _listing_pages(site: Path) -> dict[str, bytes]:
 def test_index_entries_are_kept_and_follow_everything_they_are_made_from(project: Path) -> None:
     site = project / "site"
     build(project)
-    files = list((project / ".cache" / "index-entries").glob("*.json"))
+    files = list((project / ".cache" / "index-entries").glob("*.bin"))
     assert len(files) == 1
     kept = files[0]
     assert len(_listing_pages(site)) >= 4
@@ -236,10 +237,88 @@ def test_index_entries_are_kept_and_follow_everything_they_are_made_from(project
     assert index.count("data-entry-test") == n_cards and index.count("made by ") == n_cards
     assert _listing_pages(site) == cold()
 
-    # a damaged file, and one whose entries are not strings: ignored as a whole
+    # a damaged file (the last format, a cut, a length past the end, bytes that are not UTF-8,
+    # bytes after the last entry): ignored as a whole
     good = _listing_pages(site)
-    for damage in (b"{not json", b'{"format": 1, "entries": {"k": [1, 2]}}'):
+    whole = kept.read_bytes()
+    first = len(entrycache.MAGIC) + entrycache.KEY_CHARS
+    too_long = whole[:first] + (len(whole)).to_bytes(8, "little") + whole[first + 8:]
+    not_utf8 = whole[:first + 16] + b"\xff" + whole[first + 17:]
+    assert entrycache.from_bytes(whole) and all(
+        entrycache.from_bytes(bad) == {} for bad in (whole[:-3], too_long, not_utf8, whole + b"x"))
+    for damage in (b'{"format": 1, "entries": {"k": ["a", "b"]}}', whole[:-3], too_long, not_utf8):
         kept.write_bytes(damage)
         shutil.rmtree(site)
         build(project)
         assert _listing_pages(site) == good
+
+
+def _listing_render(project: Path, cards: list, kept: Path) -> tuple[dict[str, bytes], int]:
+    """The listing pages rendered in this process with the entry file `kept`, and how many
+    card entries had to be made for them."""
+    from generator.site import render as render_module
+    from generator.site.entrycache import EntryCache
+    from generator.site.options import SiteOptions
+    from generator.site.pages import SiteRenderer
+    from generator.site.plan import PageKind, plan_site, static_files
+
+    options = SiteOptions.for_project(project / "cards", project / "templates")
+    jobs = plan_site(cards, {}, static_files(options))
+    made = []
+    real = render_module.Renderer.card_entry
+
+    def counted(self: object, lang: str, card: object, verification: object) -> object:
+        made.append((lang, card))
+        return real(self, lang, card, verification)  # type: ignore[arg-type]
+
+    render_module.Renderer.card_entry = counted  # type: ignore[method-assign]
+    try:
+        from generator.cards.tags import load_tags
+
+        sr = SiteRenderer(cards, load_tags(project / "cards")[0], {}, options, entry_cache=EntryCache(kept))
+        pages = {j.url: sr.render(j, jobs) for j in jobs if j.kind in (PageKind.INDEX, PageKind.TAG)}
+        sr.save_caches()
+    finally:
+        render_module.Renderer.card_entry = real  # type: ignore[method-assign]
+    return pages, len(made)
+
+
+def test_a_kept_entry_is_found_without_making_the_cards_entry(project: Path) -> None:
+    """An entry is found by what it is made from: a build with the file of the last one makes
+    only the entries of the card that changed (one per language), and the pages are the bytes
+    of a render without the file."""
+    import dataclasses
+
+    from generator.cards.discover import read_cards
+
+    cards, _tags, problems = read_cards(project / "cards")
+    assert not problems and len(cards) >= 3
+    kept = project / "entries.bin"
+    first, made = _listing_render(project, cards, kept)
+    assert made == 2 * len(cards) and kept.is_file()
+    again, made = _listing_render(project, cards, kept)
+    assert (again, made) == (first, 0)
+    edited = [dataclasses.replace(c, meta=dataclasses.replace(c.meta, title=c.meta.title + " (edited)"),
+                                  source=c.source + "\n") if i == 1 else c for i, c in enumerate(cards)]
+    pages, made = _listing_render(project, edited, kept)
+    assert made == 2 and pages == _listing_render(project, edited, project / "none.bin")[0]
+    assert any(b"(edited)" in page for page in pages.values())
+
+
+def test_the_entries_key_covers_the_parser_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry is found by the card's bytes, so the code that makes a Card of them (cards/,
+    core/) and the rest of the tool are in its key: a change there misses."""
+    from generator.site import render as render_module
+    from generator.site.i18n import load_catalog
+
+    folders = render_module.package_folders()
+    package = Path(render_module.__file__).resolve().parents[1]
+    assert {package / "cards", package / "core", package / "site", package / "claims"} <= set(folders)
+    copy = tmp_path / "pkg"
+    shutil.copytree(package / "cards", copy / "cards", ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(render_module, "package_folders", lambda: [copy / "cards"])
+    catalog = load_catalog(ROOT / "templates" / "i18n.yaml", "templates/i18n.yaml")
+    before = render_module._entry_code(ROOT / "templates", catalog, "1")
+    parser = copy / "cards" / "parse.py"
+    parser.write_text(parser.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    assert render_module._entry_code(ROOT / "templates", catalog, "1") != before
