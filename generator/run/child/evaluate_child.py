@@ -21,8 +21,9 @@ micro-batch, 4 images) and the next 8 images run eagerly (their predictions are 
 timing the model; unless the rest of the job would then take less than
 `compile_if_eager_s` (20 s) eagerly, the model is traced on the head (`jit.trace`, symbolic,
 weights captured as constants), dumped with MegEngine's inference optimisations (conv + bias +
-nonlinearity fused; on x86 with AVX2 in the NCHW88 layout) and loaded back as a static graph
-(`GraphInference`) of the micro-batch's size. Only if its logits for the 8 images (ones it was not traced on) agree with eager to 1e-4
+nonlinearity fused; on x86 with AVX2 in the NCHW88 layout, the plain layout if that fails to
+dump or load) and loaded back as a static graph (`GraphInference`) of the micro-batch's size.
+Only if its logits for the 8 images (ones it was not traced on) agree with eager to 1e-4
 (max |delta|) does the rest of the job go through the graph, the last, shorter batch padded to
 whole micro-batches; else every image runs eagerly and `note` says why. Every 50th compiled
 batch runs both ways again; a disagreement there ends the child with exit code 76, a compile
