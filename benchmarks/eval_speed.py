@@ -5,6 +5,11 @@ with the card's own preprocessing, batch 100, eager forward), and vs a bare trac
 already-preprocessed batches (no decoding, no IPC). Paired and alternating, so the machine's
 drifting load hits both sides alike.
 
+The bare forward runs with the evaluator's settings: its thread variables (OMP_NUM_THREADS and
+the like, from claims/evaluate.py child_env; MegEngine's CPU comp node runs the graph on one
+worker thread either way) and its allocator setting (evaluate_child.keep_freed_memory, set once
+the eager baseline is done: the baseline runs with glibc's defaults, as a user's script does).
+
     .venv/bin/python benchmarks/eval_speed.py [--models efficientnet_lite0,fmnist_resnet]
                                               [--images 200] [--pairs 2]
 
@@ -88,7 +93,12 @@ spec.loader.exec_module(child)
 X = np.concatenate(batches)
 bs = int(job["batch_size"])
 ev_batches = [X[i:i + bs] for i in range(0, len(X), bs)]
+# the evaluator's allocator setting, set here after the eager baseline (which runs as a user's
+# script does, glibc's defaults); the thread variables are the evaluator's already (run_eager)
+kept = child.keep_freed_memory()
 infer = child.Inference(model, "compiled")
+if kept:
+    infer.allocator = "freed memory kept"
 with tempfile.TemporaryDirectory() as work:
     out = [infer.first(ev_batches[0], work, 900.0, len(X) - len(ev_batches[0]), worth_s=0.0)]
     out += [infer(x) for x in ev_batches[1:2]]  # untimed too: the bare figure is the steady state
@@ -182,7 +192,13 @@ def eager_job(job, tmp: Path) -> Path:  # type: ignore[no-untyped-def]
 
 
 def run_eager(job, spec_path: Path) -> dict:  # type: ignore[no-untyped-def]
-    env = {**os.environ, "MGE_HOME": job.mge_home, "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
+    from generator.claims.evaluate import child_env
+
+    # The evaluator child's thread settings (OMP_NUM_THREADS and the like), so that the bare
+    # forward runs as the evaluator's does; the eager baseline shares them (on this 2-core
+    # machine they are what an unset OMP_NUM_THREADS gives anyway).
+    threads = {k: v for k, v in child_env(job.mge_home, "/nonexistent").items() if k.endswith("_NUM_THREADS")}
+    env = {**os.environ, "MGE_HOME": job.mge_home, **threads}
     proc = subprocess.run([sys.executable, "-c", EAGER, str(spec_path)], env=env, capture_output=True,
                           text=True, timeout=3600)
     if proc.returncode != 0:

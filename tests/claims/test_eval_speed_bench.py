@@ -27,5 +27,8 @@ def test_fmnist_counts_equal_the_eager_path_and_fields_are_reported() -> None:
               "evaluator_vs_bare"):
         assert line[k] > 0, k
     assert len(line["loadavg"]["before"]) == 3
+    # the bare forward runs with the evaluator's settings (a fair comparison)
+    assert line["bare_inference"]["threads"] == line["inference"]["threads"]
+    assert line["bare_inference"]["allocator"] == line["inference"]["allocator"] == "freed memory kept"
     # the steady figure beside the others (one run: one value)
     assert line["evaluator_after_first_batch_img_per_s"] > 0 and len(line["runs"]["evaluator_after_first_batch"]) == 1
