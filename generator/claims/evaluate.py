@@ -343,7 +343,7 @@ def inference_record(raw: Any, retried: str = "") -> dict[str, Any]:
         for k in ("agreement", "compile_s", "first_batch_s"):
             if isinstance(raw.get(k), (int, float)) and not isinstance(raw.get(k), bool):
                 rec[k] = float(raw[k])
-        for k in ("device", "threads", "allocator", "layout", "note"):
+        for k in ("device", "threads", "allocator", "layout", "layout_rejected", "note"):
             if isinstance(raw.get(k), str):
                 rec[k] = for_terminal(raw[k])[:400]
         timings = raw.get("micro_batch_img_per_s")

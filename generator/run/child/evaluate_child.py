@@ -14,7 +14,7 @@ stream (stdin): one JSON header line {"count": N, "format": "encoded" | "array",
 RESULT.json: {n, classes, top: [[class, ...] K per image, in stream order], wall_s, load_s,
               eval_s, images_per_s, forward_images_per_s, versions,
               inference: {mode, batch, agreement, checked_batches, device, threads, allocator,
-                         layout, compiled_batches, eager_batches, compile_s, first_batch_s, note}}
+                         layout, layout_rejected, compiled_batches, eager_batches, compile_s, first_batch_s, note}}
 
 Inference, all decided within the first batch so that no later batch waits: its head (one
 micro-batch, 4 images) and the next 8 images run eagerly (their predictions are the eager ones),
@@ -22,7 +22,7 @@ timing the model; unless the rest of the job would then take less than
 `compile_if_eager_s` (20 s) eagerly, the model is traced on the head (`jit.trace`, symbolic,
 weights captured as constants), dumped with MegEngine's inference optimisations (conv + bias +
 nonlinearity fused; on x86 with AVX2 in the NCHW88 layout, the plain layout if that fails to
-dump or load) and loaded back as a static graph (`GraphInference`) of the micro-batch's size.
+dump, to load or to run a micro-batch in a process of its own: compile_graph) and loaded back as a static graph (`GraphInference`) of the micro-batch's size.
 Only if its logits for the 8 images (ones it was not traced on) agree with eager to 1e-4
 (max |delta|) does the rest of the job go through the graph, the last, shorter batch padded to
 whole micro-batches; else every image runs eagerly and `note` says why. Every 50th compiled
@@ -195,6 +195,7 @@ class Inference:
         self.first_s = 0.0  # the first batch, every one-off cost of compiling included
         self.allocator = "default"  # "freed memory kept" once keep_freed_memory() took
         self.layout = ""  # the compiled graph's data layout (compile_graph)
+        self.layout_rejected = ""  # why the layouts tried before it were not used
 
     def eager(self, x: np.ndarray) -> np.ndarray:
         import megengine
@@ -253,6 +254,7 @@ class Inference:
         self.micro = int(max(self.timings, key=lambda m: self.timings[m]))
         self.graph, self.mode = candidates[self.micro], "compiled"
         self.layout = str(getattr(self.graph, "layout", ""))
+        self.layout_rejected = str(getattr(self.graph, "rejected", ""))
         self.compiled_batches += 1
         if checked < len(x):
             out.append(self._padded(x[checked:]))
@@ -322,7 +324,7 @@ class Inference:
         return {"mode": self.mode, "batch": batch, "micro_batch": self.micro, "micro_batch_img_per_s": self.timings,
                 "agreement": self.agreement, "checked_batches": self.checked_batches,
                 "device": megengine.get_default_device(), "threads": os.environ.get("OMP_NUM_THREADS"),
-                "allocator": self.allocator, "layout": self.layout,
+                "allocator": self.allocator, "layout": self.layout, "layout_rejected": self.layout_rejected,
                 "compiled_batches": self.compiled_batches, "eager_batches": self.eager_batches,
                 "compile_s": round(self.compile_s, 3), "first_batch_s": round(self.first_s, 3), "note": self.note}
 
@@ -381,27 +383,118 @@ def x86_avx2() -> bool:
 LAYOUTS: tuple[dict[str, bool], ...] = (({"enable_nchw88": True},) if x86_avx2() else ()) + ({},)
 
 
+# A graph of another layout than the plain one first runs in a process of its own: on some
+# CPUs MegEngine's JIT kernels for it end the process (seen on an AMD EPYC with AVX-512: the
+# NCHW88 graph's first run printed "bad err=45 in Xbyak::Error" and called exit(), whose
+# handlers then hung), which no try/except in this process could survive. The test run
+# registers `_exit(70)` as the first exit handler to run (registered last, after MegEngine's
+# own), so such an exit ends it at once instead of after the time budget.
+_PROBE = r"""
+import os, sys
+import numpy as np
+from megengine.utils.comp_graph_tools import GraphInference
+graph = GraphInference(sys.argv[1])
+x = np.load(sys.argv[2])
+try:  # an exit() from inside MegEngine ends this process at once, not in MegEngine's handlers
+    import ctypes
+    libc = ctypes.CDLL(None)
+    libc.__cxa_atexit.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+    libc.__cxa_atexit(ctypes.cast(libc._exit, ctypes.c_void_p), ctypes.c_void_p(70), None)
+except (OSError, AttributeError):
+    pass
+print("loaded", flush=True)
+got = graph.run(inp_dict={"data": x})
+v = np.asarray(next(iter(got.values()))) if len(got) == 1 else None
+print("ran" if v is not None and v.shape[0] == len(x) and np.all(np.isfinite(v)) else "bad output", flush=True)
+os._exit(0)
+"""
+PROBE_LOAD_S = 60.0  # a fresh Python importing MegEngine and loading the graph: ~1.3 s idle
+PROBE_RUN_S = 15.0  # one micro-batch through the loaded graph: well under a second here
+
+
+def runs_apart(path: str, x: np.ndarray, load_s: float = PROBE_LOAD_S, run_s: float = PROBE_RUN_S,
+               script: str = _PROBE) -> str:
+    """Why the graph dumped to `path` cannot be trusted to run batch `x` in this process ("" if
+    it ran in a child process of its own and gave one finite logit row per image). A child
+    that does not say "loaded" within `load_s`, or "ran" within `run_s` after it, is killed."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(path))) as tmp:
+        inp = os.path.join(tmp, "x.npy")
+        np.save(inp, x)
+        proc = subprocess.Popen([sys.executable, "-I", "-c", script, path, inp], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+        lines: queue.Queue = queue.Queue()
+
+        def read() -> None:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.put(line.decode("utf-8", "replace").strip())
+            lines.put(None)
+
+        threading.Thread(target=read, daemon=True).start()
+        said: list[str] = []
+        why = ""
+        try:
+            for stage, budget in (("loaded", load_s), ("ran", run_s)):
+                deadline = time.monotonic() + budget
+                while True:
+                    try:
+                        line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+                    except queue.Empty:
+                        why = f"its test run did not say {stage!r} within {budget:.0f} s"
+                        break
+                    if line is None:
+                        code = proc.wait()
+                        how = "exit() called inside MegEngine" if code == 70 else f"exit code {code}"
+                        why = f"its test run ended ({how}) after {said or 'nothing'}"
+                        break
+                    said.append(line)
+                    if line == stage:
+                        break
+                    if stage == "ran" and line:
+                        why = f"its test run gave {line}"
+                        break
+                if why:
+                    break
+        finally:
+            try:
+                os.killpg(proc.pid, 9)
+            except OSError:
+                pass
+            proc.wait()
+    return why
+
+
 def compile_graph(model: Any, x: np.ndarray, path: str) -> Any:
     """`model` traced on batch `x` and dumped with the inference optimisations to `path`, loaded
-    back as a static graph (its `layout` attribute: "nchw88" or "nchw"). A layout that fails to
-    dump or load falls back to the next of LAYOUTS. Also used by benchmarks/eval_speed.py for
-    its bare forward (through Inference)."""
+    back as a static graph (its `layout` attribute: "nchw88" or "nchw"; `rejected`: why the
+    layouts before it were not used, "" if none was). A layout that fails to dump, to load or
+    to run apart (runs_apart; every layout but the plain one) falls back to the next of
+    LAYOUTS. Also used by benchmarks/eval_speed.py for its bare forward (through Inference)."""
     import megengine
     from megengine.jit import trace
     from megengine.utils.comp_graph_tools import GraphInference
 
     traced = trace(lambda data: model(data), symbolic=True, capture_as_const=True)
     traced(megengine.tensor(x))
+    rejected: list[str] = []
     for i, layout in enumerate(LAYOUTS):
+        name = "nchw88" if layout else "nchw"
         try:
             traced.dump(path, arg_names=["data"], no_assert=True, optimize_for_inference=True,
                         enable_fuse_conv_bias_nonlinearity=True, **layout)
+            why = runs_apart(path, x) if layout else ""
+            if why:
+                raise RuntimeError(why)
             graph = GraphInference(path)
-        except Exception:
+        except Exception as exc:
             if i == len(LAYOUTS) - 1:
                 raise
+            rejected.append(f"{name}: {type(exc).__name__}: {str(exc)[:200]}")
             continue
-        graph.layout = "nchw88" if layout else "nchw"
+        graph.layout, graph.rejected = name, "; ".join(rejected)
         return graph
     raise AssertionError("LAYOUTS ends with the plain layout")
 
