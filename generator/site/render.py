@@ -24,7 +24,7 @@ from markupsafe import Markup
 from generator.cards.parse import with_tokens
 from generator.site import markdown
 from generator.core.objcache import code_digest
-from generator.site.entrycache import EntryCache, key as entry_key
+from generator.site.entrycache import EntryCache, key_after, key_prefix
 from generator.site.rendercache import CardRender, RenderCache, SectionRender
 
 from generator.site import urls
@@ -268,13 +268,14 @@ class Renderer:
         those for 1,000 cards was most of a one-card edit's listing pages)."""
         t = self._t[lang]
         items, rows = [], []
+        prefix = key_prefix(self._entry_code, self._tags_code, lang, root, legend)
         for card in cards:
             cid = card.meta.id
             made_of = card_keys.get(cid)
             if made_of is None:  # a caller without the build's plan: digested here
                 from generator.site.plan import card_key
                 made_of = card_key(card, verification.get(cid))
-            k = entry_key(self._entry_code, self._tags_code, lang, root, legend, made_of)
+            k = key_after(prefix, made_of)
             got = self._entry_memo.get(k)
             if got is None:
                 got = self.entry_cache.get(k) if self.entry_cache is not None else None

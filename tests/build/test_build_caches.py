@@ -322,3 +322,44 @@ def test_the_entries_key_covers_the_parser_code(tmp_path: Path, monkeypatch: pyt
     parser = copy / "cards" / "parse.py"
     parser.write_text(parser.read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
     assert render_module._entry_code(ROOT / "templates", catalog, "1") != before
+
+
+def test_new_index_entries_are_appended_and_the_file_stays_within_twice_what_a_build_uses(tmp_path: Path) -> None:
+    from generator.site.entrycache import EntryCache
+
+    path = tmp_path / "entries.bin"
+    keys = [entrycache.key(f"card {i}") for i in range(10)]
+
+    def a_build(used: list[str]) -> dict[str, tuple[str, str]]:
+        cache = EntryCache(path)
+        for k in used:
+            if cache.get(k) is None:
+                cache.put(k, (f"item {k}", f"row {k}"))
+        cache.save()
+        return entrycache.from_bytes(path.read_bytes())
+
+    assert set(a_build(keys)) == set(keys)
+    first = path.read_bytes()
+    # a one-card edit: one entry made new, the old one unused; appended after the others
+    edited = [*keys[1:], entrycache.key("card 0, edited 0")]
+    assert set(a_build(edited)) == set(keys) | set(edited)
+    after = path.read_bytes()
+    assert after.startswith(first) and len(after) > len(first)
+    assert a_build(edited) and path.read_bytes() == after  # nothing new: not written
+    # more edits: the file is rewritten with the used entries once half of it would be unused
+    sizes = []
+    for n in range(1, 25):
+        used = [*keys[1:], entrycache.key(f"card 0, edited {n}")]
+        held = a_build(used)
+        assert set(used) <= set(held) and len(held) <= 2 * len(used)
+        assert all(v == (f"item {k}", f"row {k}") for k, v in held.items())
+        sizes.append(len(held))
+    assert min(sizes) == len(keys) and max(sizes) == 2 * len(keys)  # rewritten, then appended to again
+    # a file that changed after it was read is rewritten whole, not appended to
+    cache = EntryCache(path)
+    cache.get(keys[1])
+    other = {entrycache.key("written by someone else"): ("x", "y")}
+    path.write_bytes(entrycache.to_bytes(other))
+    cache.put(entrycache.key("new"), ("item", "row"))
+    cache.save()
+    assert set(entrycache.from_bytes(path.read_bytes())) == {keys[1], entrycache.key("new")}
