@@ -63,11 +63,16 @@ print(json.dumps(out))
 """
 
 
-def test_a_rejected_layout_falls_back_to_the_plain_one() -> None:
-    proc = subprocess.run([sys.executable, "-c", CHILD], cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+def _run(script: str) -> dict:
+    """What `script` printed last, as JSON (it runs MegEngine in a child of its own)."""
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_a_rejected_layout_falls_back_to_the_plain_one() -> None:
+    out = _run(CHILD)
     assert out["fallback"]["layout"] == "nchw" and out["fallback"]["delta"] <= 1e-4, out
     assert "unknown options" in out["fallback"]["rejected"], out
     if out["avx2"]:  # the machine the figures in benchmarks/README come from
@@ -114,10 +119,7 @@ print(json.dumps(out))
 
 
 def test_a_graph_runs_apart_first_and_a_child_that_dies_or_hangs_is_a_reason() -> None:
-    proc = subprocess.run([sys.executable, "-c", PROBE_CHILD], cwd=ROOT, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-                          capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = _run(PROBE_CHILD)
     assert out["good"] == "", out
     assert out["ends"].startswith("its test run ended (exit code 1)"), out
     assert out["hangs"] == "its test run did not say 'ran' within 1 s" and out["hangs_s"] < 20, out
