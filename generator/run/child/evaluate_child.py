@@ -22,7 +22,8 @@ timing the model; unless the rest of the job would then take less than
 `compile_if_eager_s` (20 s) eagerly, the model is traced on the head (`jit.trace`, symbolic,
 weights captured as constants), dumped with MegEngine's inference optimisations (conv + bias +
 nonlinearity fused; on x86 with AVX2 in the NCHW88 layout, the plain layout if that fails to
-dump, to load or to run a micro-batch in a process of its own: compile_graph) and loaded back as a static graph (`GraphInference`) of the micro-batch's size.
+dump, to load or to run a micro-batch in a process of its own: compile_graph) and loaded back
+as a static graph (`GraphInference`) of the micro-batch's size.
 Only if its logits for the 8 images (ones it was not traced on) agree with eager to 1e-4
 (max |delta|) does the rest of the job go through the graph, the last, shorter batch padded to
 whole micro-batches; else every image runs eagerly and `note` says why. Every 50th compiled
