@@ -18,7 +18,7 @@ import hashlib
 import json
 import platform
 from pathlib import Path
-from typing import Mapping, cast
+from typing import Collection, Mapping, cast
 
 from generator import __version__
 from generator.core.errors import Diagnostic
@@ -76,6 +76,11 @@ class ParseCache:
         card = found[0] if found[0] is None else dataclasses.replace(found[0], source=text)
         _keep(key, card, found[1])
         return card, list(found[1])
+
+    def evict(self, keys: Collection[str]) -> int:
+        """Drop the records of other keys than `keys` (every card read this build), once they
+        are most of the cache (ObjectCache.evict): an edited card's old parse goes."""
+        return self.store.evict(keys)
 
     def put(self, key: str, result: tuple[Card | None, list[Diagnostic]]) -> None:
         card, diags = result

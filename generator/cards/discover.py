@@ -164,6 +164,7 @@ def _parse_all(files: list[CardFile], tags: Mapping[str, Tag] | None, cache: Par
     todo = [i for i, r in enumerate(results) if r is None]
     for i, result in zip(todo, _parse_many([files[i] for i in todo], tags, cache, [keys[i] for i in todo])):
         results[i] = result  # with its tokens: this build renders from them
+    cache.evict(keys)  # after the pool: its workers' packs are no longer being written
     return [r for r in results if r is not None]
 
 

@@ -23,7 +23,9 @@ entry cost a new inode each: 3,000 of them were 2.3 s of system time in a cold b
 cards on the disks measured, against 0.03 s for the same bytes appended to one file. A process
 holds a shared flock on the pack it appends to; when there are more than MAX_PACKS packs, a
 build merges every pack nobody holds into one (the newest record of each key) and deletes them.
-A key already covers the tool's code, so two records of one key never disagree.
+A key already covers the tool's code, so two records of one key never disagree. Once more than
+half of the records are of keys the build no longer needs (`evict`: an edited card's old parse
+and render), the packs are rewritten with the needed ones only.
 """
 
 from __future__ import annotations
@@ -259,11 +261,39 @@ class ObjectCache:
             except OSError:
                 continue
         largest = max(sizes, key=lambda p: sizes[p]) if sizes else None
+        return self._merge([p for p in packs if p != largest and p in sizes], None, at_least=2)
+
+    def evict(self, live: Collection[str]) -> int:
+        """Once more than half of the records in packs no process is writing are of keys not in
+        `live` (the keys the build needs now: every edit leaves its card's old records behind),
+        rewrite those packs as one with the newest whole record of each `live` key only, so the
+        cache stays within about twice what a build needs. Returns how many packs it removed."""
+        keep = live if isinstance(live, (set, frozenset)) else set(live)
+        packs = self._others()
+        keys = [key for pack in packs for key in self._keys_in(pack)]
+        stale = sum(1 for key in keys if key not in keep)
+        if 2 * stale <= len(keys):
+            return 0
+        return self._merge(packs, keep, at_least=1)
+
+    def records(self) -> int:
+        """How many records the packs hold, superseded ones included (this instance's own pack
+        left out): more than twice the keys a build needs and `evict` may have work."""
+        return sum(1 for pack in self._others() for _key in self._keys_in(pack))
+
+    def _others(self) -> list[str]:
+        return [p for p in self._packs() if self._writer is None or p != self._writer[2]]
+
+    def _keys_in(self, pack: str) -> Iterator[str]:
+        data = self._map(pack)
+        return (key for key, _e in scan_pack(data, pack)) if data is not None else iter(())
+
+    def _merge(self, packs: list[str], keep: Collection[str] | None, at_least: int) -> int:
+        """Replace those of `packs` no process is writing (at least `at_least` of them, else
+        nothing is done) by one pack of their newest whole records (of `keep` keys only)."""
         held: list[tuple[int, str]] = []
         try:
             for pack in packs:
-                if pack == largest or pack not in sizes:
-                    continue
                 if self._writer is not None and pack == self._writer[2]:
                     continue
                 try:
@@ -276,7 +306,7 @@ class ObjectCache:
                     os.close(fd)
                     continue
                 held.append((fd, pack))
-            if len(held) < 2:
+            if len(held) < at_least:
                 return 0
             newest: dict[str, bytes] = {}
             for fd, pack in held:
@@ -284,6 +314,8 @@ class ObjectCache:
                 if data is None:
                     continue
                 for key, e in scan_pack(data, pack):
+                    if keep is not None and key not in keep:
+                        continue
                     payload = bytes(data[e.offset:e.offset + e.length])
                     if record_sum(key, payload) == e.sum:
                         newest[key] = payload

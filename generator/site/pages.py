@@ -54,9 +54,12 @@ class SiteRenderer:
 
     def save_caches(self) -> None:
         """Keep the index entries this build rendered for the next one (in the build's own
-        process: index and tag pages are never rendered in forked workers)."""
+        process: index and tag pages are never rendered in forked workers), and drop the
+        render cache's records of cards that are gone or were edited, once they are most of it."""
         if self.renderer.entry_cache is not None:
             self.renderer.entry_cache.save()
+        if self.renderer.render_cache is not None:
+            self.renderer.render_cache.evict(self.cards.values())
 
     def render(self, job: PageJob, all_jobs: Sequence[PageJob]) -> bytes:
         try:

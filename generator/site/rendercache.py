@@ -17,7 +17,7 @@ import hashlib
 import platform
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from generator import __version__
 from generator.core.model import Card
@@ -54,6 +54,14 @@ class RenderCache:
     def __init__(self, root: Path, log: Log | None = None) -> None:
         self.store = ObjectCache(root, "render cache", (), log)
         self._code = _renderer_digest()
+
+    def evict(self, cards: Iterable[Card]) -> int:
+        """Drop the records of cards no longer in the hub or edited since (ObjectCache.evict);
+        the cards' keys are only digested when the packs hold more than twice their number."""
+        cards = list(cards)
+        if self.store.records() <= 2 * len(cards):
+            return 0
+        return self.store.evict({self.key(c) for c in cards})
 
     def key(self, card: Card) -> str:
         h = hashlib.sha256()

@@ -363,3 +363,48 @@ def test_new_index_entries_are_appended_and_the_file_stays_within_twice_what_a_b
     cache.put(entrycache.key("new"), ("item", "row"))
     cache.save()
     assert set(entrycache.from_bytes(path.read_bytes())) == {keys[1], entrycache.key("new")}
+
+
+def test_records_of_keys_no_longer_needed_are_dropped_once_they_are_most_of_the_cache(tmp_path: Path) -> None:
+    root = tmp_path / "c"
+    keys = [f"{i:064x}" for i in range(4)]
+    first = ObjectCache(root, "test cache")
+    for i, k in enumerate(keys):
+        first.put(k, ("value", i))
+    first.close()
+    old = ObjectCache(root, "test cache")
+    old.put(f"{99:064x}", ("gone", 0))  # one stale record of five: kept
+    old.close()
+    assert ObjectCache(root, "test cache").evict(set(keys)) == 0
+    for n in range(4):  # edits: every one leaves a record no build needs
+        edit = ObjectCache(root, "test cache")
+        edit.put(f"{100 + n:064x}", ("gone", n))
+        edit.close()
+    writing = ObjectCache(root, "test cache")
+    writing.put(f"{200:064x}", ("being written", 0))  # its pack is left alone
+    cache = ObjectCache(root, "test cache")
+    assert cache.records() == 10
+    assert cache.evict(set(keys)) == 6  # 6 not needed of 10: every pack but the open one, as one
+    assert len(list(root.glob("*.pack"))) == 2
+    again = ObjectCache(root, "test cache")
+    assert {k: again.get(k, lambda v: True) for k in keys} == {k: ("value", i) for i, k in enumerate(keys)}
+    assert again.get(f"{99:064x}", lambda v: True) is None and again.records() == 5  # + the open pack's
+    writing.close()
+    assert ObjectCache(root, "test cache").get(f"{200:064x}", lambda v: True) == ("being written", 0)
+
+
+def test_editing_one_card_again_and_again_keeps_the_caches_bounded(project: Path) -> None:
+    card = project / "cards" / "megengine_vision_resnet.md"
+    text = card.read_text(encoding="utf-8")
+    build(project)
+    n_cards = len(list((project / "cards").glob("*.md")))
+    for n in range(2 * n_cards + 2):
+        card.write_text(text.replace("title: ResNet", f"title: ResNet {n}", 1), encoding="utf-8")
+        build(project)
+        for kind in ("parse", "render"):
+            held = ObjectCache(project / ".cache" / kind, kind).records()
+            assert held <= 2 * n_cards + 1, (kind, n, held)  # + this build's own new record
+    site = _listing_pages(project / "site")
+    shutil.rmtree(project / "site")
+    build(project)  # from the caches as they are now: the same pages
+    assert _listing_pages(project / "site") == site
