@@ -13,6 +13,10 @@ the eager baseline is done: the baseline runs with glibc's defaults, as a user's
     .venv/bin/python benchmarks/eval_speed.py [--models efficientnet_lite0,fmnist_resnet]
                                               [--images 200] [--pairs 2]
 
+The evaluator side runs as a build does, with the build's own NCHW88 check of this CPU
+(claims/cpucheck.py): run once per CPU and MegEngine version (~1.3 s here, before the child
+starts, so outside its images/s) and remembered in the project's .cache/cpu-checks/.
+
 EfficientNet-Lite0 has no ImageNet here: its images are crop windows of the photos the tests
 hold (tests/claims/fixtures/imagenet_val_subset), saved as JPEG under ImageNet file names, so
 the accuracy is meaningless, only the speed is measured (the output says so). Fashion-MNIST

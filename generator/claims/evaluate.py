@@ -68,6 +68,7 @@ class EvalOptions:
     compiled: bool = True  # False: every batch eager (no tracing) in the child
     compile_timeout_s: float = 900.0  # a compile still running then ends the child; it runs again eagerly
     compile_if_eager_s: float = 20.0  # compile only when the job would take this long eagerly
+    cpu_checks: Path | None = None  # where the build's own NCHW88 check is remembered (cpucheck.py)
 
 
 @dataclass(frozen=True)
@@ -312,9 +313,10 @@ def write_stream(header: Mapping[str, object], records: Iterable[bytes], out: Bi
         out.write(data)
 
 
-def job_payload(job: EvalJob, options: EvalOptions) -> dict[str, Any]:
-    """What the child is told: the model and how to preprocess. No dataset, no labels."""
-    return {
+def job_payload(job: EvalJob, options: EvalOptions, layouts: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What the child is told: the model and how to preprocess. No dataset, no labels.
+    `layouts`: which graph layouts it may try, when the build's own CPU check says (layouts())."""
+    return {**(layouts or {}),
         "repo": job.spec.repo, "entry": job.entry, "git_host": job.spec.git_host, "commit": job.spec.commit,
         "entry_kwargs": dict(job.spec.entry_kwargs), "batch_size": job.batch_size, "workers": options.workers,
         "topk": TOPK, "preprocess": dict(job.spec.preprocess),
@@ -400,7 +402,7 @@ def run_job(job: EvalJob, options: EvalOptions, cache: EvalCache | None) -> Eval
     # by position); the counts do not depend on it.
     order = list(job.positions)
     secrets.SystemRandom().shuffle(order)
-    got = _evaluate_once(job, options, order)
+    got = _evaluate_once(job, options, order, layouts(options))
     retried = ""
     if isinstance(got, int):
         # A hang inside the graph compiler or a graph that went wrong: the job once more, eager.
@@ -442,7 +444,19 @@ def _size_of(path: str) -> int | None:
         return None
 
 
-def _evaluate_once(job: EvalJob, options: EvalOptions, order: Sequence[int]) -> tuple[dict[str, Any], float] | str | int:
+def layouts(options: EvalOptions) -> dict[str, Any]:
+    """The job fields that leave NCHW88 out of what a compiled child tries, when this CPU failed
+    the build's own check ({} otherwise: the child decides, and tests the real graph apart)."""
+    if not options.compiled or options.cpu_checks is None:
+        return {}
+    from generator.claims import cpucheck
+
+    allowed, why = cpucheck.layouts_to_try(options.python, options.cpu_checks, megengine_version())
+    return {} if allowed is None else {"layouts": list(allowed), "layouts_note": why}
+
+
+def _evaluate_once(job: EvalJob, options: EvalOptions, order: Sequence[int],
+                   layouts: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], float] | str | int:
     """One sandboxed child run over the images in `order`: (its result file, wall seconds), the
     reason it has none, or the exit code that asks for an eager run (AGAIN_EAGER)."""
     header, records = image_stream(job.dataset, order)
@@ -451,7 +465,7 @@ def _evaluate_once(job: EvalJob, options: EvalOptions, order: Sequence[int]) -> 
                               mge_home=Path(job.mge_home), binds=[CHILD], hide=_dataset_dirs(job.dataset)) as box:
         work = box.writable
         (work / "home").mkdir()
-        (work / "job.json").write_text(json.dumps(job_payload(job, options)), encoding="utf-8")
+        (work / "job.json").write_text(json.dumps(job_payload(job, options, layouts)), encoding="utf-8")
         t0 = time.perf_counter()
         ended, tail = launch([options.python, "-I", str(CHILD), str(work / "job.json"), str(work / "result.json")],
                              child_env(job.mge_home, str(work / "home")), box, options.progress,

@@ -121,7 +121,8 @@ def eval_options(cfg: Config, progress: bool) -> "EvalOptions":
     return EvalOptions(limit=cfg.eval_limit or 0, workers=2, progress=progress,
                        dataset_dirs={"imagenet-val": str(cfg.imagenet_dir)} if cfg.imagenet_dir else {},
                        isolate=cfg.sandbox, memory_bytes=cfg.memory_limit or sandbox.DEFAULT_MEMORY_BYTES,
-                       pids=cfg.pids_limit, disk_bytes=cfg.disk_limit, compiled=not cfg.eval_eager)
+                       pids=cfg.pids_limit, disk_bytes=cfg.disk_limit, compiled=not cfg.eval_eager,
+                       cpu_checks=cfg.cache / "cpu-checks")
 
 
 def run_limits(cfg: Config) -> "Limits":

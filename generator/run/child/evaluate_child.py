@@ -6,7 +6,8 @@ Never imports `generator` (run as a script, `python -I`, in the sandbox).
 
 JOB.json: {repo, entry, git_host, commit, entry_kwargs, batch_size, workers, topk: K,
            preprocess: {...} | {hub_entry: name}, progress_every_s,
-           inference: "compiled" | "eager", compile_timeout_s, compile_if_eager_s}
+           inference: "compiled" | "eager", compile_timeout_s, compile_if_eager_s,
+           [layouts: ["nchw"], layouts_note: why]}  (the layouts the parent's own CPU check allows)
 stream (stdin): one JSON header line {"count": N, "format": "encoded" | "array", "dtype", "shape"}
     then N records, each a 4-byte big-endian length and the bytes of one image: an encoded file
     (JPEG/PNG, decoded here with OpenCV as BGR) or a raw array of `shape` and `dtype`. The
@@ -197,6 +198,16 @@ class Inference:
         self.allocator = "default"  # "freed memory kept" once keep_freed_memory() took
         self.layout = ""  # the compiled graph's data layout (compile_graph)
         self.layout_rejected = ""  # why the layouts tried before it were not used
+        self.layouts: tuple[dict[str, bool], ...] | None = None  # LAYOUTS, or those the job allows (set_layouts)
+        self.left_out = ""  # why the job left some out
+
+    def set_layouts(self, allowed: Any, why: Any) -> None:
+        """The job's list of layout names ("nchw88", "nchw") to try, when it gives one (the
+        parent's own CPU check found NCHW88 failing here: claims/cpucheck.py); the plain
+        layout stays, it is what every other one falls back to."""
+        if isinstance(allowed, list):
+            self.layouts = tuple(lay for lay in LAYOUTS if _layout_name(lay) in allowed or not lay)
+            self.left_out = str(why or "")
 
     def eager(self, x: np.ndarray) -> np.ndarray:
         import megengine
@@ -255,7 +266,7 @@ class Inference:
         self.micro = int(max(self.timings, key=lambda m: self.timings[m]))
         self.graph, self.mode = candidates[self.micro], "compiled"
         self.layout = str(getattr(self.graph, "layout", ""))
-        self.layout_rejected = str(getattr(self.graph, "rejected", ""))
+        self.layout_rejected = "; ".join(w for w in (self.left_out, str(getattr(self.graph, "rejected", ""))) if w)
         self.compiled_batches += 1
         if checked < len(x):
             out.append(self._padded(x[checked:]))
@@ -276,7 +287,7 @@ class Inference:
         graphs: dict[int, Any] = {}
         try:
             for m in sizes:
-                graphs[m] = compile_graph(self.model, x[:m], os.path.join(workdir, f"compiled-{m}.mge"))
+                graphs[m] = compile_graph(self.model, x[:m], os.path.join(workdir, f"compiled-{m}.mge"), self.layouts)
             self.batch_shape = tuple(x.shape)
         except Exception as exc:  # any failure to trace, dump or load: eager, said why
             graphs = {}
@@ -468,21 +479,28 @@ def runs_apart(path: str, x: np.ndarray, load_s: float = PROBE_LOAD_S, run_s: fl
     return why
 
 
-def compile_graph(model: Any, x: np.ndarray, path: str) -> Any:
+def _layout_name(layout: dict[str, bool]) -> str:
+    return "nchw88" if layout.get("enable_nchw88") else "nchw"
+
+
+def compile_graph(model: Any, x: np.ndarray, path: str,
+                  layouts: tuple[dict[str, bool], ...] | None = None) -> Any:
     """`model` traced on batch `x` and dumped with the inference optimisations to `path`, loaded
     back as a static graph (its `layout` attribute: "nchw88" or "nchw"; `rejected`: why the
     layouts before it were not used, "" if none was). A layout that fails to dump, to load or
     to run apart (runs_apart; every layout but the plain one) falls back to the next of
-    LAYOUTS. Also used by benchmarks/eval_speed.py for its bare forward (through Inference)."""
+    `layouts` (LAYOUTS, or those the job allows). Also used by benchmarks/eval_speed.py for its
+    bare forward (through Inference)."""
     import megengine
     from megengine.jit import trace
     from megengine.utils.comp_graph_tools import GraphInference
 
+    layouts = LAYOUTS if layouts is None else layouts
     traced = trace(lambda data: model(data), symbolic=True, capture_as_const=True)
     traced(megengine.tensor(x))
     rejected: list[str] = []
-    for i, layout in enumerate(LAYOUTS):
-        name = "nchw88" if layout else "nchw"
+    for i, layout in enumerate(layouts):
+        name = _layout_name(layout)
         try:
             traced.dump(path, arg_names=["data"], no_assert=True, optimize_for_inference=True,
                         enable_fuse_conv_bias_nonlinearity=True, **layout)
@@ -491,7 +509,7 @@ def compile_graph(model: Any, x: np.ndarray, path: str) -> Any:
                 raise RuntimeError(why)
             graph = GraphInference(path)
         except Exception as exc:
-            if i == len(LAYOUTS) - 1:
+            if i == len(layouts) - 1:
                 raise
             rejected.append(f"{name}: {type(exc).__name__}: {str(exc)[:200]}")
             continue
@@ -569,6 +587,7 @@ def main(job_path: str, result_path: str) -> int:
 
     threading.Thread(target=produce, daemon=True).start()
     infer = Inference(model, mode)
+    infer.set_layouts(job.get("layouts"), job.get("layouts_note"))
     if kept:
         infer.allocator = "freed memory kept"
     workdir = os.path.dirname(os.path.abspath(result_path))
