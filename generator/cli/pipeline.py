@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,7 +25,7 @@ from generator.cli.inputs import Inputs, read_inputs
 from generator.core.errors import Code, Diagnostic, Level, UserError, has_errors
 from generator.core.jsonio import atomic_write
 from generator.core.objcache import cache_usable
-from generator.core.model import BAD_RUN_STATUSES, AssetRecord, Card, CardVerification
+from generator.core.model import BAD_RUN_STATUSES, URL_LANG, AssetRecord, Card, CardVerification
 from generator.core.text import for_terminal
 from generator.run.progress import program_counts
 from generator.site import state
@@ -33,7 +35,8 @@ from generator.site.entrycache import EntryCache
 from generator.site.options import SITEMAP_FALLBACK_BASE, SiteOptions
 from generator.site.rendercache import RenderCache
 from generator.site.report import junit_xml, report_files
-from generator.site.search import Placed, Services, index_stage, prestart, repair_index
+from generator.site.search import BUNDLE, Placed, index_stage, repair_index
+from generator.site.search.worker import SearchWorker, WorkerGone, start_worker
 from generator.site.search.later import SearchLater, carry_bundles
 from generator.site.views import summarize
 from generator.store.content import Store
@@ -51,13 +54,13 @@ def run_stages(cfg: Config, options: SiteOptions, input_files: list[Path], finge
     `stats`: of `input_files` (at least), taken before anything was read (the fast path's)."""
     if later is not None and cfg.search:
         return _stages(cfg, options, input_files, fingerprint, started, None, later, stats)
-    # Pagefind starts now, beside the read and render stages, rather than after them.
-    with prestart() if cfg.search else contextlib.nullcontext(None) as services:
-        return _stages(cfg, options, input_files, fingerprint, started, services, None, stats)
+    # The search stage's process (with Pagefind) starts now, beside the read and render stages.
+    with start_worker(cfg.out) if cfg.search else contextlib.nullcontext(None) as worker:
+        return _stages(cfg, options, input_files, fingerprint, started, worker, None, stats)
 
 
 def _stages(cfg: Config, options: SiteOptions, input_files: list[Path], fingerprint: str,
-            started: float, services: Services | None, later: SearchLater | None,
+            started: float, worker: SearchWorker | None, later: SearchLater | None,
             taken: dict[str, tuple[int, int]] | None = None) -> int:
     log = (lambda m: print(for_terminal(m), file=sys.stderr)) if cfg.verbose else None
     stats = taken if taken is not None else state.stat_inputs(input_files)
@@ -94,7 +97,9 @@ def _stages(cfg: Config, options: SiteOptions, input_files: list[Path], fingerpr
                         render_cache=RenderCache(render_cache_dir(cfg), log) if caches else None,
                         signatures=site_signatures_file(cfg),
                         entry_cache=EntryCache(index_entries_file(cfg)) if caches else None,
-                        before_swap=_search_stage(cfg, services, later) if cfg.search else None)
+                        before_swap=_search_stage(cfg, worker, later) if cfg.search else None,
+                        search_ahead=(functools.partial(worker.copies_ahead, cfg.out)
+                                      if worker is not None and later is None else None))
     if cfg.search and not report.wrote:
         if later is not None:
             later.pending = None
@@ -107,14 +112,23 @@ def _stages(cfg: Config, options: SiteOptions, input_files: list[Path], fingerpr
     return _verdict(cfg, cards, verification, report, clock, started)
 
 
-def _search_stage(cfg: Config, services: Services | None,
+def _search_stage(cfg: Config, worker: SearchWorker | None,
                   later: SearchLater | None
                   ) -> Callable[[Path, frozenset[str], frozenset[str]], Mapping[str, str | None] | list[str]]:
-    """Index the new site folder before it is swapped in, or (serve) carry the current index
-    into it and leave the changed pages to `later`."""
+    """Index the new site folder before it is swapped in (in the search worker's process, else
+    here), or (serve) carry the current index into it and leave the changed pages to `later`."""
     def index(stage: Path, changed: frozenset[str], pages: frozenset[str]) -> Mapping[str, str | None]:
         placed: Placed = {}
-        _print(index_stage(cfg.out, stage, changed, services, placed, pages))
+        if worker is not None and worker.running:
+            try:
+                _print(worker.index_stage(cfg.out, stage, changed, placed, pages))
+                return placed
+            except WorkerGone:
+                # What it left in the new folder's bundles is not known: they are made again here.
+                placed.clear()
+                for lang in URL_LANG.values():
+                    shutil.rmtree(stage / lang / BUNDLE, ignore_errors=True)
+        _print(index_stage(cfg.out, stage, changed, None, placed, pages))
         return placed
 
     def defer(stage: Path, changed: frozenset[str], pages: frozenset[str]) -> list[str]:

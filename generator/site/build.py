@@ -86,7 +86,8 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
                fingerprint: str = "", workers: int = 0,
                extra: Mapping[str, bytes] | None = None,
                before_swap: BeforeSwap | None = None, render_cache: RenderCache | None = None,
-               signatures: Path | None = None, entry_cache: EntryCache | None = None) -> BuildReport:
+               signatures: Path | None = None, entry_cache: EntryCache | None = None,
+               search_ahead: Callable[[frozenset[str], frozenset[str]], None] | None = None) -> BuildReport:
     """Bring `out_dir` up to date: render only pages whose inputs changed (with `log`, say why
     for each), hard-link the rest from the current site, swap the result in atomically.
 
@@ -99,7 +100,9 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
     `render_cache`: each card's rendered Markdown across builds (rendercache.py); `entry_cache`:
     the index and tag pages' entries across builds (entrycache.py).
     `signatures`: a file outside the site for the stat signature of each file the build left,
-    so the next build hashes only files that changed since (state.changed_since_written)."""
+    so the next build hashes only files that changed since (state.changed_since_written).
+    `search_ahead(changed_urls, page_urls)`: told, before anything is rendered, what
+    `before_swap` will be (search/early.py starts on the pages it will index but not change)."""
     start = time.perf_counter()
     out_dir = Path(out_dir)
     stats = dict(input_stats or {})
@@ -144,6 +147,8 @@ def build_site(cards: Sequence[Card], tags: Mapping[str, Tag],
             incremental.save_signatures(signatures, out_dir, state.files)
         return BuildReport(0, len(jobs), 0, False, time.perf_counter() - start)
 
+    if search_ahead is not None and before_swap is not None:
+        search_ahead(frozenset(todo | changed), frozenset(page_deps))
     sr = SiteRenderer(cards, tags, verification, options, extra, render_cache, entry_cache)
     order = [j for j in _render_order(jobs) if j.url in todo]
     files, untouched = _build_staged(sr, jobs, order, todo, new_state, out_dir, workers, before_swap,
@@ -201,10 +206,12 @@ def _build_staged(sr: SiteRenderer, jobs: Sequence[PageJob], order: Sequence[Pag
             sr.save_caches()
             placed = before_swap(stage.path, *tell) if before_swap is not None else None
         else:
-            render_here(rest)
-            # The search stage reads only model and legend pages (all in `rest`): it indexes them
-            # while the index and tag pages are rendered, its Pagefind processes on the other core.
+            # The search stage reads only model and legend pages: it starts once they are
+            # written and indexes them while the rest is rendered (the JSON API, the sitemap,
+            # the index and tag pages), its Pagefind processes on the other core.
+            render_here([j for j in rest if j.kind in _SEARCHED])
             with Beside(before_swap, stage.path, *tell) as searching:
+                render_here([j for j in rest if j.kind not in _SEARCHED])
                 render_here(listing)
                 sr.save_caches()
             placed = searching.result()
@@ -265,6 +272,7 @@ def _refuse_foreign_folder(out_dir: Path) -> None:
 
 
 _LISTING = (PageKind.INDEX, PageKind.TAG)
+_SEARCHED = (PageKind.MODEL, PageKind.LEGEND)  # what the search stage reads (site/search)
 
 # Below this many pages per extra process, forking costs more than it saves.
 PAGES_PER_WORKER = 150

@@ -155,6 +155,30 @@ def test_a_one_page_change_is_swapped_in_whole_with_the_hook_seeing_the_new_fold
     assert f"en/models/{RESNET}/index.html" not in urls
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_search_stage_starts_once_every_page_it_reads_is_written(
+        fixture_cards, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> None:
+    """It runs beside the rest of the rendering: the model and legend pages it indexes must be
+    in the new folder, with their new bytes, when it begins."""
+    cards, tags = fixture_cards
+    out = tmp_path / "site"
+    monkeypatch.setattr(site_mod, "PAGES_PER_WORKER", 1)
+    _build(cards, tags, out, workers=workers)
+    page = f"en/models/{RESNET}/index.html"
+    before = (out / page).read_bytes()
+    seen: dict[str, bytes] = {}
+
+    def look(stage: Path, urls: frozenset[str], pages: frozenset[str]) -> None:
+        for url in pages:
+            if "/models/" in url and url.endswith("index.html") or url.endswith("legend/index.html"):
+                seen[url] = (stage / url).read_bytes()
+
+    _build(cards, tags, out, workers=workers, before_swap=look, verification={})  # every model page again
+    assert page in seen and any("legend" in u for u in seen)
+    assert seen == {u: (out / u).read_bytes() for u in seen}, "a page the search read was not yet its final bytes"
+    assert seen[page] != before
+
+
 def test_parallel_and_serial_builds_agree(fixture_cards, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cards, tags = fixture_cards
     monkeypatch.setattr(site_mod, "PAGES_PER_WORKER", 1)

@@ -14,6 +14,7 @@ import pytest
 
 from generator.site import search
 from generator.core.errors import Code
+from generator.site.search.segmenter import Segmenter
 
 PAGES = {
     "zh/models/resnet/index.html": ("zh-CN", "ResNet", "深度残差网络（ImageNet 预训练权重）"),
@@ -245,9 +246,10 @@ def test_pages_go_to_parts_by_their_url_so_one_more_page_moves_no_other() -> Non
 
 
 @needs_pagefind
-@pytest.mark.parametrize("prestarted", [False, True], ids=["own-pagefind", "prestarted-pagefind"])
+@pytest.mark.parametrize("prestarted", [False, True, "records"],
+                         ids=["own-pagefind", "prestarted-pagefind", "prestarted-records-read-ahead"])
 def test_a_one_page_edit_indexes_only_its_part_and_gives_the_full_index_bytes(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prestarted: bool) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prestarted: bool | str) -> None:
     from generator.site.search import parts
 
     monkeypatch.setattr(parts, "PART_PAGES", 3)  # 24 pages: 8 parts a language
@@ -260,8 +262,27 @@ def test_a_one_page_edit_indexes_only_its_part_and_gives_the_full_index_bytes(
     for lang in ("en", "zh"):
         _rewrite(stage / lang / edited, (fresh / lang / edited).read_text(encoding="utf-8"))
     # Pagefind started before the pages existed, the Chinese one warmed up: the same bytes.
-    with search.prestart() if prestarted else contextlib.nullcontext(None) as services:
-        assert search.index_stage(current, stage, frozenset({f"en/{edited}", f"zh/{edited}"}), services) == ()
+    # With the records read ahead: from the current site, as the build's prestart(cfg.out) does.
+    # And the kept pages of the edited part cut before the stage (copies_ahead, early.py).
+    ahead = current if prestarted == "records" else None
+    read_here: list[Path] = []
+    monkeypatch.setattr(parts, "load_record", lambda path, real=parts.load_record: read_here.append(path) or real(path))
+    cuts: list[int] = []
+    real_cut = Segmenter.cut
+    monkeypatch.setattr(Segmenter, "cut", lambda self, pages, words: cuts.append(len(pages)) or real_cut(self, pages, words))
+    changed = frozenset({f"en/{edited}", f"zh/{edited}"})
+    pages = frozenset(p.relative_to(stage).as_posix() for p in stage.rglob("*") if p.is_file())
+    with search.prestart(ahead) if prestarted else contextlib.nullcontext(None) as services:
+        if prestarted == "records":
+            assert services is not None
+            services.copies_ahead(current, changed, pages)
+        assert search.index_stage(current, stage, changed, services, pages=pages) == ()
+    assert len(read_here) == (0 if prestarted == "records" else 16), read_here  # 8 parts, 2 languages
+    part_size = len(parts.split([f"models/m{i:03d}/index.html" for i in range(24)], 3)[parts.part_name(parts.part_of(edited, 8))])
+    if prestarted == "records":  # the kept pages of both languages at once, then the edited page of each
+        assert sorted(cuts) == [1, 1, 2 * (part_size - 1)], cuts
+    elif prestarted:
+        assert sorted(cuts) == [part_size, part_size], cuts
 
     assert search.index_site(fresh) == ()
     assert _digest(stage) == _digest(fresh)  # the same bundle bytes as indexing from scratch
@@ -272,6 +293,54 @@ def test_a_one_page_edit_indexes_only_its_part_and_gives_the_full_index_bytes(
         assert old[own] & new[own] and new[own] - old[own], "its unchanged pages' fragments are links"
         assert all(old[n] == new[n] for n in old if n != own), "every other part is carried over (hard links)"
         assert "edited" in (stage / lang / search.BUNDLE / own / parts.RECORD).read_text(encoding="utf-8")
+
+
+def test_an_early_copy_is_handed_over_only_for_the_bytes_it_was_made_from(tmp_path: Path) -> None:
+    from generator.site.search import parts
+    from generator.site.search.early import EarlyCopies
+    from generator.site.search.texts import indexable
+
+    site = _many(tmp_path / "site", 4)
+    urls = [f"models/m{i:03d}/index.html" for i in range(4)]
+    assert len(parts.split(urls)) == 1  # one part: the edit of m001 indexes all four again
+    segmenter = Segmenter()
+    try:
+        early = EarlyCopies(site, ("en", "zh"), frozenset({"zh/models/m001/index.html"}), {"zh": urls}, segmenter)
+        for url in urls:
+            data = (site / "zh" / url).read_bytes()
+            got = early.get("zh", url, hashlib.sha256(data).hexdigest())
+            if url == "models/m001/index.html":
+                assert got is None  # the page the build renders again: never read ahead
+            else:
+                assert got == indexable(data.decode("utf-8"))
+                assert early.get("zh", url, "0" * 64) is None  # other bytes than it was cut from
+        assert early.get("en", urls[0], hashlib.sha256((site / "en" / urls[0]).read_bytes()).hexdigest()) is None
+    finally:
+        segmenter.close()
+
+
+def test_a_record_read_ahead_is_handed_over_only_while_its_file_is_unchanged(tmp_path: Path) -> None:
+    from generator.site.search import parts
+
+    bundle = tmp_path / "en" / search.BUNDLE
+    records = {}
+    for i, pages in enumerate(({"models/a/index.html": "1" * 64}, {"models/b/index.html": "2" * 64})):
+        rec = parts.PartRecord("key", pages, {"pagefind-entry.json": "3" * 64})
+        (bundle / f"part{i}").mkdir(parents=True)
+        (bundle / f"part{i}" / parts.RECORD).write_bytes(rec.to_bytes())
+        records[i] = rec
+    (bundle / "part2").mkdir()
+    (bundle / "part2" / parts.RECORD).write_text("{not json")
+    ahead = parts.RecordsAhead(tmp_path, ("en", "zh"), search.BUNDLE)  # zh/ has no bundle: nothing read
+    assert ahead.get(bundle / "part0" / parts.RECORD) == records[0]
+    assert ahead.get(bundle / "part2" / parts.RECORD) is None  # malformed, as load_record says
+    # part1's record replaced after it was read: the caller must read the new one itself
+    replaced = parts.PartRecord("key", {"models/c/index.html": "4" * 64}, {})
+    (bundle / "part1" / parts.RECORD).unlink()
+    (bundle / "part1" / parts.RECORD).write_bytes(replaced.to_bytes())
+    assert ahead.get(bundle / "part1" / parts.RECORD) is parts.RecordsAhead.MISS
+    assert parts.load_record(bundle / "part1" / parts.RECORD) == replaced
+    assert ahead.get(tmp_path / "zh" / search.BUNDLE / "part0" / parts.RECORD) is parts.RecordsAhead.MISS
 
 
 @needs_pagefind

@@ -59,6 +59,7 @@ from generator.core.errors import Code, Diagnostic, warning
 from generator.core.files import tree_entries
 from generator.core.model import LANGS, URL_LANG
 from generator.site.search import parts
+from generator.site.search.early import EarlyCopies
 from generator.site.search.parts import RECORD, PartRecord
 from generator.site.search.segmenter import Segmenter
 from generator.site.search.service import Service, ServiceError
@@ -106,8 +107,11 @@ class Services:
     writes nothing (pages go in and files come back over its pipes) and runs in an empty folder
     of its own; `close` ends them."""
 
-    def __init__(self, binary: Path, langs: tuple[str, ...]) -> None:
+    def __init__(self, binary: Path, langs: tuple[str, ...], site: Path | None = None) -> None:
         self.segmenter = Segmenter()  # first: its dictionary loads while everything else goes on
+        # The current site's part records, read while the cards are (see RecordsAhead).
+        self.ahead = parts.RecordsAhead(site, langs, BUNDLE) if site is not None else None
+        self.early: EarlyCopies | None = None  # copies_ahead
         self._folder = Path(tempfile.mkdtemp(prefix="build-site-pagefind-"))
         self._by_lang: dict[str, Service] = {}
         self._warming: dict[str, threading.Thread] = {}
@@ -124,6 +128,13 @@ class Services:
             zh = self._by_lang[URL_LANG["zh_CN"]]
             self._warming[URL_LANG["zh_CN"]] = thread = threading.Thread(target=_warm_up, args=(zh,), daemon=True)
             thread.start()
+
+    def copies_ahead(self, site: Path, changed: frozenset[str], pages: frozenset[str]) -> None:
+        """Start cutting the kept pages of the parts the search stage will index again (early.py),
+        once the build knows what it renders: `changed` and `pages` as index_stage gets them."""
+        langs = tuple(self._by_lang)
+        self.early = EarlyCopies(site, langs, changed, {lang: _searchable(pages, lang) for lang in langs},
+                                 self.segmenter)
 
     def get(self, lang: str) -> Service | None:
         """The language's process, once its warm-up is done (requests are then the build's own)."""
@@ -161,13 +172,14 @@ WARM_UP_PAGE = '<html lang="zh-CN"><body><main data-pagefind-body><p>残差网�
 
 
 @contextlib.contextmanager
-def prestart() -> Iterator[Services | None]:
-    """`with prestart() as services:` Pagefind started for every language (None without it)."""
+def prestart(site: Path | None = None) -> Iterator[Services | None]:
+    """`with prestart(site) as services:` Pagefind started for every language (None without
+    it), and the part records of the current `site` read ahead."""
     binary = pagefind_binary()
     if binary is None:
         yield None
         return
-    services = Services(binary, tuple(URL_LANG[lang] for lang in LANGS))
+    services = Services(binary, tuple(URL_LANG[lang] for lang in LANGS), site)
     try:
         yield services
     finally:
@@ -239,7 +251,8 @@ def _index_languages(site_dir: Path, current: Path | None, changed: frozenset[st
                                  frozenset(u[cut:] for u in changed if u.startswith(lang + "/")))
         urls = _model_pages(site_dir / lang) if pages is None else _searchable(pages, lang)
         return _index_language(binary, site_dir / lang, urls, previous, services.get(lang) if services else None,
-                               in_place, services.segmenter if services else None)
+                               in_place, services.segmenter if services else None,
+                               services.ahead if services else None, services.early if services else None)
 
     with ThreadPoolExecutor(max_workers=max(1, len(langs))) as pool:
         found = list(pool.map(one, langs))
@@ -251,7 +264,8 @@ def _index_languages(site_dir: Path, current: Path | None, changed: frozenset[st
 
 def _index_language(binary: Path | None, lang_dir: Path, urls: list[str], previous: _Previous | None,
                     service: Service | None = None, in_place: bool = False,
-                    segmenter: Segmenter | None = None) -> tuple[Diagnostic | None, dict[str, str | None]]:
+                    segmenter: Segmenter | None = None, ahead: parts.RecordsAhead | None = None,
+                    early: EarlyCopies | None = None) -> tuple[Diagnostic | None, dict[str, str | None]]:
     """The language's bundle and its files (relative to the bundle: sha256 written, or None for
     a hard link to the current bundle's file). `in_place`: `lang_dir` is a folder no reader sees
     yet, whose bundle folder holds only hard links to current bundle files (see index_stage):
@@ -271,7 +285,8 @@ def _index_language(binary: Path | None, lang_dir: Path, urls: list[str], previo
         elif not urls:
             reason = "there are no model pages to index"
         else:
-            reason = _Bundle(binary, lang_dir, fresh, previous, service, files, segmenter).build(urls)
+            reason = _Bundle(binary, lang_dir, fresh, previous, service, files, segmenter, ahead,
+                             early if previous is not None else None).build(urls)
         if reason:
             shutil.rmtree(fresh)  # a half-written bundle would make the UI fail at search time
             files = _write_stub(fresh, reason)
@@ -322,8 +337,11 @@ class _Bundle:
 
     def __init__(self, binary: Path, lang_dir: Path, fresh: Path, previous: _Previous | None,
                  service: Service | None = None, placed: dict[str, str | None] | None = None,
-                 segmenter: Segmenter | None = None) -> None:
+                 segmenter: Segmenter | None = None, ahead: parts.RecordsAhead | None = None,
+                 early: EarlyCopies | None = None) -> None:
         self.binary, self.lang_dir, self.fresh, self.previous = binary, lang_dir, fresh, previous
+        self.ahead = ahead  # the current bundle's records, read while the build began
+        self.early = early  # copies of kept pages, cut while the build rendered
         self.segmenter = segmenter  # the Chinese cutting in a process of its own, else here
         self.service = service  # started before the pages were written (prestart), else one of our own
         # Every file of the bundle, relative to it: the sha256 of what was written, None for a
@@ -389,8 +407,10 @@ class _Bundle:
         for name in names:
             rel = f"{BUNDLE}/{name}/{RECORD}"
             if self.previous.trusted(rel):
-                rec = parts.load_record(self.previous.bundle / name / RECORD)
-                if rec is not None:
+                path = self.previous.bundle / name / RECORD
+                got = self.ahead.get(path) if self.ahead is not None else parts.RecordsAhead.MISS
+                rec = parts.load_record(path) if got is parts.RecordsAhead.MISS else got
+                if isinstance(rec, PartRecord):
                     out[name] = rec
         return out
 
@@ -492,11 +512,12 @@ class _Bundle:
     def _index(self, todo: list[str], groups: dict[str, list[str]], key: str, shas: Mapping[str, str],
                primary: str) -> dict[str, PartRecord]:
         """Index the parts `todo` with one Pagefind process; their records."""
-        for name in todo:
-            for url in groups[name]:
-                if url not in self.texts:
-                    self.texts[url] = (self.lang_dir / url).read_text(encoding="utf-8")
-        copies = self._cut([u for name in todo for u in groups[name]], shas)
+        urls = [u for name in todo for u in groups[name]]
+        copies = self._early(urls, shas)
+        for url in urls:
+            if url not in self.texts and url not in copies:
+                self.texts[url] = (self.lang_dir / url).read_text(encoding="utf-8")
+        copies.update(self._cut([u for u in urls if u not in copies], shas))
         records = {}
         with (contextlib.nullcontext(self.service) if self.service is not None
               else Service(self.binary, self.fresh, TIMEOUT_S)) as pf:
@@ -536,6 +557,20 @@ class _Bundle:
             return {u: indexable(self.texts[u]) for u in urls}
         self.cut_words.update((u, w) for u, w in zip(urls, got[1]) if w is not None)
         return dict(zip(urls, got[0]))
+
+    def _early(self, urls: list[str], shas: Mapping[str, str]) -> dict[str, str]:
+        """The copies cut before the stage began (early.py), of pages kept from the current site
+        whose words and fallback entry their record gives (their text is then not needed)."""
+        if self.early is None or self.previous is None:
+            return {}
+        lang = self.lang_dir.name
+        found = {}
+        for u in urls:
+            if u not in self.previous.changed and self._recorded(u, shas[u]):
+                copy = self.early.get(lang, u, shas[u])
+                if copy is not None:
+                    found[u] = copy
+        return found
 
     def _recorded(self, url: str, sha: str) -> bool:
         was = self.known.get(url)
