@@ -94,23 +94,24 @@ class Verdict:
 def cpu_key(megengine_version: str) -> str:
     """What the answer depends on: MegEngine, Python, the CPU's model name and flags."""
     h = hashlib.sha256(f"{FORMAT}\0{megengine_version}\0{sys.version}\0{platform.machine()}".encode())
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            lines = [ln for ln in f if ln.startswith(("model name", "flags"))]
-    except OSError:
-        lines = []
-    h.update("".join(sorted(set(lines))).encode())
+    h.update("".join(sorted(set(_cpuinfo()))).encode())
     return h.hexdigest()[:32]
 
 
 def has_avx2() -> bool:
-    if platform.machine() not in ("x86_64", "AMD64"):
-        return False
+    """As evaluate_child.x86_avx2 (the child cannot import this package): whether the child
+    would try NCHW88 at all."""
+    return platform.machine() in ("x86_64", "AMD64") and any(
+        line.startswith("flags") and " avx2" in line for line in _cpuinfo())
+
+
+def _cpuinfo() -> list[str]:
+    """The model name and flags lines of /proc/cpuinfo (none where it cannot be read)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
-            return any(line.startswith("flags") and " avx2" in line for line in f)
+            return [ln for ln in f if ln.startswith(("model name", "flags"))]
     except OSError:
-        return False
+        return []
 
 
 def layouts_to_try(python: str, folder: Path | None, megengine_version: str,

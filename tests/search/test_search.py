@@ -15,6 +15,7 @@ import pytest
 from generator.site import search
 from generator.core.errors import Code
 from generator.site.search.segmenter import Segmenter
+from search_pages import many
 
 PAGES = {
     "zh/models/resnet/index.html": ("zh-CN", "ResNet", "深度残差网络（ImageNet 预训练权重）"),
@@ -189,19 +190,6 @@ def test_a_changed_bundle_file_is_indexed_again_not_carried_over(tmp_path: Path)
 # ---------------------------------------------------------------- index parts, incremental
 
 
-def _many(root: Path, n: int, edited: int | None = None) -> Path:
-    """A site of n model pages per language (page `edited` with one more word)."""
-    for i in range(n):
-        for lang, html_lang, text in (("en", "en", f"model number {i} residual"), ("zh", "zh-CN", f"第 {i} 个残差网络")):
-            extra = " edited" if i == edited else ""
-            p = root / lang / "models" / f"m{i:03d}" / "index.html"
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(f'<!doctype html><html lang="{html_lang}"><head><title>M{i}</title></head><body>'
-                         f'<main data-pagefind-body><h1>M{i}</h1><p>{text}{extra}</p></main></body></html>',
-                         encoding="utf-8")
-    return root
-
-
 def _stage_of(current: Path, stage: Path) -> Path:
     """What build.py hands the search stage: every file of `current` hard-linked, no bundles."""
     for src in current.rglob("*"):
@@ -253,12 +241,12 @@ def test_a_one_page_edit_indexes_only_its_part_and_gives_the_full_index_bytes(
     from generator.site.search import parts
 
     monkeypatch.setattr(parts, "PART_PAGES", 3)  # 24 pages: 8 parts a language
-    current = _many(tmp_path / "current", 24)
+    current = many(tmp_path / "current", 24)
     assert search.index_site(current) == ()
     assert len(list((current / "en" / search.BUNDLE).glob("part*"))) == 8
     stage = _stage_of(current, tmp_path / "stage")
     edited = "models/m007/index.html"
-    fresh = _many(tmp_path / "fresh", 24, edited=7)
+    fresh = many(tmp_path / "fresh", 24, edited=7)
     for lang in ("en", "zh"):
         _rewrite(stage / lang / edited, (fresh / lang / edited).read_text(encoding="utf-8"))
     # Pagefind started before the pages existed, the Chinese one warmed up: the same bytes.
@@ -300,7 +288,7 @@ def test_an_early_copy_is_handed_over_only_for_the_bytes_it_was_made_from(tmp_pa
     from generator.site.search.early import EarlyCopies
     from generator.site.search.texts import indexable
 
-    site = _many(tmp_path / "site", 4)
+    site = many(tmp_path / "site", 4)
     urls = [f"models/m{i:03d}/index.html" for i in range(4)]
     assert len(parts.split(urls)) == 1  # one part: the edit of m001 indexes all four again
     segmenter = Segmenter()
@@ -349,10 +337,10 @@ def test_a_new_page_indexes_its_part_and_a_changed_part_file_is_not_carried(
     from generator.site.search import parts
 
     monkeypatch.setattr(parts, "PART_PAGES", 4)  # 24 and 25 pages: 8 parts either way
-    current = _many(tmp_path / "current", 24)
+    current = many(tmp_path / "current", 24)
     search.index_site(current)
     stage = _stage_of(current, tmp_path / "stage")
-    fresh = _many(tmp_path / "fresh", 25)  # m024 is new
+    fresh = many(tmp_path / "fresh", 25)  # m024 is new
     for lang in ("en", "zh"):
         page = stage / lang / "models/m024/index.html"
         page.parent.mkdir()
@@ -384,7 +372,7 @@ def test_a_stage_holding_links_of_the_current_bundle_is_assembled_in_place(
     from generator.site.search import parts
 
     monkeypatch.setattr(parts, "PART_PAGES", 3)
-    current = _many(tmp_path / "current", 24)
+    current = many(tmp_path / "current", 24)
     assert search.index_site(current) == ()
     before = _digest(current)
     stage = _stage_of(current, tmp_path / "stage")
@@ -398,7 +386,7 @@ def test_a_stage_holding_links_of_the_current_bundle_is_assembled_in_place(
             (stage / rel).hardlink_to(src)
     missing = sorted((stage / "en" / search.BUNDLE / other / "fragment").iterdir())[0]
     missing.unlink()  # a carried part that lacks a file gets it linked again
-    fresh = _many(tmp_path / "fresh", 24, edited=7)
+    fresh = many(tmp_path / "fresh", 24, edited=7)
     for lang in ("en", "zh"):
         _rewrite(stage / lang / edited, (fresh / lang / edited).read_text(encoding="utf-8"))
     placed: search.Placed = {}

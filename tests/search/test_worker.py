@@ -16,36 +16,20 @@ import pytest
 
 from generator.site import search
 from generator.site.search.worker import SearchWorker, WorkerGone, start_worker
+from search_pages import digest, many
 
 ROOT = Path(__file__).resolve().parents[2]
 needs_pagefind = pytest.mark.skipif(search.pagefind_binary() is None,
                                     reason="pagefind-bin-extended is not installed")
 
 
-def _many(root: Path, n: int, edited: int | None = None) -> Path:
-    for i in range(n):
-        for lang, html_lang, text in (("en", "en", f"model number {i} residual"), ("zh", "zh-CN", f"第 {i} 个残差网络")):
-            extra = " edited" if i == edited else ""
-            p = root / lang / "models" / f"m{i:03d}" / "index.html"
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(f'<!doctype html><html lang="{html_lang}"><head><title>M{i}</title></head><body>'
-                         f'<main data-pagefind-body><h1>M{i}</h1><p>{text}{extra}</p></main></body></html>',
-                         encoding="utf-8")
-    return root
-
-
-def _digest(site: Path) -> dict[str, str]:
-    return {p.relative_to(site).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(site.rglob("*")) if p.is_file()}
-
-
 def _edit(tmp_path: Path, edited: int = 5) -> tuple[Path, Path, Path, frozenset[str], frozenset[str]]:
     """A current site with its index, a new folder of it with one page per language rewritten
     (the others hard links, as build.py makes it), and the same new site written from scratch."""
-    current = _many(tmp_path / "current", 12)
+    current = many(tmp_path / "current", 12)
     assert search.index_site(current) == ()
     stage = tmp_path / "stage"
-    fresh = _many(tmp_path / "fresh", 12, edited=edited)
+    fresh = many(tmp_path / "fresh", 12, edited=edited)
     for src in current.rglob("*"):
         rel = src.relative_to(current)
         if src.is_file() and search.BUNDLE not in rel.parts:
@@ -69,7 +53,7 @@ def test_the_worker_gives_the_bytes_of_a_stage_run_here(tmp_path: Path) -> None:
         placed: dict[str, str | None] = {}
         assert worker.index_stage(current, stage, changed, placed, pages) == ()
     assert search.index_site(fresh) == ()
-    assert _digest(stage) == _digest(fresh)
+    assert digest(stage) == digest(fresh)
     assert placed and all(u.split("/")[1] == search.BUNDLE for u in placed)
     for url, sha in placed.items():
         if sha is not None:
@@ -80,7 +64,7 @@ def test_the_worker_gives_the_bytes_of_a_stage_run_here(tmp_path: Path) -> None:
 
 @needs_pagefind
 def test_its_warnings_come_back(tmp_path: Path) -> None:
-    site = _many(tmp_path / "site", 2)
+    site = many(tmp_path / "site", 2)
     shutil.rmtree(site / "en" / "models")  # a language without model pages gets a stub and a warning
     with start_worker(None) as worker:
         found = worker.index_stage(site, site, frozenset(), {}, None)
@@ -132,5 +116,5 @@ def test_a_build_whose_worker_is_gone_indexes_in_its_own_process(tmp_path: Path)
     assert "worker killed" in proc.stdout
     fresh = subprocess.run([*cmd, str(tmp_path / "fresh")], cwd=ROOT, env=env, capture_output=True, timeout=300)
     assert fresh.returncode == 0
-    bundles = lambda site: {u: h for u, h in _digest(site).items() if f"/{search.BUNDLE}/" in f"/{u}"}  # noqa: E731
+    bundles = lambda site: {u: h for u, h in digest(site).items() if f"/{search.BUNDLE}/" in f"/{u}"}  # noqa: E731
     assert bundles(tmp_path / "site") == bundles(tmp_path / "fresh") and bundles(tmp_path / "site")

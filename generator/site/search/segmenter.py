@@ -16,13 +16,14 @@ caller cuts in its own process instead.
 
 from __future__ import annotations
 
-import marshal
 import os
 import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import IO, Any, Sequence, cast
+from typing import IO, Sequence, cast
+
+from generator.site.search import frames
 
 Answer = tuple[list[str], list["tuple[str, ...] | None"]]
 
@@ -51,8 +52,8 @@ class Segmenter:
             if proc is None or proc.stdin is None or proc.stdout is None:
                 return None
             try:
-                _send(proc.stdin, (list(pages), list(with_words)))
-                answer = _receive(proc.stdout)
+                frames.write(proc.stdin, (list(pages), list(with_words)))
+                answer = frames.read(proc.stdout)
             except (OSError, ValueError, EOFError, TypeError):
                 self._stop()
                 return None
@@ -76,19 +77,8 @@ class Segmenter:
 
     def _stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        for pipe in (proc.stdin, proc.stdout):
-            try:
-                if pipe is not None:
-                    pipe.close()
-            except OSError:
-                pass
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            frames.end(proc, 5.0)
 
 
 def _well_formed(answer: object, n: int) -> bool:
@@ -98,28 +88,6 @@ def _well_formed(answer: object, n: int) -> bool:
     return (isinstance(copies, list) and isinstance(words, list) and len(copies) == len(words) == n
             and all(isinstance(c, str) for c in copies)
             and all(w is None or (isinstance(w, tuple) and all(isinstance(x, str) for x in w)) for w in words))
-
-
-def _send(pipe: IO[bytes], value: Any) -> None:
-    data = marshal.dumps(value)
-    pipe.write(len(data).to_bytes(8, "little") + data)
-    pipe.flush()
-
-
-def _receive(pipe: IO[bytes]) -> object:
-    head = _read_exactly(pipe, 8)
-    return marshal.loads(_read_exactly(pipe, int.from_bytes(head, "little")))
-
-
-def _read_exactly(pipe: IO[bytes], n: int) -> bytes:
-    chunks, got = [], 0
-    while got < n:
-        chunk = pipe.read(n - got)
-        if not chunk:
-            raise EOFError("the segmenter stopped")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
 
 
 def _child_paths() -> tuple[str, str] | None:
@@ -141,11 +109,11 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
     segment._cut()
     while True:
         try:
-            request = cast("tuple[list[str], list[bool]]", _receive(stdin))
+            request = cast("tuple[list[str], list[bool]]", frames.read(stdin))
         except EOFError:
             return
         pages, with_words = request
-        _send(stdout, ([indexable(p) for p in pages],
+        frames.write(stdout, ([indexable(p) for p in pages],
                        [words(p) if w else None for p, w in zip(pages, with_words)]))
 
 

@@ -19,7 +19,6 @@ process instead, as before it existed: the same bytes, only slower.
 from __future__ import annotations
 
 import contextlib
-import marshal
 import os
 import signal
 import subprocess
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import IO, Any, Iterator
 
 from generator.core.errors import Code, Diagnostic, Loc
+from generator.site.search import frames
 
 TIMEOUT_S = 600.0  # a stage answer; Pagefind's own requests time out sooner (search.TIMEOUT_S)
 
@@ -80,26 +80,15 @@ class SearchWorker:
 
     def close(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is None:
-            return
-        for pipe in (proc.stdin, proc.stdout):
-            try:
-                if pipe is not None:
-                    pipe.close()
-            except OSError:
-                pass
-        try:
-            proc.wait(timeout=30)  # it closes its Pagefind processes first
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            frames.end(proc, 30.0)  # it closes its Pagefind processes first
 
     def _send(self, message: Any) -> None:
         proc = self._proc
         if proc is None or proc.stdin is None:
             raise WorkerGone("the search worker is not running")
         try:
-            _write(proc.stdin, message)
+            frames.write(proc.stdin, message)
         except (OSError, ValueError) as exc:
             self.close()
             raise WorkerGone(f"the search worker stopped ({exc})") from exc
@@ -109,7 +98,7 @@ class SearchWorker:
         if proc is None or proc.stdout is None:
             raise WorkerGone("the search worker is not running")
         try:
-            return _read(proc.stdout)
+            return frames.read(proc.stdout)
         except (OSError, ValueError, EOFError, TypeError) as exc:
             self.close()
             raise WorkerGone(f"the search worker stopped ({exc})") from exc
@@ -123,28 +112,6 @@ def start_worker(site: Path | None) -> Iterator[SearchWorker]:
         yield worker
     finally:
         worker.close()
-
-
-def _write(pipe: IO[bytes], value: Any) -> None:
-    data = marshal.dumps(value)
-    pipe.write(len(data).to_bytes(8, "little") + data)
-    pipe.flush()
-
-
-def _read(pipe: IO[bytes]) -> object:
-    head = _exactly(pipe, 8)
-    return marshal.loads(_exactly(pipe, int.from_bytes(head, "little")))
-
-
-def _exactly(pipe: IO[bytes], n: int) -> bytes:
-    chunks, got = [], 0
-    while got < n:
-        chunk = pipe.read(n - got)
-        if not chunk:
-            raise EOFError("the other side stopped")
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
 
 
 def serve(site: str, stdin: IO[bytes], stdout: IO[bytes]) -> None:
@@ -164,7 +131,7 @@ def _serve(site: str, stdin: IO[bytes], stdout: IO[bytes]) -> None:
     with search.prestart(Path(site) if site else None) as services:
         while True:
             try:
-                request = _read(stdin)
+                request = frames.read(stdin)
             except EOFError:
                 return
             if not isinstance(request, tuple) or not request:
@@ -179,13 +146,13 @@ def _serve(site: str, stdin: IO[bytes], stdout: IO[bytes]) -> None:
                     found = search.index_stage(Path(current), Path(stage), frozenset(changed), services, placed,
                                                None if pages is None else frozenset(pages))
                 except OSError as exc:  # a full disk, say: the build says it as it does for its own writes
-                    _write(stdout, ("oserror", exc.errno, exc.strerror or str(exc),
+                    frames.write(stdout, ("oserror", exc.errno, exc.strerror or str(exc),
                                     None if exc.filename is None else os.fsdecode(exc.filename)))
                     continue
                 except Exception as exc:  # a bug: the build runs the stage itself, and meets it there
-                    _write(stdout, ("failed", f"{type(exc).__name__}: {exc}"))
+                    frames.write(stdout, ("failed", f"{type(exc).__name__}: {exc}"))
                     continue
-                _write(stdout, ("indexed", placed,
+                frames.write(stdout, ("indexed", placed,
                                 [(d.level, d.code.value, d.message, d.loc.path, d.loc.line) for d in found]))
 
 
