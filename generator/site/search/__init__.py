@@ -285,8 +285,7 @@ def _index_language(binary: Path | None, lang_dir: Path, urls: list[str], previo
         elif not urls:
             reason = "there are no model pages to index"
         else:
-            reason = _Bundle(binary, lang_dir, fresh, previous, service, files, segmenter, ahead,
-                             early if previous is not None else None).build(urls)
+            reason = _Bundle(binary, lang_dir, fresh, previous, service, files, segmenter, ahead, early).build(urls)
         if reason:
             shutil.rmtree(fresh)  # a half-written bundle would make the UI fail at search time
             files = _write_stub(fresh, reason)

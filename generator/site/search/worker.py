@@ -56,7 +56,8 @@ class SearchWorker:
     def copies_ahead(self, site: Path, changed: frozenset[str], pages: frozenset[str]) -> None:
         """As Services.copies_ahead, in the worker (no answer is waited for)."""
         try:
-            self._send(("copies", os.fspath(site), sorted(changed), sorted(pages)))
+            with self._lock:
+                self._send(("copies", os.fspath(site), sorted(changed), sorted(pages)))
         except WorkerGone:
             pass  # index_stage finds it gone and indexes here
 
